@@ -1,0 +1,31 @@
+//! The vocabulary shared by hosts, plugins and the `#[plugin_interface]` macro.
+//!
+//! This crate does no I/O: it describes go-plugin's wire facts (the handshake line, version
+//! negotiation, the environment variables, the reattach configuration) and the codec used by
+//! serde interfaces. Users normally depend on `plugin-runtime`, which re-exports everything here.
+//!
+//! ```
+//! use plugin_core::{HandshakeLine, Network, Protocol};
+//!
+//! let line: HandshakeLine = "1|1|unix|/tmp/plugin123|grpc|".parse()?;
+//! assert_eq!(line.network, Network::Unix);
+//! assert_eq!(line.protocol, Protocol::Grpc);
+//! assert_eq!(line.to_string(), "1|1|unix|/tmp/plugin123|grpc|");
+//! # Ok::<(), plugin_core::HandshakeError>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod codec;
+pub mod env;
+pub mod error;
+pub mod handshake;
+pub mod negotiate;
+pub mod protocol;
+pub mod reattach;
+
+pub use codec::{Bincode, Codec, CodecError};
+pub use error::{ConfigError, HandshakeError, SecureConfigError};
+pub use handshake::{HandshakeConfig, HandshakeLine};
+pub use negotiate::{Negotiation, VersionList};
+pub use protocol::{CORE_PROTOCOL_VERSION, GRPC_HEALTH_SERVICE, Network, Protocol};
+pub use reattach::{ReattachAddr, ReattachConfig, ReattachMap};

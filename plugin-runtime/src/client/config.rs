@@ -1,0 +1,218 @@
+//! [`ClientConfig`]: how a host launches (or reattaches to) one plugin.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use plugin_core::{HandshakeConfig, Protocol, ReattachConfig, env};
+
+use super::process::Output;
+use crate::plugin::{PluginSet, VersionedPlugins};
+use crate::secure::SecureConfig;
+
+/// Default time a plugin has to print its handshake line (go-plugin's `StartTimeout`).
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a plugin has to exit after `Shutdown` before it is killed.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+/// Default largest message the host sends or accepts (go-plugin's: 2^31 - 1).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = i32::MAX as usize;
+
+/// How to launch or reattach to one plugin (go-plugin's `ClientConfig`).
+///
+/// ```
+/// use plugin_runtime::{ClientConfig, HandshakeConfig, PluginSet};
+/// use std::process::Command;
+/// use std::time::Duration;
+///
+/// let config = ClientConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello"))
+///     .command(Command::new("./kv-plugin"))
+///     .plugins(PluginSet::new())
+///     .start_timeout(Duration::from_secs(10));
+/// ```
+pub struct ClientConfig {
+    pub(crate) handshake: HandshakeConfig,
+    pub(crate) plugins: VersionedPlugins,
+    pub(crate) command: Option<Command>,
+    pub(crate) reattach: Option<ReattachConfig>,
+    pub(crate) secure: Option<SecureConfig>,
+    pub(crate) tls: Option<rustls::ClientConfig>,
+    pub(crate) auto_mtls: Option<bool>,
+    pub(crate) managed: bool,
+    pub(crate) min_port: u16,
+    pub(crate) max_port: u16,
+    pub(crate) start_timeout: Duration,
+    pub(crate) kill_grace: Duration,
+    pub(crate) stderr: Option<Output>,
+    pub(crate) sync_stdout: Option<Output>,
+    pub(crate) sync_stderr: Option<Output>,
+    pub(crate) allowed_protocols: Vec<Protocol>,
+    pub(crate) skip_host_env: bool,
+    pub(crate) unix_socket_dir: Option<PathBuf>,
+    pub(crate) unix_socket_group: Option<String>,
+    pub(crate) multiplex: bool,
+    pub(crate) max_message_size: usize,
+    pub(crate) name: Option<String>,
+}
+
+impl ClientConfig {
+    /// A config with this handshake; add a command (or reattach config) and plugins.
+    pub fn new(handshake: HandshakeConfig) -> Self {
+        ClientConfig {
+            handshake,
+            plugins: VersionedPlugins::new(),
+            command: None,
+            reattach: None,
+            secure: None,
+            tls: None,
+            auto_mtls: None,
+            managed: false,
+            min_port: env::DEFAULT_MIN_PORT,
+            max_port: env::DEFAULT_MAX_PORT,
+            start_timeout: DEFAULT_START_TIMEOUT,
+            kill_grace: DEFAULT_KILL_GRACE,
+            stderr: None,
+            sync_stdout: None,
+            sync_stderr: None,
+            allowed_protocols: vec![Protocol::Grpc],
+            skip_host_env: false,
+            unix_socket_dir: None,
+            unix_socket_group: None,
+            multiplex: false,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            name: None,
+        }
+    }
+
+    /// The plugin to launch. Its arguments, working directory and environment are kept; the
+    /// go-plugin variables are added. stdin is inherited, stdout and stderr are taken.
+    pub fn command(mut self, command: Command) -> Self {
+        self.command = Some(command);
+        self
+    }
+
+    /// Connect to an already running plugin instead of launching one.
+    pub fn reattach(mut self, reattach: ReattachConfig) -> Self {
+        self.reattach = Some(reattach);
+        self
+    }
+
+    /// The plugins of the handshake's protocol version (go-plugin's `Plugins`).
+    pub fn plugins(mut self, set: PluginSet) -> Self {
+        self.plugins
+            .entry(self.handshake.protocol_version)
+            .or_insert(set);
+        self
+    }
+
+    /// The plugins of protocol `version` (go-plugin's `VersionedPlugins`); these win over
+    /// [`ClientConfig::plugins`] for the same version.
+    pub fn versioned_plugins(mut self, version: u32, set: PluginSet) -> Self {
+        self.plugins.insert(version, set);
+        self
+    }
+
+    /// Verify the binary's checksum before launching it.
+    pub fn secure(mut self, secure: SecureConfig) -> Self {
+        self.secure = Some(secure);
+        self
+    }
+
+    /// Manual TLS (go-plugin's `TLSConfig`); turns AutoMTLS off. ALPN `h2` is set for you.
+    pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// AutoMTLS: one-time certificates, each side accepting only the other. **On by default**
+    /// for launched plugins (go-plugin's default is off); never used for reattach.
+    pub fn auto_mtls(mut self, on: bool) -> Self {
+        self.auto_mtls = Some(on);
+        self
+    }
+
+    /// Register the client for [`crate::cleanup_clients`].
+    pub fn managed(mut self, on: bool) -> Self {
+        self.managed = on;
+        self
+    }
+
+    /// Ports a TCP plugin may bind (`PLUGIN_MIN_PORT`/`PLUGIN_MAX_PORT`; default 10000..=25000).
+    pub fn port_range(mut self, min: u16, max: u16) -> Self {
+        self.min_port = min;
+        self.max_port = max;
+        self
+    }
+
+    /// How long the plugin has to print its handshake (default 60 s).
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
+    /// How long the plugin has to exit after `Shutdown` before SIGKILL (default 2 s).
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// Receives a raw copy of the plugin's stderr, line by line (besides the logs).
+    pub fn stderr(mut self, out: impl std::io::Write + Send + 'static) -> Self {
+        self.stderr = Some(Box::new(out));
+        self
+    }
+
+    /// Receives what the plugin writes to stdout after its handshake (go-plugin's `SyncStdout`).
+    pub fn sync_stdout(mut self, out: impl std::io::Write + Send + 'static) -> Self {
+        self.sync_stdout = Some(Box::new(out));
+        self
+    }
+
+    /// Receives what the plugin writes to stderr after its handshake (go-plugin's `SyncStderr`).
+    pub fn sync_stderr(mut self, out: impl std::io::Write + Send + 'static) -> Self {
+        self.sync_stderr = Some(Box::new(out));
+        self
+    }
+
+    /// Protocols the plugin may speak (default: grpc, the only one this SDK speaks).
+    pub fn allowed_protocols(mut self, protocols: Vec<Protocol>) -> Self {
+        self.allowed_protocols = protocols;
+        self
+    }
+
+    /// Do not pass the host's environment to the plugin.
+    pub fn skip_host_env(mut self, skip: bool) -> Self {
+        self.skip_host_env = skip;
+        self
+    }
+
+    /// Create a private directory (mode 0700, 0770 with a group) for the plugin's sockets under
+    /// `dir`, pass it as `PLUGIN_UNIX_SOCKET_DIR`, and remove it when the plugin is killed.
+    pub fn unix_socket_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.unix_socket_dir = Some(dir.into());
+        self
+    }
+
+    /// Group (name or gid) that should own the plugin's sockets (`PLUGIN_UNIX_SOCKET_GROUP`).
+    pub fn unix_socket_group(mut self, group: impl Into<String>) -> Self {
+        self.unix_socket_group = Some(group.into());
+        self
+    }
+
+    /// Ask for gRPC broker multiplexing (`PLUGIN_MULTIPLEX_GRPC`); the plugin must support it.
+    pub fn grpc_broker_multiplex(mut self, on: bool) -> Self {
+        self.multiplex = on;
+        self
+    }
+
+    /// Largest message the host sends or accepts (default 2^31 - 1, as go-plugin).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// The name used in logs and errors (default: the executable's file name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}

@@ -1,0 +1,901 @@
+//! The host side: [`Client`] launches a plugin (or reattaches to one), checks its handshake,
+//! connects, dispenses typed interfaces and kills it.
+
+mod config;
+mod logs;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use plugin_core::{
+    GRPC_HEALTH_SERVICE, HandshakeError, HandshakeLine, Negotiation, Network, Protocol,
+    ReattachAddr, ReattachConfig, VersionList, env,
+};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub use config::{
+    ClientConfig, DEFAULT_KILL_GRACE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_START_TIMEOUT,
+};
+pub use process::Output;
+
+use crate::error::{CallError, ConfigError, Error};
+use crate::plugin::PluginSet;
+use crate::proto::grpc_controller_client::GrpcControllerClient;
+use crate::proto::grpc_stdio_client::GrpcStdioClient;
+use crate::proto::stdio_data::Channel as StdioChannel;
+use crate::secure::resolve_program;
+use crate::tls::{Certificate, ClientTls};
+use crate::transport::connection::GrpcConnection;
+use crate::transport::dispatch::MessageLimits;
+use crate::transport::io::{Address, connect_channel, dial_raw};
+use process::Process;
+
+/// Manages one plugin: its process, its connection, the interfaces dispensed from it
+/// (go-plugin's `Client`). Cheap to clone; the plugin is killed when the last clone is dropped
+/// (SIGKILL, without the graceful shutdown of [`Client::kill`]).
+///
+/// ```no_run
+/// # use plugin_runtime::{Client, ClientConfig, HandshakeConfig, PluginSet};
+/// # trait Kv: Send + Sync {}
+/// # async fn run(plugins: PluginSet) -> Result<(), plugin_runtime::Error> {
+/// let client = Client::new(
+///     ClientConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello"))
+///         .command(std::process::Command::new("./kv-plugin"))
+///         .plugins(plugins),
+/// )?;
+/// let kv = client.dispense::<dyn Kv>("kv").await?; // starts the plugin if needed
+/// client.kill().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    config: Mutex<Option<ClientConfig>>,
+    state: tokio::sync::Mutex<State>,
+    summary: Mutex<Summary>,
+}
+
+/// What callers can ask without awaiting.
+#[derive(Default, Clone)]
+struct Summary {
+    exit: Option<watch::Receiver<Option<String>>>,
+    version: Option<u32>,
+    protocol: Option<Protocol>,
+    reattach: Option<ReattachConfig>,
+    pid: Option<u32>,
+    /// The plugin's process group, while we own a process that may be alive.
+    group: Option<u32>,
+    socket_dir: Option<PathBuf>,
+    /// The socket of a plugin we launched: removed once it is gone, in case it could not.
+    socket: Option<PathBuf>,
+}
+
+enum State {
+    Idle,
+    Running(Box<Running>),
+    Dead,
+}
+
+struct Running {
+    process: Option<Process>,
+    test: bool,
+    reattached_pid: Option<u32>,
+    exit: watch::Receiver<Option<String>>,
+    plugins: PluginSet,
+    conn: GrpcConnection,
+    stdio: Option<JoinHandle<()>>,
+    liveness: Option<JoinHandle<()>>,
+    socket_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    kill_grace: Duration,
+}
+
+static MANAGED: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+static KILLED: AtomicBool = AtomicBool::new(false);
+
+/// Kills every client created with [`ClientConfig::managed`], in parallel (go-plugin's
+/// `CleanupClients`). Call it before the host exits.
+pub async fn cleanup_clients() {
+    KILLED.store(true, Ordering::SeqCst);
+    let clients: Vec<Client> = MANAGED
+        .lock()
+        .map(|mut list| {
+            let live = list
+                .iter()
+                .filter_map(Weak::upgrade)
+                .map(|inner| Client { inner })
+                .collect();
+            list.clear();
+            live
+        })
+        .unwrap_or_default();
+    futures::future::join_all(clients.iter().map(Client::kill)).await;
+}
+
+/// Whether [`cleanup_clients`] has been called (go-plugin's `Killed`): plugin code may then
+/// expect connection errors.
+pub fn cleanup_started() -> bool {
+    KILLED.load(Ordering::SeqCst)
+}
+
+impl Client {
+    /// Checks the configuration; nothing is launched until [`Client::start`] (or the first
+    /// [`Client::dispense`]).
+    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        validate(&config)?;
+        let name =
+            config
+                .name
+                .clone()
+                .unwrap_or_else(|| match (&config.command, &config.reattach) {
+                    (Some(cmd), _) => Path::new(cmd.get_program())
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "plugin".into()),
+                    _ => "plugin".into(),
+                });
+        let managed = config.managed;
+        let inner = Arc::new(Inner {
+            name,
+            config: Mutex::new(Some(config)),
+            state: tokio::sync::Mutex::new(State::Idle),
+            summary: Mutex::new(Summary::default()),
+        });
+        if let (true, Ok(mut list)) = (managed, MANAGED.lock()) {
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(&inner));
+        }
+        Ok(Client { inner })
+    }
+
+    /// The plugin's name in logs and errors.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Launches (or reattaches to) the plugin, checks its handshake and connects. Does nothing
+    /// when already started; fails with [`Error::Killed`] after a kill or a failed start.
+    pub async fn start(&self) -> Result<(), Error> {
+        let mut state = self.inner.state.lock().await;
+        match &*state {
+            State::Running(_) => return Ok(()),
+            State::Dead => {
+                return Err(Error::Killed {
+                    plugin: self.inner.name.clone(),
+                });
+            }
+            State::Idle => {}
+        }
+        let config = self.inner.config.lock().ok().and_then(|mut c| c.take());
+        let Some(config) = config else {
+            *state = State::Dead;
+            return Err(Error::Killed {
+                plugin: self.inner.name.clone(),
+            });
+        };
+        let result = if config.reattach.is_some() {
+            self.reattach(config).await
+        } else {
+            self.launch(config).await
+        };
+        match result {
+            Ok(running) => {
+                *state = State::Running(Box::new(running));
+                Ok(())
+            }
+            Err(e) => {
+                *state = State::Dead;
+                self.summary(|s| s.group = None);
+                Err(e)
+            }
+        }
+    }
+
+    /// The interface registered as `name` in the negotiated plugin set, as `Arc<T>` where `T` is
+    /// the interface (`dyn Trait`). Starts the plugin if needed.
+    pub async fn dispense<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        name: &str,
+    ) -> Result<Arc<T>, Error> {
+        self.start().await?;
+        let (plugin, conn) = {
+            let state = self.inner.state.lock().await;
+            let State::Running(running) = &*state else {
+                return Err(Error::Killed {
+                    plugin: self.inner.name.clone(),
+                });
+            };
+            let plugin =
+                running
+                    .plugins
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| Error::UnknownPlugin {
+                        name: name.to_string(),
+                        available: running.plugins.names(),
+                    })?;
+            (plugin, running.conn.clone())
+        };
+        let dispensed = plugin.grpc_client(conn).await?;
+        dispensed
+            .downcast::<T>()
+            .map_err(|other| Error::WrongInterface {
+                name: name.to_string(),
+                requested: std::any::type_name::<T>(),
+                actual: other.type_name(),
+            })
+    }
+
+    /// The connection the interfaces use, for hand-written tonic clients.
+    pub async fn connection(&self) -> Result<GrpcConnection, Error> {
+        self.start().await?;
+        match &*self.inner.state.lock().await {
+            State::Running(running) => Ok(running.conn.clone()),
+            _ => Err(Error::Killed {
+                plugin: self.inner.name.clone(),
+            }),
+        }
+    }
+
+    /// Checks that the plugin answers (gRPC health check of service `plugin`).
+    pub async fn ping(&self) -> Result<(), Error> {
+        let conn = self.connection().await?;
+        let mut health = tonic_health::pb::health_client::HealthClient::new(conn.channel());
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: GRPC_HEALTH_SERVICE.to_string(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|status| {
+                Error::Call(CallError::Transport {
+                    plugin: self.inner.name.clone(),
+                    method: "grpc.health.v1.Health/Check".into(),
+                    status,
+                })
+            })
+    }
+
+    /// Stops the plugin: asks it to shut down, waits the grace period (2 s by default), then
+    /// SIGKILLs its process group; always reaps it and removes its socket directory.
+    /// Idempotent. A plugin reattached in test mode is left running (it ends itself).
+    pub async fn kill(&self) {
+        let previous = {
+            let mut state = self.inner.state.lock().await;
+            std::mem::replace(&mut *state, State::Dead)
+        };
+        if let State::Running(running) = previous {
+            running.stop(&self.inner.name).await;
+        }
+        self.summary(|s| {
+            s.group = None;
+            s.socket_dir = None;
+            s.socket = None;
+        });
+    }
+
+    /// Whether the plugin process has exited.
+    pub fn exited(&self) -> bool {
+        self.inner
+            .summary
+            .lock()
+            .ok()
+            .and_then(|s| s.exit.as_ref().map(|e| e.borrow().is_some()))
+            .unwrap_or(false)
+    }
+
+    /// The negotiated app protocol version, once started.
+    pub fn negotiated_version(&self) -> Option<u32> {
+        self.inner.summary.lock().ok().and_then(|s| s.version)
+    }
+
+    /// The plugin's protocol, once started.
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.inner.summary.lock().ok().and_then(|s| s.protocol)
+    }
+
+    /// What another host needs to reattach to this plugin, once started.
+    pub fn reattach_config(&self) -> Option<ReattachConfig> {
+        self.inner
+            .summary
+            .lock()
+            .ok()
+            .and_then(|s| s.reattach.clone())
+    }
+
+    /// The plugin's process id, once started (go-plugin's `ID`).
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.summary.lock().ok().and_then(|s| s.pid)
+    }
+
+    fn summary(&self, f: impl FnOnce(&mut Summary)) {
+        if let Ok(mut s) = self.inner.summary.lock() {
+            f(&mut s);
+        }
+    }
+
+    async fn launch(&self, mut config: ClientConfig) -> Result<Running, Error> {
+        let name = self.inner.name.clone();
+        let command = config
+            .command
+            .take()
+            .ok_or(ConfigError::CommandOrReattach)?;
+        let program = resolve_program(Path::new(command.get_program()));
+        if let Some(secure) = &config.secure {
+            secure.check(&program)?;
+        }
+        let host_versions: VersionList = config.plugins.keys().copied().collect();
+        let auto_mtls = config.tls.is_none() && config.auto_mtls.unwrap_or(true);
+        let host_cert = if auto_mtls {
+            Some(Certificate::generate().map_err(|e| Error::Tls(e.to_string()))?)
+        } else {
+            None
+        };
+        let socket_dir = match &config.unix_socket_dir {
+            Some(base) => Some(private_dir(
+                base,
+                config.unix_socket_group.as_deref(),
+                &name,
+            )?),
+            None => None,
+        };
+        let command = launch_command(
+            command,
+            &config,
+            &host_versions,
+            host_cert.as_ref(),
+            socket_dir.as_deref(),
+        );
+        let mut process = match Process::spawn(command, program, &name, config.stderr.take()) {
+            Ok(p) => p,
+            Err(e) => {
+                remove_dir(socket_dir.as_deref());
+                return Err(e);
+            }
+        };
+        self.summary(|s| {
+            s.pid = Some(process.pid);
+            s.group = Some(process.pid);
+            s.exit = Some(process.exit.clone());
+            s.socket_dir = socket_dir.clone();
+        });
+        let mut socket = None;
+        match self
+            .handshake_and_connect(
+                &mut process,
+                &mut config,
+                &host_versions,
+                host_cert,
+                &mut socket,
+            )
+            .await
+        {
+            Ok((line, conn, version)) => {
+                let plugins = config.plugins.remove(&version).unwrap_or_default();
+                let stdio = Some(tokio::spawn(forward_stdio(
+                    conn.channel(),
+                    config.sync_stdout.take(),
+                    config.sync_stderr.take(),
+                    name,
+                )));
+                self.summary(|s| {
+                    s.socket = socket.clone();
+                    s.version = Some(version);
+                    s.protocol = Some(line.protocol);
+                    s.reattach = Some(ReattachConfig {
+                        protocol: line.protocol,
+                        protocol_version: version,
+                        addr: ReattachAddr {
+                            network: line.network,
+                            address: line.address.clone(),
+                        },
+                        pid: process.pid,
+                        test: false,
+                    });
+                });
+                Ok(Running {
+                    exit: process.exit.clone(),
+                    process: Some(process),
+                    test: false,
+                    reattached_pid: None,
+                    plugins,
+                    conn,
+                    stdio,
+                    liveness: None,
+                    socket_dir,
+                    socket,
+                    kill_grace: config.kill_grace,
+                })
+            }
+            Err(e) => {
+                process.kill_group();
+                process.wait_exit(Duration::from_secs(5)).await;
+                process.drain(Duration::from_secs(1)).await;
+                remove_socket(socket.as_deref());
+                remove_dir(socket_dir.as_deref());
+                Err(e)
+            }
+        }
+    }
+
+    async fn handshake_and_connect(
+        &self,
+        process: &mut Process,
+        config: &mut ClientConfig,
+        host_versions: &VersionList,
+        host_cert: Option<Certificate>,
+        socket: &mut Option<PathBuf>,
+    ) -> Result<(HandshakeLine, GrpcConnection, u32), Error> {
+        let name = &self.inner.name;
+        let raw = wait_handshake(process, config.start_timeout, name).await?;
+        let refused = |source: HandshakeError| Error::Handshake {
+            plugin: name.clone(),
+            source,
+            stderr: process.stderr_tail(),
+        };
+        let line: HandshakeLine = raw.parse().map_err(refused)?;
+        if line.network == Network::Unix {
+            *socket = Some(PathBuf::from(&line.address));
+        }
+        Negotiation::accept(line.app_version, host_versions).map_err(refused)?;
+        if !config.allowed_protocols.contains(&line.protocol) {
+            return Err(refused(HandshakeError::ProtocolNotAllowed {
+                protocol: line.protocol,
+                allowed: config.allowed_protocols.clone(),
+            }));
+        }
+        if config.multiplex && line.multiplex != Some(true) {
+            return Err(refused(HandshakeError::MuxNotSupported));
+        }
+        let tls = match (host_cert, config.tls.take()) {
+            (_, Some(manual)) => Some(ClientTls::manual(manual)),
+            (Some(own), None) => {
+                let Some(server_der) = line.server_cert.clone() else {
+                    return Err(Error::AutoMtlsNotAnswered {
+                        plugin: name.clone(),
+                    });
+                };
+                Some(ClientTls::auto(&own, server_der).map_err(|e| Error::Tls(e.to_string()))?)
+            }
+            (None, None) => None,
+        };
+        let address = Address {
+            network: line.network,
+            address: line.address.clone(),
+        };
+        let channel = connect(name, address, tls, config.start_timeout).await?;
+        let limits = MessageLimits {
+            max_decode: config.max_message_size,
+            max_encode: config.max_message_size,
+        };
+        let conn = GrpcConnection::new(channel, name.as_str().into(), limits, process.exit.clone());
+        let version = line.app_version;
+        Ok((line, conn, version))
+    }
+
+    async fn reattach(&self, mut config: ClientConfig) -> Result<Running, Error> {
+        let name = self.inner.name.clone();
+        let reattach = config
+            .reattach
+            .take()
+            .ok_or(ConfigError::CommandOrReattach)?;
+        if !config.allowed_protocols.contains(&reattach.protocol) {
+            return Err(Error::Handshake {
+                plugin: name,
+                source: HandshakeError::ProtocolNotAllowed {
+                    protocol: reattach.protocol,
+                    allowed: config.allowed_protocols.clone(),
+                },
+                stderr: String::new(),
+            });
+        }
+        let address = Address {
+            network: reattach.addr.network,
+            address: reattach.addr.address.clone(),
+        };
+        let not_found = |reason: String| Error::ProcessNotFound {
+            pid: reattach.pid,
+            address: address.to_string(),
+            reason,
+        };
+        if reattach.pid != 0 && !process::pid_alive(reattach.pid) {
+            return Err(not_found("no such process".into()));
+        }
+        dial_raw(&address)
+            .await
+            .map_err(|e| not_found(e.to_string()))?;
+        let tls = config.tls.take().map(ClientTls::manual);
+        let channel = connect(&name, address, tls, config.start_timeout).await?;
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let liveness = (reattach.pid != 0).then(|| {
+            let pid = reattach.pid;
+            tokio::spawn(async move {
+                while process::pid_alive(pid) {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                let _ = exit_tx.send(Some(format!("process {pid} is gone")));
+            })
+        });
+        let version = [reattach.protocol_version, config.handshake.protocol_version]
+            .into_iter()
+            .find(|v| config.plugins.contains_key(v))
+            .or_else(|| config.plugins.keys().next_back().copied())
+            .unwrap_or_default();
+        let limits = MessageLimits {
+            max_decode: config.max_message_size,
+            max_encode: config.max_message_size,
+        };
+        let conn = GrpcConnection::new(channel, name.as_str().into(), limits, exit_rx.clone());
+        let stdio = Some(tokio::spawn(forward_stdio(
+            conn.channel(),
+            config.sync_stdout.take(),
+            config.sync_stderr.take(),
+            name,
+        )));
+        self.summary(|s| {
+            s.exit = Some(exit_rx.clone());
+            s.version = Some(version);
+            s.protocol = Some(reattach.protocol);
+            s.pid = Some(reattach.pid);
+            s.reattach = Some(reattach.clone());
+        });
+        Ok(Running {
+            process: None,
+            test: reattach.test,
+            reattached_pid: Some(reattach.pid),
+            exit: exit_rx,
+            plugins: config.plugins.remove(&version).unwrap_or_default(),
+            conn,
+            stdio,
+            liveness,
+            socket_dir: None,
+            socket: None,
+            kill_grace: config.kill_grace,
+        })
+    }
+}
+
+fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
+    if config.command.is_some() == config.reattach.is_some() {
+        return Err(ConfigError::CommandOrReattach);
+    }
+    if config.reattach.is_some() {
+        if config.secure.is_some() {
+            return Err(ConfigError::SecureConfigAndReattach);
+        }
+        if config.multiplex {
+            return Err(ConfigError::MultiplexWithReattach);
+        }
+        if config.auto_mtls == Some(true) {
+            return Err(ConfigError::AutoMtlsWithReattach);
+        }
+    }
+    if config.plugins.is_empty() {
+        return Err(ConfigError::NoPlugins);
+    }
+    if config.handshake.magic_cookie_key.is_empty()
+        || config.handshake.magic_cookie_value.is_empty()
+    {
+        return Err(ConfigError::NoMagicCookie);
+    }
+    if config.allowed_protocols.is_empty() {
+        return Err(ConfigError::NoAllowedProtocols);
+    }
+    if config.min_port > config.max_port {
+        return Err(ConfigError::PortRange {
+            min: config.min_port,
+            max: config.max_port,
+        });
+    }
+    Ok(())
+}
+
+/// The command with the launch environment of go-plugin's host.
+fn launch_command(
+    command: std::process::Command,
+    config: &ClientConfig,
+    versions: &VersionList,
+    cert: Option<&Certificate>,
+    socket_dir: Option<&Path>,
+) -> tokio::process::Command {
+    let explicit: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = command
+        .get_envs()
+        .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
+        .collect();
+    let mut cmd = tokio::process::Command::from(command);
+    if config.skip_host_env {
+        cmd.env_clear();
+        for (key, value) in explicit {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
+    }
+    let hs = &config.handshake;
+    cmd.env(&hs.magic_cookie_key, &hs.magic_cookie_value)
+        .env(env::MIN_PORT, config.min_port.to_string())
+        .env(env::MAX_PORT, config.max_port.to_string())
+        .env(env::PROTOCOL_VERSIONS, versions.to_string());
+    if let Some(cert) = cert {
+        cmd.env(env::CLIENT_CERT, cert.pem());
+    }
+    if config.multiplex {
+        cmd.env(env::MULTIPLEX_GRPC, "true");
+    }
+    if let Some(dir) = socket_dir {
+        cmd.env(env::UNIX_SOCKET_DIR, dir);
+    }
+    if let Some(group) = &config.unix_socket_group {
+        cmd.env(env::UNIX_SOCKET_GROUP, group);
+    }
+    cmd
+}
+
+/// Waits for the first stdout line, the exit, or the timeout, whichever comes first.
+async fn wait_handshake(
+    process: &mut Process,
+    timeout: Duration,
+    name: &str,
+) -> Result<String, Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let Some(mut first) = process.first_line.take() else {
+        return Err(Error::Killed {
+            plugin: name.to_string(),
+        });
+    };
+    let mut exit = process.exit.clone();
+    enum Outcome {
+        Line(Option<String>),
+        Exited,
+        Timeout,
+    }
+    let outcome = tokio::select! {
+        biased;
+        line = &mut first => Outcome::Line(line.ok().flatten()),
+        _ = exit.wait_for(|e| e.is_some()) => Outcome::Exited,
+        _ = tokio::time::sleep_until(deadline) => Outcome::Timeout,
+    };
+    let outcome = match outcome {
+        // The line may be on its way while the exit is noticed first.
+        Outcome::Exited => match tokio::time::timeout(Duration::from_secs(1), first).await {
+            Ok(Ok(Some(line))) => Outcome::Line(Some(line)),
+            _ => Outcome::Exited,
+        },
+        other => other,
+    };
+    let exited_before = |process: &Process| Error::ExitedBeforeHandshake {
+        plugin: name.to_string(),
+        exit: process.exited().unwrap_or_else(|| "still running".into()),
+        stderr: process.stderr_tail(),
+    };
+    match outcome {
+        Outcome::Line(Some(line)) => Ok(line),
+        Outcome::Line(None) => {
+            // stdout closed without a line: report the exit if it follows, else the silence.
+            let _ = tokio::time::timeout_at(deadline, exit.wait_for(|e| e.is_some())).await;
+            process.drain(Duration::from_secs(1)).await;
+            if process.exited().is_some() {
+                Err(exited_before(process))
+            } else {
+                Err(Error::Handshake {
+                    plugin: name.to_string(),
+                    source: HandshakeError::Unrecognized {
+                        line: String::new(),
+                    },
+                    stderr: process.stderr_tail(),
+                })
+            }
+        }
+        Outcome::Exited => {
+            process.drain(Duration::from_secs(1)).await;
+            Err(exited_before(process))
+        }
+        Outcome::Timeout => Err(Error::StartTimeout {
+            plugin: name.to_string(),
+            timeout,
+            stderr: process.stderr_tail(),
+        }),
+    }
+}
+
+async fn connect(
+    name: &str,
+    address: Address,
+    tls: Option<ClientTls>,
+    timeout: Duration,
+) -> Result<Channel, Error> {
+    let shown = address.to_string();
+    let failed = |reason: String| Error::Connect {
+        plugin: name.to_string(),
+        address: shown.clone(),
+        reason,
+    };
+    match tokio::time::timeout(timeout, connect_channel(address, tls.map(Arc::new))).await {
+        Ok(Ok(channel)) => Ok(channel),
+        Ok(Err(e)) => {
+            use std::error::Error as _;
+            let mut reason = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                reason.push_str(": ");
+                reason.push_str(&s.to_string());
+                source = s.source();
+            }
+            Err(failed(reason))
+        }
+        Err(_) => Err(failed(format!("no connection after {timeout:?}"))),
+    }
+}
+
+impl Running {
+    async fn stop(mut self, name: &str) {
+        if self.test {
+            // go-plugin: a test-mode plugin is never killed by the host.
+            self.abort_tasks();
+            return;
+        }
+        let grace = self.kill_grace;
+        let mut controller = GrpcControllerClient::new(self.conn.channel());
+        // The plugin may close the connection before answering: any outcome is fine.
+        let _ = tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {})).await;
+        let mut exit = self.exit.clone();
+        let graceful = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some()))
+            .await
+            .is_ok();
+        if !graceful {
+            tracing::warn!(plugin = %name, "plugin failed to exit gracefully");
+        }
+        match (&mut self.process, self.reattached_pid) {
+            (Some(process), _) => {
+                // Also ends whatever the plugin left running in its group.
+                process.kill_group();
+                process.wait_exit(Duration::from_secs(5)).await;
+                process.drain(grace).await;
+            }
+            (None, Some(pid)) if !graceful && pid != 0 => {
+                if let Ok(pid) = libc::pid_t::try_from(pid) {
+                    // SAFETY: the pid was the plugin's; we checked it was still alive above.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(stdio) = self.stdio.take() {
+            let abort = stdio.abort_handle();
+            if tokio::time::timeout(grace, stdio).await.is_err() {
+                abort.abort();
+            }
+        }
+        self.abort_tasks();
+        remove_socket(self.socket.take().as_deref());
+        remove_dir(self.socket_dir.take().as_deref());
+    }
+
+    fn abort_tasks(&mut self) {
+        if let Some(t) = self.stdio.take() {
+            t.abort();
+        }
+        if let Some(t) = self.liveness.take() {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let summary = self
+            .summary
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        if let Some(group) = summary.group {
+            process::kill_group(group);
+            remove_socket(summary.socket.as_deref());
+        }
+        remove_dir(summary.socket_dir.as_deref());
+    }
+}
+
+/// What the plugin writes after its handshake, copied to the sync writers.
+async fn forward_stdio(
+    channel: Channel,
+    mut stdout: Option<Output>,
+    mut stderr: Option<Output>,
+    plugin: String,
+) {
+    let mut client = GrpcStdioClient::new(channel);
+    let mut stream = match client.stream_stdio(()).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            tracing::debug!(plugin = %plugin, %status, "plugin offers no stdio stream");
+            return;
+        }
+    };
+    while let Ok(Some(chunk)) = stream.message().await {
+        let out = match StdioChannel::try_from(chunk.channel) {
+            Ok(StdioChannel::Stdout) => stdout.as_mut(),
+            Ok(StdioChannel::Stderr) => stderr.as_mut(),
+            _ => {
+                tracing::warn!(plugin = %plugin, channel = chunk.channel, "unknown stdio channel");
+                continue;
+            }
+        };
+        if let Some(out) = out {
+            let _ = out.write_all(&chunk.data);
+        }
+    }
+    for out in [stdout.as_mut(), stderr.as_mut()].into_iter().flatten() {
+        let _ = out.flush();
+    }
+}
+
+/// A fresh `plugin-dir*` directory under `base`: 0700, or 0770 owned by `group`.
+fn private_dir(base: &Path, group: Option<&str>, name: &str) -> Result<PathBuf, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let io_err = |context: &'static str| {
+        move |source: std::io::Error| Error::Io {
+            plugin: name.to_string(),
+            context,
+            source,
+        }
+    };
+    let dir = tempfile_dir(base).map_err(io_err("creating the socket directory"))?;
+    let mode = if let Some(group) = group {
+        let gid = crate::os::group_gid(group).map_err(|reason| {
+            io_err("finding the socket group")(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{group:?}: {reason}"),
+            ))
+        })?;
+        std::os::unix::fs::chown(&dir, None, Some(gid))
+            .map_err(io_err("giving the socket directory to its group"))?;
+        0o770
+    } else {
+        0o700
+    };
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
+        .map_err(io_err("setting the socket directory's mode"))?;
+    Ok(dir)
+}
+
+fn tempfile_dir(base: &Path) -> std::io::Result<PathBuf> {
+    for attempt in 0u32..100 {
+        let dir = base.join(format!("plugin-dir{}", crate::os::random_u32() ^ attempt));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no free plugin-dir name",
+    ))
+}
+
+/// Removes a dead plugin's socket file if it is still there (a killed plugin cannot).
+fn remove_socket(socket: Option<&Path>) {
+    use std::os::unix::fs::FileTypeExt;
+    if let Some(path) = socket
+        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn remove_dir(dir: Option<&Path>) {
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,250 @@
+//! Errors of the host ([`Error`]), of calls through dispensed plugins ([`CallError`]) and of
+//! serving ([`ServeError`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use plugin_core::{CodecError, ConfigError, HandshakeError, SecureConfigError};
+use tonic::Status;
+
+/// What can go wrong while starting, connecting to, dispensing from or reattaching to a plugin.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration is unusable; nothing was launched.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The plugin binary failed verification; nothing was launched.
+    #[error(transparent)]
+    Secure(#[from] SecureConfigError),
+    /// The plugin binary could not be started at all.
+    #[error(
+        "failed to launch plugin {program}: {source}; check that the path is right and the file is executable"
+    )]
+    Spawn {
+        /// The program.
+        program: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The plugin process ended before printing its handshake line.
+    #[error(
+        "plugin {plugin} exited before we could connect ({exit}) and printed no handshake line{}",
+        stderr_tail(stderr)
+    )]
+    ExitedBeforeHandshake {
+        /// The plugin's name.
+        plugin: String,
+        /// How it exited.
+        exit: String,
+        /// The last lines it wrote to stderr.
+        stderr: String,
+    },
+    /// No handshake line arrived in time.
+    #[error(
+        "timeout while waiting for plugin {plugin} to start: no handshake line after {timeout:?}; \
+         raise ClientConfig::start_timeout if the plugin is slow to start{}",
+        stderr_tail(stderr)
+    )]
+    StartTimeout {
+        /// The plugin's name.
+        plugin: String,
+        /// The configured timeout.
+        timeout: Duration,
+        /// The last lines it wrote to stderr.
+        stderr: String,
+    },
+    /// The plugin's handshake line was refused.
+    #[error("plugin {plugin}: {source}{}", stderr_tail(stderr))]
+    Handshake {
+        /// The plugin's name.
+        plugin: String,
+        /// Why.
+        source: HandshakeError,
+        /// The last lines it wrote to stderr.
+        stderr: String,
+    },
+    /// AutoMTLS was requested and the plugin answered without a certificate.
+    #[error(
+        "plugin {plugin} answered without a TLS certificate although AutoMTLS was requested: it \
+         does not support AutoMTLS (or it was built with an old go-plugin); upgrade the plugin, or \
+         turn AutoMTLS off for it with ClientConfig::auto_mtls(false)"
+    )]
+    AutoMtlsNotAnswered {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// A TLS setting or certificate could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Connecting to the address in the handshake failed.
+    #[error("failed to connect to plugin {plugin} at {address}: {reason}")]
+    Connect {
+        /// The plugin's name.
+        plugin: String,
+        /// The address from the handshake or reattach config.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// go-plugin's `ErrProcessNotFound`: the plugin to reattach to is gone.
+    #[error(
+        "reattachment process not found: plugin {pid} at {address} is not running or not listening ({reason})"
+    )]
+    ProcessNotFound {
+        /// The configured pid.
+        pid: u32,
+        /// The configured address.
+        address: String,
+        /// What the probe said.
+        reason: String,
+    },
+    /// The plugin set has no plugin of that name.
+    #[error("unknown plugin type: {name:?}; the negotiated plugin set has {available:?}")]
+    UnknownPlugin {
+        /// The requested name.
+        name: String,
+        /// The names in the negotiated set.
+        available: Vec<String>,
+    },
+    /// The plugin of that name is not of the requested interface.
+    #[error(
+        "plugin {name:?} dispenses {actual}, not {requested}; use the interface it was registered with"
+    )]
+    WrongInterface {
+        /// The requested name.
+        name: String,
+        /// The requested type.
+        requested: &'static str,
+        /// What the plugin dispenses.
+        actual: &'static str,
+    },
+    /// The plugin was killed (or never started) and cannot be used.
+    #[error("plugin {plugin} has been killed; create a new Client to start it again")]
+    Killed {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// A call made on the host's behalf (ping, dispense) failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// An I/O error with the plugin's pipes or sockets.
+    #[error("plugin {plugin}: {context}: {source}")]
+    Io {
+        /// The plugin's name.
+        plugin: String,
+        /// What we were doing.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ended with:\n{}", stderr.trim_end())
+    }
+}
+
+/// A call through a dispensed plugin failed for a reason outside the plugin's own code.
+///
+/// Interface methods return `Result<T, E>` with `E: From<CallError>`, so these reach callers as
+/// their own error type. [`Status`] converts from it, for protobuf interfaces that use it as `E`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The plugin process exited (or was killed) while or before the call was made.
+    #[error("plugin {plugin} exited ({exit}) during {method}")]
+    PluginExited {
+        /// The plugin's name.
+        plugin: String,
+        /// The method.
+        method: String,
+        /// How it exited.
+        exit: String,
+    },
+    /// The connection failed while the process is still (or was last seen) alive.
+    #[error("connection to plugin {plugin} failed during {method}: {status}")]
+    Transport {
+        /// The plugin's name.
+        plugin: String,
+        /// The method.
+        method: String,
+        /// The gRPC status tonic reported.
+        status: Status,
+    },
+    /// The plugin answered with a gRPC error status.
+    #[error("{}", .0.message())]
+    Status(Status),
+    /// A value could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// A serde interface's plugin was built from a different version of the trait.
+    #[error(
+        "interface {interface} mismatch: the host was built with fingerprint {host} and the plugin \
+         with {plugin}; rebuild both from the same version of the trait"
+    )]
+    FingerprintMismatch {
+        /// The interface (`package.Service`).
+        interface: String,
+        /// The host's fingerprint.
+        host: String,
+        /// The plugin's fingerprint.
+        plugin: String,
+    },
+}
+
+impl From<CallError> for Status {
+    fn from(err: CallError) -> Status {
+        match err {
+            CallError::Status(status) => status,
+            CallError::Codec(e) => Status::internal(e.to_string()),
+            CallError::FingerprintMismatch { .. } => Status::failed_precondition(err.to_string()),
+            other => Status::unavailable(other.to_string()),
+        }
+    }
+}
+
+/// What can go wrong while serving a plugin.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration has no plugin to serve.
+    #[error("no plugins to serve: add a plugin set to the ServeConfig")]
+    NoPlugins,
+    /// The unix socket or TCP listener could not be created.
+    #[error("couldn't create the plugin listener: {0}")]
+    Listen(String),
+    /// `PLUGIN_UNIX_SOCKET_GROUP` names no group, or the socket could not be given to it.
+    #[error("unix socket group {group:?}: {reason}")]
+    SocketGroup {
+        /// The configured group.
+        group: String,
+        /// Why.
+        reason: String,
+    },
+    /// A TLS setting or certificate could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// A plugin could not register its services.
+    #[error("plugin {name:?} could not be registered: {reason}")]
+    Register {
+        /// The plugin's name in the set.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Redirecting stdout/stderr or another OS operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Server(String),
+}

@@ -1,0 +1,538 @@
+//! The plugin side: [`serve`] turns a binary into a go-plugin-compatible plugin.
+
+mod controller;
+mod listener;
+mod stdio;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use plugin_core::{
+    GRPC_HEALTH_SERVICE, HandshakeConfig, HandshakeLine, Negotiation, Protocol, ReattachAddr,
+    ReattachConfig, VersionList, env,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+pub use listener::Listen;
+
+use crate::error::ServeError;
+use crate::logging;
+use crate::plugin::{PluginSet, ServiceRegistry, VersionedPlugins};
+use crate::proto::grpc_controller_server::GrpcControllerServer;
+use crate::proto::grpc_stdio_server::GrpcStdioServer;
+use crate::tls::{Certificate, ServerTls};
+use crate::transport::dispatch::MessageLimits;
+use crate::transport::io::BoxedIo;
+
+/// Default largest message a plugin accepts: 256 MiB, as Terraform's providers use (gRPC's own
+/// default, which Go plugins keep, is 4 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+/// How long in-flight calls may take to finish after a shutdown request.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+const MSG_MISCONFIGURED: &str = "Misconfigured ServeConfig given to serve this plugin: no magic cookie\nkey or value was set. Please notify the plugin author and report\nthis as a bug.\n";
+const MSG_NOT_DIRECTLY: &str = "This binary is a plugin. These are not meant to be executed directly.\nPlease execute the program that consumes these plugins, which will\nload any plugins automatically\n";
+
+/// What a plugin binary serves and how (go-plugin's `ServeConfig`).
+///
+/// ```no_run
+/// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
+/// # async fn run(plugins: PluginSet) -> Result<(), plugin_runtime::ServeError> {
+/// let config = ServeConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello")).plugins(plugins);
+/// plugin_runtime::serve(config).await
+/// # }
+/// ```
+pub struct ServeConfig {
+    handshake: HandshakeConfig,
+    plugins: VersionedPlugins,
+    listen: Listen,
+    tls: Option<rustls::ServerConfig>,
+    test: Option<ServeTestConfig>,
+    logging: bool,
+    max_message_size: usize,
+}
+
+impl ServeConfig {
+    /// A config with this handshake and no plugins yet.
+    pub fn new(handshake: HandshakeConfig) -> Self {
+        ServeConfig {
+            handshake,
+            plugins: BTreeMap::new(),
+            listen: Listen::default(),
+            tls: None,
+            test: None,
+            logging: true,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// Serves `set` at the handshake's protocol version (go-plugin's `Plugins`).
+    pub fn plugins(mut self, set: PluginSet) -> Self {
+        self.plugins.insert(self.handshake.protocol_version, set);
+        self
+    }
+
+    /// Serves `set` at `version` (go-plugin's `VersionedPlugins`); the host and the plugin
+    /// settle on the highest version both have.
+    pub fn versioned_plugins(mut self, version: u32, set: PluginSet) -> Self {
+        self.plugins.insert(version, set);
+        self
+    }
+
+    /// Unix socket (the default) or TCP on 127.0.0.1.
+    pub fn listen(mut self, listen: Listen) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Manual TLS (go-plugin's `TLSProvider`): used instead of AutoMTLS even when the host
+    /// sends a certificate. ALPN `h2` is set for you.
+    pub fn tls(mut self, config: rustls::ServerConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Test mode (go-plugin's `ServeTestConfig`): serve in-process, hand out a reattach
+    /// config instead of printing a handshake.
+    pub fn test(mut self, test: ServeTestConfig) -> Self {
+        self.test = Some(test);
+        self
+    }
+
+    /// Whether `serve` installs the hclog JSON `tracing` subscriber (default: yes).
+    pub fn logging(mut self, on: bool) -> Self {
+        self.logging = on;
+        self
+    }
+
+    /// Largest message the plugin accepts or sends (default [`DEFAULT_MAX_MESSAGE_SIZE`]).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+}
+
+/// In-process serving for tests (go-plugin's `ServeTestConfig`).
+///
+/// ```
+/// # use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig, ServeTestConfig};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+/// let (test, reattach) = ServeTestConfig::new(async { let _ = stop_rx.await; });
+/// # let plugins = PluginSet::new();
+/// let config = ServeConfig::new(HandshakeConfig::new(1, "K", "V")).plugins(plugins).test(test);
+/// let server = tokio::spawn(plugin_runtime::serve(config));
+/// let reattach = reattach.await.unwrap();
+/// assert!(reattach.test);
+/// stop_tx.send(()).unwrap();
+/// server.await.unwrap().unwrap();
+/// # }
+/// ```
+pub struct ServeTestConfig {
+    reattach: Option<oneshot::Sender<ReattachConfig>>,
+    stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    sync_stdio: bool,
+}
+
+impl ServeTestConfig {
+    /// Serving ends when `stop` completes; the reattach config arrives on the receiver.
+    pub fn new(
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, oneshot::Receiver<ReattachConfig>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            ServeTestConfig {
+                reattach: Some(tx),
+                stop: Box::pin(stop),
+                sync_stdio: false,
+            },
+            rx,
+        )
+    }
+
+    /// Capture stdout/stderr for the host's sync writers, as outside test mode (default: off).
+    pub fn sync_stdio(mut self, on: bool) -> Self {
+        self.sync_stdio = on;
+        self
+    }
+}
+
+/// Serves the plugins until the host asks the plugin to stop.
+///
+/// Outside test mode this takes over the process as go-plugin's `Serve` does: without the
+/// magic cookie it explains on stderr that the binary is a plugin and exits with status 1;
+/// it prints the handshake line as the first bytes on stdout, then captures stdout and stderr
+/// for the host, ignores SIGINT, and returns after `Shutdown`, SIGTERM, or the host's death.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let ServeConfig {
+        handshake,
+        plugins,
+        listen,
+        tls,
+        mut test,
+        logging: install_logging,
+        max_message_size,
+    } = config;
+    let in_test = test.is_some();
+    if !in_test {
+        check_cookie(&handshake);
+    }
+    let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
+    if capture_stdio {
+        // Logs keep going to the real stderr once fd 2 is captured for the host.
+        let fd = stdio::dup_fd(2).map_err(|source| ServeError::Io {
+            context: "duplicating stderr",
+            source,
+        })?;
+        logging::set_log_file(File::from(fd));
+    }
+    if install_logging {
+        logging::try_init();
+    }
+    if !in_test {
+        install_panic_hook();
+    }
+
+    let (version, set) = negotiate(&plugins)?;
+    let limits = MessageLimits {
+        max_decode: max_message_size,
+        max_encode: max_message_size,
+    };
+    let mut registry = ServiceRegistry::new(limits);
+    for (_, plugin) in set.iter() {
+        plugin.grpc_server(&mut registry)?;
+    }
+
+    let listener = Arc::new(listener::listen(listen).await?);
+    let address = listener.address().map_err(|source| ServeError::Io {
+        context: "reading the listener's address",
+        source,
+    })?;
+    let (server_tls, server_cert) = server_tls(tls)?;
+
+    let handshake_out = if in_test {
+        None
+    } else {
+        Some(File::from(stdio::dup_fd(1).map_err(|source| {
+            ServeError::Io {
+                context: "duplicating stdout",
+                source,
+            }
+        })?))
+    };
+    let capture = if capture_stdio {
+        Some(
+            stdio::StdioCapture::start().map_err(|source| ServeError::Io {
+                context: "capturing stdout and stderr",
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
+
+    tracing::debug!(network = %address.network, address = %address.address, "plugin address");
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    match (handshake_out, test.as_mut()) {
+        (Some(mut out), _) => {
+            let mut line = HandshakeLine::new(
+                version,
+                address.network,
+                address.address.clone(),
+                Protocol::Grpc,
+            );
+            if let Some(der) = server_cert {
+                line = line.with_server_cert(der);
+            }
+            // Signals are handled before the line is out: a host may act on it at once.
+            spawn_signal_handlers(shutdown_tx.clone());
+            watch_parent(shutdown_tx.clone());
+            if std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
+                // Broker multiplexing is not implemented yet: say so, and the host reports it.
+                line = line.with_multiplex(false);
+            }
+            out.write_all(format!("{line}\n").as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|source| ServeError::Io {
+                    context: "printing the handshake line",
+                    source,
+                })?;
+            // `out` stays open until we return: the host drains stdout until the process ends.
+            serve_until_shutdown(
+                listener,
+                server_tls,
+                registry,
+                capture,
+                shutdown_tx,
+                shutdown_rx,
+            )
+            .await
+        }
+        (None, Some(test)) => {
+            if let Some(tx) = test.reattach.take() {
+                let _ = tx.send(ReattachConfig {
+                    protocol: Protocol::Grpc,
+                    protocol_version: version,
+                    addr: ReattachAddr {
+                        network: address.network,
+                        address: address.address.clone(),
+                    },
+                    pid: std::process::id(),
+                    test: true,
+                });
+            }
+            let stop = std::mem::replace(&mut test.stop, Box::pin(async {}));
+            let trigger = shutdown_tx.clone();
+            let stopper = tokio::spawn(async move {
+                stop.await;
+                let _ = trigger.send(true);
+            });
+            let result = serve_until_shutdown(
+                listener,
+                server_tls,
+                registry,
+                capture,
+                shutdown_tx,
+                shutdown_rx,
+            )
+            .await;
+            stopper.abort();
+            result
+        }
+        (None, None) => Err(ServeError::Server(
+            "no handshake output outside test mode".into(),
+        )),
+    }
+}
+
+fn check_cookie(handshake: &HandshakeConfig) {
+    if handshake.magic_cookie_key.is_empty() || handshake.magic_cookie_value.is_empty() {
+        eprint!("{MSG_MISCONFIGURED}");
+        std::process::exit(1);
+    }
+    let value = std::env::var_os(&handshake.magic_cookie_key);
+    if value.as_deref() != Some(std::ffi::OsStr::new(&handshake.magic_cookie_value)) {
+        eprint!("{MSG_NOT_DIRECTLY}");
+        std::process::exit(1);
+    }
+}
+
+fn negotiate(plugins: &VersionedPlugins) -> Result<(u32, &PluginSet), ServeError> {
+    let host = std::env::var(env::PROTOCOL_VERSIONS).ok().map(|raw| {
+        let (list, invalid) = VersionList::parse(&raw);
+        for entry in invalid {
+            logging::write_log_line(
+                format!("server sent invalid plugin version {entry:?}\n").as_bytes(),
+            );
+        }
+        list
+    });
+    let ours: VersionList = plugins.keys().copied().collect();
+    let chosen = Negotiation::choose(host.as_ref(), &ours).ok_or(ServeError::NoPlugins)?;
+    if !chosen.common && host.is_some() {
+        tracing::warn!(
+            plugin_versions = %ours,
+            host_versions = %host.as_ref().map(ToString::to_string).unwrap_or_default(),
+            "no protocol version in common with the host; offering the lowest, the host will refuse it"
+        );
+    }
+    let set = plugins.get(&chosen.version).ok_or(ServeError::NoPlugins)?;
+    if set.is_empty() {
+        return Err(ServeError::NoPlugins);
+    }
+    Ok((chosen.version, set))
+}
+
+/// Manual TLS wins over AutoMTLS; AutoMTLS only when the host sent its certificate.
+fn server_tls(
+    manual: Option<rustls::ServerConfig>,
+) -> Result<(Option<ServerTls>, Option<Vec<u8>>), ServeError> {
+    if let Some(config) = manual {
+        return Ok((Some(ServerTls::manual(config)), None));
+    }
+    let Some(pem) = std::env::var(env::CLIENT_CERT)
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok((None, None));
+    };
+    let host_cert =
+        crate::tls::parse_pem_certificate(&pem).map_err(|e| ServeError::Tls(e.to_string()))?;
+    let own = Certificate::generate().map_err(|e| ServeError::Tls(e.to_string()))?;
+    let tls = ServerTls::auto(&own, host_cert).map_err(|e| ServeError::Tls(e.to_string()))?;
+    Ok((Some(tls), Some(own.der().to_vec())))
+}
+
+async fn serve_until_shutdown(
+    listener: Arc<listener::Listener>,
+    tls: Option<ServerTls>,
+    registry: ServiceRegistry,
+    capture: Option<Arc<stdio::StdioCapture>>,
+    shutdown_tx: watch::Sender<bool>,
+    mut shutdown_rx: watch::Receiver<bool>,
+) -> Result<(), ServeError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(GRPC_HEALTH_SERVICE, tonic_health::ServingStatus::Serving)
+        .await;
+    let mut routes = registry.into_routes();
+    routes
+        .add_service(health)
+        .add_service(GrpcControllerServer::new(controller::Controller {
+            shutdown: shutdown_tx,
+        }))
+        .add_service(GrpcStdioServer::new(stdio::StdioService {
+            capture: capture.clone(),
+        }));
+
+    let (conn_tx, conn_rx) = mpsc::channel::<std::io::Result<BoxedIo>>(16);
+    let accept = tokio::spawn(accept_loop(listener.clone(), tls, conn_tx));
+    let mut stop_rx = shutdown_rx.clone();
+    let stop = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+        if let Some(capture) = &capture {
+            capture.finish();
+        }
+    };
+    let server = tonic::transport::Server::builder()
+        .add_routes(routes.routes())
+        .serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stop);
+    // Long-lived streams (the host's stdio and broker streams) may never end on their own.
+    let result = tokio::select! {
+        result = server => result.map_err(|e| ServeError::Server(e.to_string())),
+        _ = async {
+            let _ = shutdown_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => Ok(()),
+    };
+    accept.abort();
+    let _ = accept.await;
+    drop(listener);
+    tracing::debug!("plugin server stopped");
+    result
+}
+
+async fn accept_loop(
+    listener: Arc<listener::Listener>,
+    tls: Option<ServerTls>,
+    conns: mpsc::Sender<std::io::Result<BoxedIo>>,
+) {
+    loop {
+        let io = match listener.accept().await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match &tls {
+            None => {
+                if conns.send(Ok(io)).await.is_err() {
+                    return;
+                }
+            }
+            Some(tls) => {
+                // Handshakes run beside the accept loop, so a stalled stranger blocks no one.
+                let tls = tls.clone();
+                let conns = conns.clone();
+                tokio::spawn(async move {
+                    match tls.accept(io).await {
+                        Ok(stream) => {
+                            let _ = conns.send(Ok(BoxedIo::new(stream))).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// SIGINT is the terminal's, shared with the host, which drives shutdown: ignore it. SIGTERM
+/// stops serving cleanly (the socket file is removed).
+fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    if let Ok(mut interrupts) = signal(SignalKind::interrupt()) {
+        tokio::spawn(async move {
+            let mut count = 0u64;
+            while interrupts.recv().await.is_some() {
+                count += 1;
+                tracing::trace!(count, "plugin received interrupt signal, ignoring");
+            }
+        });
+    }
+    if let Ok(mut terms) = signal(SignalKind::terminate()) {
+        tokio::spawn(async move {
+            if terms.recv().await.is_some() {
+                tracing::debug!("plugin received SIGTERM, shutting down");
+                let _ = shutdown.send(true);
+            }
+        });
+    }
+}
+
+/// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
+fn watch_parent(shutdown: watch::Sender<bool>) {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let _ = std::thread::Builder::new()
+        .name("plugin-parent-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                // SAFETY: as above.
+                if unsafe { libc::getppid() } != parent {
+                    tracing::warn!("the host process is gone; shutting down");
+                    let _ = shutdown.send(true);
+                    return;
+                }
+                if shutdown.is_closed() {
+                    return;
+                }
+            }
+        });
+}
+
+/// Panics go to the real stderr as `panic: ...`, which go-plugin hosts (and ours) log at error.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = crate::transport::dispatch::panic_message(info.payload());
+        let thread = std::thread::current();
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        let text = format!(
+            "panic: {message}\n\nthread '{}' panicked at {location}\n{backtrace}\n",
+            thread.name().unwrap_or("<unnamed>")
+        );
+        logging::write_log_line(text.as_bytes());
+    }));
+}
+
+/// Serves one of several plugins from one binary, chosen by its only argument (go-plugin's
+/// `ServeMux`). Exits with status 1 and a message on stderr for a missing or unknown argument.
+pub async fn serve_mux(mut configs: BTreeMap<String, ServeConfig>) -> Result<(), ServeError> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 2 {
+        eprint!(
+            "Invoked improperly. This is an internal command that shouldn't\nbe manually invoked.\n"
+        );
+        std::process::exit(1);
+    }
+    match configs.remove(&args[1]) {
+        Some(config) => serve(config).await,
+        None => {
+            eprintln!("Unknown plugin: {}", args[1]);
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! What the plugin writes to stdout and stderr after its handshake, sent to the host through
+//! `plugin.GRPCStdio/StreamStdio`.
+//!
+//! Capture is at the file-descriptor level: fds 1 and 2 are replaced by pipes, so `println!`,
+//! C libraries and the plugin's own child processes are all included (go-plugin only swaps
+//! Go's `os.Stdout` variable). Until the host subscribes, output is buffered up to a bound and
+//! then dropped, so a host that never asks cannot make the plugin block; once it subscribes,
+//! delivery is lossless with backpressure.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status};
+
+use crate::proto::grpc_stdio_server::GrpcStdio;
+use crate::proto::{StdioData, stdio_data::Channel};
+
+/// Chunks buffered before the host subscribes (or while it reads slower than we write).
+const QUEUE: usize = 256;
+/// Bytes read from a pipe at once.
+const CHUNK: usize = 32 * 1024;
+
+/// Duplicates `fd` as an owned, close-on-exec descriptor.
+pub(crate) fn dup_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own, or -1.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` is a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both are fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: plain descriptor operation; `to` is 1 or 2.
+    if unsafe { libc::dup2(from, to) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The capture of fds 1 and 2.
+pub(crate) struct StdioCapture {
+    receiver: std::sync::Mutex<Option<mpsc::Receiver<StdioData>>>,
+    subscribed: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl StdioCapture {
+    /// Redirects fds 1 and 2 into pipes read by background threads.
+    pub(crate) fn start() -> io::Result<Arc<StdioCapture>> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU64::new(0));
+        for (fd, channel) in [(1, Channel::Stdout), (2, Channel::Stderr)] {
+            let (read, write) = pipe()?;
+            flush_std();
+            dup2(write.as_raw_fd(), fd)?;
+            drop(write);
+            let tx = tx.clone();
+            let subscribed = subscribed.clone();
+            let dropped = dropped.clone();
+            std::thread::Builder::new()
+                .name(format!("plugin-{}", channel.as_str_name().to_lowercase()))
+                .spawn(move || pump(File::from(read), channel, tx, subscribed, dropped))?;
+        }
+        Ok(Arc::new(StdioCapture {
+            receiver: std::sync::Mutex::new(Some(rx)),
+            subscribed,
+            dropped,
+        }))
+    }
+
+    /// Flushes Rust's buffers and points fds 1 and 2 at /dev/null, so the pipes reach EOF once
+    /// no child process holds them: everything written so far is then delivered and the stream
+    /// ends.
+    pub(crate) fn finish(&self) {
+        flush_std();
+        if let Ok(null) = File::options().write(true).open("/dev/null") {
+            let _ = dup2(null.as_raw_fd(), 1);
+            let _ = dup2(null.as_raw_fd(), 2);
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                chunks = dropped,
+                "plugin output was dropped because the host never subscribed to it"
+            );
+        }
+    }
+
+    fn take(&self) -> Option<mpsc::Receiver<StdioData>> {
+        let rx = self.receiver.lock().ok()?.take()?;
+        self.subscribed.store(true, Ordering::Release);
+        Some(rx)
+    }
+}
+
+fn flush_std() {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+}
+
+fn pump(
+    mut pipe: File,
+    channel: Channel,
+    tx: mpsc::Sender<StdioData>,
+    subscribed: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let data = StdioData {
+            channel: channel as i32,
+            data: buf[..n].to_vec(),
+        };
+        let delivered = if subscribed.load(Ordering::Acquire) {
+            tx.blocking_send(data).is_ok()
+        } else {
+            tx.try_send(data).is_ok()
+        };
+        if !delivered {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `plugin.GRPCStdio`: hands the captured output to the first (and only) caller.
+pub(crate) struct StdioService {
+    pub(crate) capture: Option<Arc<StdioCapture>>,
+}
+
+type StdioStream = std::pin::Pin<Box<dyn Stream<Item = Result<StdioData, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl GrpcStdio for StdioService {
+    type StreamStdioStream = StdioStream;
+
+    async fn stream_stdio(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
+        let Some(capture) = &self.capture else {
+            // Test mode without stdio sync: nothing is captured, the stream ends at once.
+            return Ok(Response::new(Box::pin(futures::stream::empty())));
+        };
+        match capture.take() {
+            Some(rx) => {
+                let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+                Ok(Response::new(Box::pin(futures::StreamExt::map(stream, Ok))))
+            }
+            None => Err(Status::failed_precondition(
+                "StreamStdio was already called: the plugin's output goes to the first caller only",
+            )),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Transport security: go-plugin's AutoMTLS and manual TLS.
+//!
+//! AutoMTLS: the host makes a one-time certificate and passes its PEM in `PLUGIN_CLIENT_CERT`;
+//! the plugin makes its own and returns its DER in the handshake line. Each side then accepts
+//! exactly the other's certificate, compared byte for byte: nothing else can connect, and no
+//! chain validation is involved (go-plugin's certificates are self-signed CA certificates used
+//! as leaves, which standard WebPKI validation rejects).
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::transport::io::BoxedIo;
+
+/// The server name both sides use, as go-plugin does.
+const SERVER_NAME: &str = "localhost";
+
+/// Validity of generated certificates: go-plugin's 262 980 hours (about 30 years).
+const VALIDITY: Duration = Duration::from_secs(262_980 * 3600);
+
+/// How long a peer may take to complete a TLS handshake before it is dropped.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// A TLS failure, described for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
+
+impl TlsError {
+    fn new(what: &str, e: impl fmt::Display) -> Self {
+        TlsError(format!("{what}: {e}"))
+    }
+}
+
+/// A one-time certificate and its private key, in go-plugin's AutoMTLS profile: self-signed,
+/// CN and SAN `localhost`, O `HashiCorp`, CA:TRUE, client and server auth, valid from 30 s ago
+/// for 30 years. The key is ECDSA P-256: cheap to make and accepted by every TLS stack (Go's
+/// own certificates are P-521, which we accept but do not send).
+///
+/// ```
+/// let cert = plugin_runtime::tls::Certificate::generate()?;
+/// assert!(cert.pem().starts_with("-----BEGIN CERTIFICATE-----"));
+/// # Ok::<(), plugin_runtime::tls::TlsError>(())
+/// ```
+pub struct Certificate {
+    der: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+    pem: String,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("der_len", &self.der.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Certificate {
+    /// Makes a fresh certificate and key.
+    pub fn generate() -> Result<Certificate, TlsError> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+            KeyUsagePurpose, SerialNumber,
+        };
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| TlsError::new("generating a key", e))?;
+        let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()])
+            .map_err(|e| TlsError::new("certificate parameters", e))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, SERVER_NAME);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "HashiCorp");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+            KeyUsagePurpose::KeyAgreement,
+            KeyUsagePurpose::KeyCertSign,
+        ];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ClientAuth,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        ];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::seconds(30);
+        params.not_after = now + VALIDITY;
+        let mut serial = [0u8; 16];
+        provider()
+            .secure_random
+            .fill(&mut serial)
+            .map_err(|e| TlsError::new("random serial", format!("{e:?}")))?;
+        serial[0] &= 0x7f;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| TlsError::new("self-signing", e))?;
+        Ok(Certificate {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        })
+    }
+
+    /// The certificate as PEM (what the host puts in `PLUGIN_CLIENT_CERT`).
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// The certificate as DER (what the plugin puts in its handshake line).
+    pub fn der(&self) -> &[u8] {
+        self.der.as_ref()
+    }
+
+    fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(self.key.clone_key())
+    }
+}
+
+/// Parses the host's certificate from `PLUGIN_CLIENT_CERT` (PEM).
+pub(crate) fn parse_pem_certificate(pem: &str) -> Result<CertificateDer<'static>, TlsError> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| TlsError::new("PLUGIN_CLIENT_CERT is not a PEM certificate", e))
+}
+
+/// Accepts exactly one certificate, by its bytes, and checks the handshake signature with it.
+#[derive(Debug)]
+struct PinnedCert {
+    cert: CertificateDer<'static>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl PinnedCert {
+    fn new(cert: CertificateDer<'static>) -> Arc<Self> {
+        Arc::new(PinnedCert {
+            cert,
+            algorithms: provider().signature_verification_algorithms,
+        })
+    }
+
+    fn check(&self, presented: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        if presented.as_ref() == self.cert.as_ref() {
+            Ok(())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+}
+
+impl ServerCertVerifier for PinnedCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.check(end_entity)
+            .map(|()| ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ClientCertVerifier for PinnedCert {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.check(end_entity)
+            .map(|()| ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The host's side of a TLS connection to a plugin.
+#[derive(Clone)]
+pub(crate) struct ClientTls {
+    connector: TlsConnector,
+}
+
+impl ClientTls {
+    /// AutoMTLS: present `own`, accept only `server_der`.
+    pub(crate) fn auto(own: &Certificate, server_der: Vec<u8>) -> Result<Self, TlsError> {
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| TlsError::new("TLS versions", e))?
+            .dangerous()
+            .with_custom_certificate_verifier(PinnedCert::new(CertificateDer::from(server_der)))
+            .with_client_auth_cert(vec![own.der.clone()], own.key())
+            .map_err(|e| TlsError::new("host certificate", e))?;
+        Ok(Self::manual(config))
+    }
+
+    /// A user-supplied configuration (go-plugin's `ClientConfig.TLSConfig`); ALPN `h2` is added.
+    pub(crate) fn manual(mut config: rustls::ClientConfig) -> Self {
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        ClientTls {
+            connector: TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    pub(crate) async fn connect(
+        &self,
+        io: BoxedIo,
+    ) -> io::Result<tokio_rustls::client::TlsStream<BoxedIo>> {
+        let name = ServerName::try_from(SERVER_NAME)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.connector.connect(name, io))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+    }
+}
+
+/// The plugin's side of TLS connections from its host.
+#[derive(Clone)]
+pub(crate) struct ServerTls {
+    acceptor: TlsAcceptor,
+}
+
+impl ServerTls {
+    /// AutoMTLS: present `own`, accept only the host's certificate.
+    pub(crate) fn auto(own: &Certificate, host: CertificateDer<'static>) -> Result<Self, TlsError> {
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| TlsError::new("TLS versions", e))?
+            .with_client_cert_verifier(PinnedCert::new(host))
+            .with_single_cert(vec![own.der.clone()], own.key())
+            .map_err(|e| TlsError::new("plugin certificate", e))?;
+        Ok(Self::manual(config))
+    }
+
+    /// A user-supplied configuration (go-plugin's `TLSProvider`); ALPN `h2` is added.
+    pub(crate) fn manual(mut config: rustls::ServerConfig) -> Self {
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        ServerTls {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        }
+    }
+
+    pub(crate) async fn accept(
+        &self,
+        io: BoxedIo,
+    ) -> io::Result<tokio_rustls::server::TlsStream<BoxedIo>> {
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(io))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+    }
+}

@@ -1,0 +1,53 @@
+//! The one gRPC codec: requests and responses cross it already encoded by the interface's own
+//! encoding (protobuf or a serde codec), written straight into tonic's buffer.
+
+use bytes::{Buf, Bytes};
+use tonic::Status;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+/// A message that knows how to write itself into a gRPC frame.
+pub trait Outgoing: Send + Sync + 'static {
+    /// Writes the message body into `buf`.
+    fn encode_into(&self, buf: &mut EncodeBuf<'_>) -> Result<(), Status>;
+}
+
+/// A boxed outgoing message.
+pub type BoxOutgoing = Box<dyn Outgoing>;
+
+/// A tonic codec for `BoxOutgoing` out and raw `Bytes` in.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = BoxOutgoing;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = BoxOutgoing;
+    type Error = Status;
+
+    fn encode(&mut self, item: BoxOutgoing, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode_into(dst)
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        // Zero-copy: splits the frame off tonic's buffer.
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}

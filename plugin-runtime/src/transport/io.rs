@@ -1,0 +1,123 @@
+//! One stream type for unix sockets, TCP and TLS over either.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use hyper_util::rt::TokioIo;
+use plugin_core::Network;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::tls::ClientTls;
+
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A connected stream, whatever its kind.
+pub(crate) struct BoxedIo(Box<dyn Io>);
+
+impl BoxedIo {
+    pub(crate) fn new<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(io: T) -> Self {
+        BoxedIo(Box::new(io))
+    }
+}
+
+impl AsyncRead for BoxedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for BoxedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for BoxedIo {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+/// Where a plugin listens: the network and address of its handshake line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Address {
+    pub(crate) network: Network,
+    pub(crate) address: String,
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.network, self.address)
+    }
+}
+
+/// Opens a raw stream to `addr` (no TLS).
+pub(crate) async fn dial_raw(addr: &Address) -> io::Result<BoxedIo> {
+    match addr.network {
+        Network::Unix => Ok(BoxedIo::new(UnixStream::connect(&addr.address).await?)),
+        Network::Tcp => {
+            let stream = TcpStream::connect(&addr.address).await?;
+            stream.set_nodelay(true)?;
+            Ok(BoxedIo::new(stream))
+        }
+    }
+}
+
+/// Opens a stream to `addr`, with TLS when `tls` is set.
+pub(crate) async fn dial(addr: &Address, tls: Option<&ClientTls>) -> io::Result<BoxedIo> {
+    let raw = dial_raw(addr).await?;
+    match tls {
+        None => Ok(raw),
+        Some(tls) => tls.connect(raw).await.map(BoxedIo::new),
+    }
+}
+
+/// A gRPC channel to `addr`. The first connection is made before this returns; reconnections
+/// dial the same address again.
+pub(crate) async fn connect_channel(
+    addr: Address,
+    tls: Option<Arc<ClientTls>>,
+) -> Result<Channel, tonic::transport::Error> {
+    // The URI only has to parse: the connector below decides where bytes go. With TLS the
+    // authority is `localhost`, as go-plugin's hosts send.
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: http::Uri| {
+            let addr = addr.clone();
+            let tls = tls.clone();
+            async move { dial(&addr, tls.as_deref()).await.map(TokioIo::new) }
+        }))
+        .await
+}

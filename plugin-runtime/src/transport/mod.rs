@@ -1,0 +1,10 @@
+//! Byte streams between host and plugin, and gRPC on top of them.
+//!
+//! Everything above this module sees one boxed stream type, whether the socket is a unix socket
+//! or TCP, and whether TLS is on. gRPC messages cross it through one codec ([`codec`]) that
+//! carries already-encoded bytes, so the same machinery serves protobuf and serde interfaces.
+
+pub(crate) mod codec;
+pub(crate) mod connection;
+pub(crate) mod dispatch;
+pub(crate) mod io;

@@ -1,0 +1,180 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::io::Write;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
+use plugin_runtime::{Client, ClientConfig, PluginSet};
+use tracing::Level;
+
+pub const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture-plugin");
+
+/// The fixture plugin in `mode` (empty: a well-behaved plugin).
+pub fn fixture(mode: &str) -> Command {
+    let mut cmd = Command::new(FIXTURE);
+    cmd.env("FIXTURE_MODE", mode);
+    cmd
+}
+
+/// A unique name per client, so log assertions only see their own plugin.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A host config for the KV interface running `cmd`.
+pub fn config(cmd: Command) -> ClientConfig {
+    ClientConfig::new(handshake())
+        .command(cmd)
+        .plugins(PluginSet::new().with("kv", KvPlugin::host()))
+}
+
+pub fn client(cmd: Command) -> Client {
+    Client::new(config(cmd)).expect("valid config")
+}
+
+pub async fn kv(client: &Client) -> Arc<dyn Kv> {
+    client.dispense::<dyn Kv>("kv").await.expect("dispense kv")
+}
+
+pub async fn put(kv: &Arc<dyn Kv>, key: &str, value: &[u8]) {
+    kv.put(PutRequest {
+        key: key.into(),
+        value: value.to_vec(),
+    })
+    .await
+    .unwrap_or_else(|s| panic!("put {key}: {s:?}"));
+}
+
+pub async fn get(kv: &Arc<dyn Kv>, key: &str) -> Vec<u8> {
+    kv.get(GetRequest { key: key.into() })
+        .await
+        .unwrap_or_else(|s| panic!("get {key}: {s:?}"))
+        .value
+}
+
+/// Waits (bounded) for a condition that must become true; fails the test otherwise.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie still answers kill(0); look at its state instead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A writer whose bytes the test can read back.
+#[derive(Clone, Default)]
+pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An event the host emitted for a plugin's log line.
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    pub level: Level,
+    pub plugin: String,
+    pub message: String,
+    pub fields: String,
+}
+
+static EVENTS: OnceLock<Mutex<Vec<LogEvent>>> = OnceLock::new();
+
+struct Capture;
+
+#[derive(Default)]
+struct Fields {
+    plugin: String,
+    message: String,
+    fields: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        match field.name() {
+            "plugin" => self.plugin = text,
+            "message" => self.message = text,
+            "fields" => self.fields = text,
+            _ => {}
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "plugin" {
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        EVENTS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .push(LogEvent {
+                level: *event.metadata().level(),
+                plugin: f.plugin,
+                message: f.message,
+                fields: f.fields,
+            });
+    }
+}
+
+/// Installs the capture once for the whole test binary.
+pub fn capture_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        use tracing_subscriber::prelude::*;
+        let _ = tracing_subscriber::registry().with(Capture).try_init();
+    });
+}
+
+/// The events logged for the plugin named `plugin`.
+pub fn logs_of(plugin: &str) -> Vec<LogEvent> {
+    EVENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.plugin == plugin)
+        .cloned()
+        .collect()
+}

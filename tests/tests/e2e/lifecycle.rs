@@ -1,0 +1,198 @@
+//! Start, call, kill: the plugin's whole life as the host sees it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kv_example::PutRequest;
+use plugin_runtime::{Code, Network, Protocol};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn round_trip_then_kill_leaves_nothing_behind() {
+    let client = client(fixture(""));
+    client.start().await.unwrap();
+    assert_eq!(client.negotiated_version(), Some(1));
+    assert_eq!(client.protocol(), Some(Protocol::Grpc));
+    let reattach = client.reattach_config().unwrap();
+    assert_eq!(reattach.addr.network, Network::Unix);
+    let socket = reattach.addr.address.clone();
+    assert!(
+        Path::new(&socket).exists(),
+        "socket {socket} exists while serving"
+    );
+    let pid = client.pid().unwrap();
+    assert_eq!(reattach.pid, pid);
+
+    let kv = kv(&client).await;
+    let binary: Vec<u8> = (0..=255).collect();
+    put(&kv, "bin", &binary).await;
+    assert_eq!(get(&kv, "bin").await, binary);
+    client.ping().await.unwrap();
+    assert!(!client.exited());
+
+    client.kill().await;
+    assert!(client.exited(), "kill waits for the exit");
+    assert!(!pid_alive(pid), "the plugin was reaped");
+    assert!(
+        !Path::new(&socket).exists(),
+        "the plugin removed its socket"
+    );
+    client.kill().await; // idempotent
+    assert!(client.ping().await.is_err());
+    let again = client.start().await.unwrap_err();
+    assert!(again.to_string().contains("has been killed"), "{again}");
+}
+
+#[tokio::test]
+async fn application_errors_arrive_as_their_status() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let err = kv
+        .get(kv_example::GetRequest { key: "nope".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("nope"), "{err:?}");
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn dropping_the_client_kills_the_plugin() {
+    let client = client(fixture(""));
+    client.start().await.unwrap();
+    let pid = client.pid().unwrap();
+    let socket = client.reattach_config().unwrap().addr.address;
+    drop(client);
+    eventually("the dropped client's plugin is gone", || !pid_alive(pid)).await;
+    assert!(
+        !Path::new(&socket).exists(),
+        "the host removed the socket it left"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
+    let client = plugin_runtime::Client::new(
+        config(fixture("stubborn")).kill_grace(Duration::from_millis(300)),
+    )
+    .unwrap();
+    client.start().await.unwrap();
+    let pid = client.pid().unwrap();
+    let socket = client.reattach_config().unwrap().addr.address;
+    client.kill().await;
+    assert!(client.exited());
+    assert!(!pid_alive(pid), "the stubborn plugin was force-killed");
+    assert!(
+        !Path::new(&socket).exists(),
+        "the host removed the socket it left"
+    );
+}
+
+#[tokio::test]
+async fn kill_also_ends_what_the_plugin_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("grandchild.pid");
+    let mut cmd = fixture("grandchild");
+    cmd.env("FIXTURE_PID_FILE", &pid_file);
+    let client = client(cmd);
+    client.start().await.unwrap();
+    let grandchild: u32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(pid_alive(grandchild));
+    client.kill().await;
+    eventually("the plugin's own child is gone", || !pid_alive(grandchild)).await;
+}
+
+#[tokio::test]
+async fn managed_clients_are_cleaned_up_together() {
+    let a = plugin_runtime::Client::new(config(fixture("")).managed(true)).unwrap();
+    let b = plugin_runtime::Client::new(config(fixture("")).managed(true)).unwrap();
+    a.start().await.unwrap();
+    b.start().await.unwrap();
+    let pids = [a.pid().unwrap(), b.pid().unwrap()];
+    plugin_runtime::cleanup_clients().await;
+    assert!(plugin_runtime::cleanup_started());
+    assert!(a.exited() && b.exited());
+    assert!(pids.iter().all(|p| !pid_alive(*p)));
+}
+
+#[tokio::test]
+async fn a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let pid = client.pid().unwrap();
+    let err = kv
+        .put(PutRequest {
+            key: "exit".into(),
+            value: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("exited") || err.message().contains("connection"),
+        "{err:?}"
+    );
+    eventually("the crashed plugin is noticed", || client.exited()).await;
+    assert!(!pid_alive(pid));
+    let socket = client.reattach_config().unwrap().addr.address;
+    // Later calls fail fast too.
+    assert!(
+        kv.get(kv_example::GetRequest { key: "x".into() })
+            .await
+            .is_err()
+    );
+    client.kill().await;
+    assert!(
+        !Path::new(&socket).exists(),
+        "the host removed the socket it left"
+    );
+}
+
+#[tokio::test]
+async fn many_concurrent_calls_share_one_connection() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let kv = kv.clone();
+            tokio::spawn(async move {
+                let key = format!("k{i}");
+                let value = vec![i as u8; 1000 + i];
+                put(&kv, &key, &value).await;
+                assert_eq!(get(&kv, &key).await, value);
+            })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        t.unwrap();
+    }
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn a_panicking_method_fails_its_call_only() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let err = kv
+        .put(PutRequest {
+            key: "panic".into(),
+            value: b"boom".to_vec(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal, "{err:?}");
+    assert!(err.message().contains("panicked"), "{err:?}");
+    put(&kv, "after", b"still serving").await;
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn large_values_round_trip() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let big: Vec<u8> = (0..8 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    put(&kv, "big", &big).await;
+    assert_eq!(get(&kv, "big").await, big);
+    client.kill().await;
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: real plugin processes, real sockets.
+
+mod common;
+mod lifecycle;
+mod plugin_side;
+mod reattach;
+mod start_errors;
+mod stdio_logs;

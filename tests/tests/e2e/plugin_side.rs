@@ -1,0 +1,230 @@
+//! The plugin binary as a Go host sees it: run directly with go-plugin's environment.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Stdio;
+use std::time::Duration;
+
+use plugin_runtime::{HandshakeLine, Network};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::common::*;
+
+fn plugin(mode: &str) -> Command {
+    let mut cmd = Command::new(FIXTURE);
+    cmd.env("FIXTURE_MODE", mode)
+        .env("BASIC_PLUGIN", "hello")
+        .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .env_remove("PLUGIN_MULTIPLEX_GRPC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Starts the plugin and returns its first stdout line, raw.
+async fn start(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(20), out.read_line(&mut line))
+        .await
+        .expect("a handshake line")
+        .unwrap();
+    // Keep draining stdout as a host does.
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = out.read_to_end(&mut sink).await;
+    });
+    (child, line)
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    let pid = child.id().unwrap() as libc::pid_t;
+    unsafe { libc::kill(pid, sig) };
+}
+
+async fn exit_code(child: &mut Child) -> Option<i32> {
+    tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the plugin exits")
+        .unwrap()
+        .code()
+}
+
+#[tokio::test]
+async fn without_the_cookie_it_explains_and_exits_1() {
+    let out = Command::new(FIXTURE)
+        .env_remove("BASIC_PLUGIN")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("This binary is a plugin"), "{stderr}");
+    let wrong = Command::new(FIXTURE)
+        .env("BASIC_PLUGIN", "goodbye")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(wrong.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn handshake_is_the_first_line_with_six_fields_and_sigterm_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = plugin("");
+    cmd.env("PLUGIN_UNIX_SOCKET_DIR", dir.path());
+    let (mut child, raw) = start(cmd).await;
+    assert!(
+        raw.ends_with("|\n"),
+        "six fields, empty cert, then a newline: {raw:?}"
+    );
+    assert_eq!(raw.matches('|').count(), 5, "{raw:?}");
+    let line: HandshakeLine = raw.parse().unwrap();
+    assert_eq!(line.network, Network::Unix);
+    assert_eq!((line.core_version, line.app_version), (1, 1));
+    assert_eq!(line.multiplex, None);
+    let socket = std::path::PathBuf::from(&line.address);
+    assert_eq!(socket.parent(), Some(dir.path()));
+    let name = socket.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("plugin") && name[6..].chars().all(|c| c.is_ascii_digit()),
+        "{name}"
+    );
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "owner-only by default"
+    );
+
+    // SIGINT is the terminal's: ignored.
+    signal(&child, libc::SIGINT);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(child.try_wait().unwrap().is_none(), "SIGINT is ignored");
+
+    signal(&child, libc::SIGTERM);
+    assert_eq!(exit_code(&mut child).await, Some(0));
+    assert!(!socket.exists(), "socket removed on exit");
+}
+
+#[tokio::test]
+async fn seventh_field_only_when_multiplexing_is_requested() {
+    let mut cmd = plugin("");
+    cmd.env("PLUGIN_MULTIPLEX_GRPC", "true");
+    let (mut child, raw) = start(cmd).await;
+    assert_eq!(raw.matches('|').count(), 6, "{raw:?}");
+    assert_eq!(raw.parse::<HandshakeLine>().unwrap().multiplex, Some(false));
+    signal(&child, libc::SIGTERM);
+    assert_eq!(exit_code(&mut child).await, Some(0));
+}
+
+#[tokio::test]
+async fn socket_group_gives_0660_and_the_group() {
+    let gid = unsafe { libc::getegid() };
+    let mut cmd = plugin("");
+    cmd.env("PLUGIN_UNIX_SOCKET_GROUP", gid.to_string());
+    let (mut child, raw) = start(cmd).await;
+    let line: HandshakeLine = raw.parse().unwrap();
+    let meta = std::fs::metadata(&line.address).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), gid);
+    signal(&child, libc::SIGTERM);
+    exit_code(&mut child).await;
+}
+
+#[tokio::test]
+async fn unknown_socket_group_is_an_error_naming_the_variable() {
+    let mut cmd = plugin("");
+    cmd.env("PLUGIN_UNIX_SOCKET_GROUP", "no-such-group-really");
+    let out = cmd.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PLUGIN_UNIX_SOCKET_GROUP"), "{stderr}");
+}
+
+#[tokio::test]
+async fn tcp_listens_on_loopback_within_the_port_range() {
+    let mut cmd = plugin("tcp");
+    cmd.env("PLUGIN_MIN_PORT", "0").env("PLUGIN_MAX_PORT", "0");
+    let (mut child, raw) = start(cmd).await;
+    let line: HandshakeLine = raw.parse().unwrap();
+    assert_eq!(line.network, Network::Tcp);
+    assert!(line.address.starts_with("127.0.0.1:"), "{}", line.address);
+    signal(&child, libc::SIGTERM);
+    exit_code(&mut child).await;
+
+    // The host's port range rules; an occupied range is an error naming the variables.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let client =
+        plugin_runtime::Client::new(config(fixture("tcp")).port_range(port, port)).unwrap();
+    let err = client.start().await.unwrap_err();
+    assert!(err.to_string().contains("PLUGIN_MIN_PORT"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("couldn't bind plugin TCP listener"),
+        "{err}"
+    );
+    let ok = client_in_range().await;
+    assert!(ok);
+}
+
+async fn client_in_range() -> bool {
+    let client =
+        plugin_runtime::Client::new(config(fixture("tcp")).port_range(20000, 20100)).unwrap();
+    let kv = kv(&client).await;
+    put(&kv, "k", b"v").await;
+    let addr = client.reattach_config().unwrap().addr;
+    let port: u16 = addr.address.rsplit(':').next().unwrap().parse().unwrap();
+    client.kill().await;
+    addr.network == Network::Tcp && (20000..=20100).contains(&port)
+}
+
+#[tokio::test]
+async fn invalid_version_entries_are_reported_and_skipped() {
+    let mut cmd = plugin("");
+    cmd.env("PLUGIN_PROTOCOL_VERSIONS", "x,1");
+    let mut child = cmd.spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), err.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "server sent invalid plugin version \"x\"");
+    signal(&child, libc::SIGTERM);
+    exit_code(&mut child).await;
+}
+
+#[tokio::test]
+async fn shutdown_from_a_host_ends_the_process_with_status_0() {
+    let (mut child, raw) = start(plugin("")).await;
+    let line: HandshakeLine = raw.parse().unwrap();
+    let reattach = plugin_runtime::ReattachConfig {
+        protocol: line.protocol,
+        protocol_version: line.app_version,
+        addr: plugin_runtime::ReattachAddr {
+            network: line.network,
+            address: line.address.clone(),
+        },
+        pid: child.id().unwrap(),
+        test: false,
+    };
+    let host = plugin_runtime::Client::new(
+        plugin_runtime::ClientConfig::new(kv_example::handshake())
+            .reattach(reattach)
+            .plugins(plugin_runtime::PluginSet::new().with("kv", kv_example::KvPlugin::host())),
+    )
+    .unwrap();
+    host.ping().await.unwrap();
+    host.kill().await;
+    assert_eq!(exit_code(&mut child).await, Some(0));
+    assert!(!std::path::Path::new(&line.address).exists());
+}

@@ -1,0 +1,296 @@
+//! Every way a start can fail: a distinct error naming the cause, and no process left behind.
+
+use std::process::Command;
+use std::time::Duration;
+
+use kv_example::KvPlugin;
+use plugin_runtime::core::{ConfigError, HandshakeError, SecureConfigError};
+use plugin_runtime::{Client, Error, PluginSet, Protocol, SecureConfig};
+
+use crate::common::*;
+
+async fn start_error(config: plugin_runtime::ClientConfig) -> (Error, Option<u32>) {
+    let client = Client::new(config).unwrap();
+    let err = client.start().await.unwrap_err();
+    let pid = client.pid();
+    if let Some(pid) = pid {
+        assert!(!pid_alive(pid), "a failed start leaves no process: {err}");
+    }
+    if let Error::Handshake { .. } | Error::AutoMtlsNotAnswered { .. } = &err {
+        let leftovers = sockets_of_dead_plugins();
+        assert!(leftovers.is_empty(), "sockets left behind: {leftovers:?}");
+    }
+    (err, pid)
+}
+
+#[tokio::test]
+async fn plugin_exiting_before_its_handshake() {
+    let (err, _) = start_error(config(fixture("exit-early"))).await;
+    assert!(
+        matches!(err, Error::ExitedBeforeHandshake { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("exit status 7"), "{msg}");
+    assert!(
+        msg.contains("cannot open /nonexistent/config.toml"),
+        "stderr shown: {msg}"
+    );
+}
+
+#[tokio::test]
+async fn junk_instead_of_a_handshake_is_quoted() {
+    let (err, pid) = start_error(config(fixture("junk"))).await;
+    assert!(pid.is_some());
+    assert!(
+        matches!(&err, Error::Handshake { source: HandshakeError::Unrecognized { line }, .. }
+            if line == "hello from a misbehaving plugin"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("\"hello from a misbehaving plugin\"")
+    );
+}
+
+#[tokio::test]
+async fn junk_then_exit_is_still_quoted() {
+    let (err, _) = start_error(config(fixture("junk-exit"))).await;
+    assert!(err.to_string().contains("this is not a handshake"), "{err}");
+}
+
+#[tokio::test]
+async fn wrong_core_version() {
+    let (err, _) = start_error(config(fixture("bad-core"))).await;
+    assert!(
+        matches!(
+            &err,
+            Error::Handshake {
+                source: HandshakeError::IncompatibleCoreVersion { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn netrpc_is_refused_clearly() {
+    let (err, _) = start_error(config(fixture("netrpc"))).await;
+    assert!(
+        matches!(
+            &err,
+            Error::Handshake {
+                source: HandshakeError::ProtocolNotAllowed {
+                    protocol: Protocol::NetRpc,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("grpc only"), "{err}");
+}
+
+#[tokio::test]
+async fn silent_plugin_times_out() {
+    let (err, pid) =
+        start_error(config(fixture("silent")).start_timeout(Duration::from_millis(300))).await;
+    assert!(pid.is_some());
+    assert!(matches!(err, Error::StartTimeout { .. }), "{err:?}");
+    assert!(err.to_string().contains("start_timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn no_common_version_lists_both_sides() {
+    let mut cmd = fixture("");
+    cmd.env("FIXTURE_VERSIONS", "1,2");
+    let config = plugin_runtime::ClientConfig::new(kv_example::handshake())
+        .command(cmd)
+        .versioned_plugins(5, PluginSet::new().with("kv", KvPlugin::host()))
+        .versioned_plugins(6, PluginSet::new().with("kv", KvPlugin::host()));
+    let (err, _) = start_error(config).await;
+    assert!(
+        matches!(&err, Error::Handshake { source: HandshakeError::IncompatibleAppVersion { plugin: 1, host }, .. } if host == &vec![5, 6]),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("Client versions: [5, 6]"), "{err}");
+}
+
+#[tokio::test]
+async fn highest_common_version_wins() {
+    let mut cmd = fixture("");
+    cmd.env("FIXTURE_VERSIONS", "1,2,3,4");
+    let config = plugin_runtime::ClientConfig::new(kv_example::handshake())
+        .command(cmd)
+        .versioned_plugins(2, PluginSet::new().with("kv", KvPlugin::host()))
+        .versioned_plugins(3, PluginSet::new().with("kv", KvPlugin::host()))
+        .versioned_plugins(7, PluginSet::new().with("kv", KvPlugin::host()));
+    let client = Client::new(config).unwrap();
+    let kv = kv(&client).await;
+    assert_eq!(client.negotiated_version(), Some(3));
+    assert_eq!(get(&kv, "version").await, b"3");
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn multiplexing_requested_but_not_supported() {
+    let (err, _) = start_error(config(fixture("")).grpc_broker_multiplex(true)).await;
+    assert!(
+        matches!(
+            &err,
+            Error::Handshake {
+                source: HandshakeError::MuxNotSupported,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_binary_names_the_path() {
+    let (err, pid) = start_error(config(Command::new("/nonexistent/plugin-binary"))).await;
+    assert!(pid.is_none());
+    assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("/nonexistent/plugin-binary"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn plugin_without_automtls_is_refused_naming_the_opt_out() {
+    let (err, _) = start_error(config(fixture("no-cert"))).await;
+    assert!(matches!(err, Error::AutoMtlsNotAnswered { .. }), "{err:?}");
+    assert!(err.to_string().contains("auto_mtls(false)"), "{err}");
+    // With the opt-out the same plugin works.
+    let client = Client::new(config(fixture("no-cert")).auto_mtls(false)).unwrap();
+    client.ping().await.unwrap();
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn wrong_checksum_is_refused_before_launch() {
+    let (err, pid) =
+        start_error(config(fixture("")).secure(SecureConfig::sha256(vec![0; 32]))).await;
+    assert!(pid.is_none(), "nothing was launched");
+    assert!(
+        matches!(err, Error::Secure(SecureConfigError::Mismatch { .. })),
+        "{err:?}"
+    );
+    let (err, _) = start_error(config(fixture("")).secure(SecureConfig::sha256(vec![]))).await;
+    assert!(
+        matches!(err, Error::Secure(SecureConfigError::NoChecksum)),
+        "{err:?}"
+    );
+    let (err, _) = start_error(config(fixture("")).secure(SecureConfig::new(vec![1], None))).await;
+    assert!(
+        matches!(err, Error::Secure(SecureConfigError::NoHash)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn right_checksum_is_accepted() {
+    use plugin_runtime::secure::{ChecksumHash, Sha256};
+    let sum = Sha256
+        .digest(&mut std::fs::File::open(FIXTURE).unwrap())
+        .unwrap();
+    let client = Client::new(config(fixture("")).secure(SecureConfig::sha256(sum))).unwrap();
+    client.ping().await.unwrap();
+    client.kill().await;
+}
+
+#[test]
+fn invalid_configs_are_refused_before_anything_runs() {
+    let hs = kv_example::handshake;
+    let set = || PluginSet::new().with("kv", KvPlugin::host());
+    let err = |c| Client::new(c).err().map(|e: Error| e.to_string());
+    let no_cmd = plugin_runtime::ClientConfig::new(hs()).plugins(set());
+    assert!(matches!(
+        Client::new(no_cmd),
+        Err(Error::Config(ConfigError::CommandOrReattach))
+    ));
+    let reattach = plugin_runtime::ReattachConfig {
+        protocol: Protocol::Grpc,
+        protocol_version: 1,
+        addr: plugin_runtime::ReattachAddr {
+            network: plugin_runtime::Network::Unix,
+            address: "/nonexistent".into(),
+        },
+        pid: 0,
+        test: false,
+    };
+    let both = config(fixture("")).reattach(reattach.clone());
+    assert!(err(both).unwrap().contains("exactly one of"));
+    let secure_and_reattach = plugin_runtime::ClientConfig::new(hs())
+        .reattach(reattach.clone())
+        .plugins(set())
+        .secure(SecureConfig::sha256(vec![1]));
+    assert!(matches!(
+        Client::new(secure_and_reattach),
+        Err(Error::Config(ConfigError::SecureConfigAndReattach))
+    ));
+    let mux_and_reattach = plugin_runtime::ClientConfig::new(hs())
+        .reattach(reattach)
+        .plugins(set())
+        .grpc_broker_multiplex(true);
+    assert!(matches!(
+        Client::new(mux_and_reattach),
+        Err(Error::Config(ConfigError::MultiplexWithReattach))
+    ));
+    let no_plugins = plugin_runtime::ClientConfig::new(hs()).command(fixture(""));
+    assert!(matches!(
+        Client::new(no_plugins),
+        Err(Error::Config(ConfigError::NoPlugins))
+    ));
+    let no_cookie =
+        plugin_runtime::ClientConfig::new(plugin_runtime::HandshakeConfig::new(1, "", ""))
+            .command(fixture(""))
+            .plugins(set());
+    assert!(matches!(
+        Client::new(no_cookie),
+        Err(Error::Config(ConfigError::NoMagicCookie))
+    ));
+    let ports = config(fixture("")).port_range(20, 10);
+    assert!(matches!(
+        Client::new(ports),
+        Err(Error::Config(ConfigError::PortRange { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn unknown_plugin_name_lists_what_exists() {
+    let client = client(fixture(""));
+    let err = client
+        .dispense::<dyn kv_example::Kv>("nope")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::UnknownPlugin { .. }), "{err:?}");
+    assert!(err.to_string().contains("[\"kv\"]"), "{err}");
+    client.kill().await;
+}
+
+/// Our fixture's sockets (mode 0600 in the temp dir) whose plugin is gone: none may remain.
+fn sockets_of_dead_plugins() -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("plugin"))
+        })
+        .filter(|p| {
+            std::fs::symlink_metadata(p)
+                .is_ok_and(|m| m.file_type().is_socket() && m.permissions().mode() & 0o777 == 0o600)
+        })
+        .filter(|p| std::os::unix::net::UnixStream::connect(p).is_err())
+        .collect()
+}
