@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+mod discover;
 pub mod error;
 pub mod logging;
 mod os;
@@ -38,6 +39,7 @@ mod proto {
     tonic::include_proto!("plugin");
 }
 
+pub use discover::discover;
 pub use client::{Client, ClientConfig, cleanup_clients, cleanup_started};
 pub use error::{CallError, Error, ServeError};
 pub use plugin::{Dispensed, Plugin, PluginSet, ServiceRegistry, VersionedPlugins};

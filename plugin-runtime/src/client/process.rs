@@ -4,6 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub(crate) struct Process {
     pub(crate) first_line: Option<oneshot::Receiver<Option<String>>>,
     pub(crate) tail: Arc<Mutex<Tail>>,
     readers: Vec<JoinHandle<()>>,
+    /// Set when we kill it: its death is then expected, not worth a warning.
+    killing: Arc<AtomicBool>,
 }
 
 /// Describes how a process ended, for people.
@@ -77,12 +80,14 @@ impl Process {
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         let plugin = name.to_string();
+        let killing = Arc::new(AtomicBool::new(false));
+        let expected = killing.clone();
         // The waiter owns the child: dropped with the runtime, kill_on_drop still kills it.
         tokio::spawn(async move {
             let how = match child.wait().await {
                 Ok(status) => {
                     let how = describe_exit(&status);
-                    if status.success() {
+                    if status.success() || expected.load(Ordering::SeqCst) {
                         tracing::debug!(plugin = %plugin, pid, "plugin process exited");
                     } else {
                         tracing::warn!(plugin = %plugin, pid, exit = %how, "plugin process exited");
@@ -99,6 +104,7 @@ impl Process {
             first_line: Some(first_rx),
             tail,
             readers,
+            killing,
         })
     }
 
@@ -117,6 +123,7 @@ impl Process {
 
     /// SIGKILL to the plugin's whole process group.
     pub(crate) fn kill_group(&self) {
+        self.killing.store(true, Ordering::SeqCst);
         kill_group(self.pid);
     }
 

@@ -121,7 +121,7 @@ impl ServeConfig {
 
 /// In-process serving for tests (go-plugin's `ServeTestConfig`).
 ///
-/// ```
+/// ```no_run
 /// # use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig, ServeTestConfig};
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

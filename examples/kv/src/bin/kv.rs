@@ -84,6 +84,7 @@ async fn main() -> ExitCode {
     };
     let config = ClientConfig::new(handshake())
         .command(command)
+        .name("kv-plugin")
         .plugins(PluginSet::new().with("kv", KvPlugin::host()))
         .auto_mtls(std::env::var("KV_AUTOMTLS").map_or(true, |v| v != "0"));
     let client = match Client::new(config) {
