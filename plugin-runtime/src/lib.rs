@@ -39,8 +39,8 @@ mod proto {
     tonic::include_proto!("plugin");
 }
 
-pub use discover::discover;
 pub use client::{Client, ClientConfig, cleanup_clients, cleanup_started};
+pub use discover::discover;
 pub use error::{CallError, Error, ServeError};
 pub use plugin::{Dispensed, Plugin, PluginSet, ServiceRegistry, VersionedPlugins};
 pub use plugin_core as core;

@@ -72,12 +72,19 @@ impl fmt::Debug for Certificate {
 impl Certificate {
     /// Makes a fresh certificate and key.
     pub fn generate() -> Result<Certificate, TlsError> {
+        Self::generate_with(&rcgen::PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// As [`Certificate::generate`] with another key type (go-plugin itself uses P-521).
+    pub(crate) fn generate_with(
+        algorithm: &'static rcgen::SignatureAlgorithm,
+    ) -> Result<Certificate, TlsError> {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
             KeyUsagePurpose, SerialNumber,
         };
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| TlsError::new("generating a key", e))?;
+        let key =
+            KeyPair::generate_for(algorithm).map_err(|e| TlsError::new("generating a key", e))?;
         let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()])
             .map_err(|e| TlsError::new("certificate parameters", e))?;
         params
@@ -120,6 +127,19 @@ impl Certificate {
     /// The certificate as PEM (what the host puts in `PLUGIN_CLIENT_CERT`).
     pub fn pem(&self) -> &str {
         &self.pem
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.key.secret_pkcs8_der());
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
     }
 
     /// The certificate as DER (what the plugin puts in its handshake line).
@@ -310,5 +330,57 @@ impl ServerTls {
         tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(io))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A TLS session between `server` (presenting `server_cert`, pinning `client_cert`) and a
+    /// client presenting `client_cert` and pinning `pinned`.
+    async fn session(
+        server_cert: &Certificate,
+        client_cert: &Certificate,
+        pinned: &[u8],
+    ) -> io::Result<()> {
+        let server = ServerTls::auto(
+            server_cert,
+            CertificateDer::from(client_cert.der().to_vec()),
+        )
+        .map_err(io::Error::other)?;
+        let client = ClientTls::auto(client_cert, pinned.to_vec()).map_err(io::Error::other)?;
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (accepted, connected) = tokio::join!(
+            server.accept(BoxedIo::new(a)),
+            client.connect(BoxedIo::new(b))
+        );
+        let (mut s, mut c) = (accepted?, connected?);
+        c.write_all(b"ping").await?;
+        c.flush().await?;
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await?;
+        assert_eq!(&buf, b"ping");
+        assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn go_style_p521_ca_certificates_are_accepted_both_ways() {
+        let go = Certificate::generate_with(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
+        let ours = Certificate::generate().unwrap();
+        // A Go plugin under our host, and our plugin under a Go host.
+        session(&go, &ours, go.der()).await.unwrap();
+        session(&ours, &go, ours.der()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_the_pinned_certificate_is_accepted() {
+        let plugin = Certificate::generate().unwrap();
+        let host = Certificate::generate().unwrap();
+        let other = Certificate::generate().unwrap();
+        assert!(session(&plugin, &host, other.der()).await.is_err());
     }
 }

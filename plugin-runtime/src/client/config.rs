@@ -49,7 +49,6 @@ pub struct ClientConfig {
     pub(crate) skip_host_env: bool,
     pub(crate) unix_socket_dir: Option<PathBuf>,
     pub(crate) unix_socket_group: Option<String>,
-    pub(crate) multiplex: bool,
     pub(crate) max_message_size: usize,
     pub(crate) name: Option<String>,
 }
@@ -77,7 +76,6 @@ impl ClientConfig {
             skip_host_env: false,
             unix_socket_dir: None,
             unix_socket_group: None,
-            multiplex: false,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             name: None,
         }
@@ -195,12 +193,6 @@ impl ClientConfig {
     /// Group (name or gid) that should own the plugin's sockets (`PLUGIN_UNIX_SOCKET_GROUP`).
     pub fn unix_socket_group(mut self, group: impl Into<String>) -> Self {
         self.unix_socket_group = Some(group.into());
-        self
-    }
-
-    /// Ask for gRPC broker multiplexing (`PLUGIN_MULTIPLEX_GRPC`); the plugin must support it.
-    pub fn grpc_broker_multiplex(mut self, on: bool) -> Self {
-        self.multiplex = on;
         self
     }
 

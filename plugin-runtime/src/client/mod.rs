@@ -293,6 +293,15 @@ impl Client {
             .unwrap_or(false)
     }
 
+    /// How the plugin process ended (`exit status 0`, `killed by signal 9`, ...), once it has.
+    pub fn exit_reason(&self) -> Option<String> {
+        self.inner
+            .summary
+            .lock()
+            .ok()
+            .and_then(|s| s.exit.as_ref().and_then(|e| e.borrow().clone()))
+    }
+
     /// The negotiated app protocol version, once started.
     pub fn negotiated_version(&self) -> Option<u32> {
         self.inner.summary.lock().ok().and_then(|s| s.version)
@@ -453,9 +462,6 @@ impl Client {
                 allowed: config.allowed_protocols.clone(),
             }));
         }
-        if config.multiplex && line.multiplex != Some(true) {
-            return Err(refused(HandshakeError::MuxNotSupported));
-        }
         let tls = match (host_cert, config.tls.take()) {
             (_, Some(manual)) => Some(ClientTls::manual(manual)),
             (Some(own), None) => {
@@ -572,9 +578,6 @@ fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
         if config.secure.is_some() {
             return Err(ConfigError::SecureConfigAndReattach);
         }
-        if config.multiplex {
-            return Err(ConfigError::MultiplexWithReattach);
-        }
         if config.auto_mtls == Some(true) {
             return Err(ConfigError::AutoMtlsWithReattach);
         }
@@ -627,9 +630,6 @@ fn launch_command(
         .env(env::PROTOCOL_VERSIONS, versions.to_string());
     if let Some(cert) = cert {
         cmd.env(env::CLIENT_CERT, cert.pem());
-    }
-    if config.multiplex {
-        cmd.env(env::MULTIPLEX_GRPC, "true");
     }
     if let Some(dir) = socket_dir {
         cmd.env(env::UNIX_SOCKET_DIR, dir);

@@ -150,6 +150,9 @@ fn main() {
         if mode == "tcp" {
             config = config.listen(Listen::Tcp);
         }
+        if mode == "manual-tls" {
+            config = config.tls(manual_tls()?);
+        }
         if mode == "test-mode" {
             return test_mode(config).await;
         }
@@ -163,6 +166,35 @@ fn main() {
         // Ignores the shutdown it was asked for: the host has to force it.
         sleep_forever();
     }
+}
+
+/// A server config from FIXTURE_TLS_DIR (ca.pem, server.pem, server.key): clients must present
+/// a certificate issued by the CA.
+fn manual_tls() -> Result<plugin_runtime::rustls::ServerConfig, plugin_runtime::ServeError> {
+    use plugin_runtime::rustls;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let err = |e: String| plugin_runtime::ServeError::Tls(e);
+    let dir =
+        std::path::PathBuf::from(std::env::var("FIXTURE_TLS_DIR").map_err(|e| err(e.to_string()))?);
+    let ca = CertificateDer::from_pem_file(dir.join("ca.pem")).map_err(|e| err(e.to_string()))?;
+    let cert =
+        CertificateDer::from_pem_file(dir.join("server.pem")).map_err(|e| err(e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(dir.join("server.key")).map_err(|e| err(e.to_string()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).map_err(|e| err(e.to_string()))?;
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![cert], key)
+        .map_err(|e| err(e.to_string()))
 }
 
 /// go-plugin's test mode: print the reattach config as one JSON line, serve until stdin closes.

@@ -33,6 +33,11 @@ async fn round_trip_then_kill_leaves_nothing_behind() {
 
     client.kill().await;
     assert!(client.exited(), "kill waits for the exit");
+    assert_eq!(
+        client.exit_reason().as_deref(),
+        Some("exit status 0"),
+        "a graceful exit"
+    );
     assert!(!pid_alive(pid), "the plugin was reaped");
     assert!(
         !Path::new(&socket).exists(),
@@ -83,6 +88,7 @@ async fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
     client.kill().await;
     assert!(client.exited());
     assert!(!pid_alive(pid), "the stubborn plugin was force-killed");
+    assert_eq!(client.exit_reason().as_deref(), Some("killed by signal 9"));
     assert!(
         !Path::new(&socket).exists(),
         "the host removed the socket it left"

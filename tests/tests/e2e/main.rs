@@ -4,5 +4,6 @@ mod common;
 mod lifecycle;
 mod plugin_side;
 mod reattach;
+mod security;
 mod start_errors;
 mod stdio_logs;

@@ -135,21 +135,6 @@ async fn highest_common_version_wins() {
 }
 
 #[tokio::test]
-async fn multiplexing_requested_but_not_supported() {
-    let (err, _) = start_error(config(fixture("")).grpc_broker_multiplex(true)).await;
-    assert!(
-        matches!(
-            &err,
-            Error::Handshake {
-                source: HandshakeError::MuxNotSupported,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
 async fn missing_binary_names_the_path() {
     let (err, pid) = start_error(config(Command::new("/nonexistent/plugin-binary"))).await;
     assert!(pid.is_none());
@@ -232,14 +217,6 @@ fn invalid_configs_are_refused_before_anything_runs() {
     assert!(matches!(
         Client::new(secure_and_reattach),
         Err(Error::Config(ConfigError::SecureConfigAndReattach))
-    ));
-    let mux_and_reattach = plugin_runtime::ClientConfig::new(hs())
-        .reattach(reattach)
-        .plugins(set())
-        .grpc_broker_multiplex(true);
-    assert!(matches!(
-        Client::new(mux_and_reattach),
-        Err(Error::Config(ConfigError::MultiplexWithReattach))
     ));
     let no_plugins = plugin_runtime::ClientConfig::new(hs()).command(fixture(""));
     assert!(matches!(
