@@ -10,17 +10,37 @@ use plugin_runtime::{Client, Error, PluginSet, Protocol, SecureConfig};
 use crate::common::*;
 
 async fn start_error(config: plugin_runtime::ClientConfig) -> (Error, Option<u32>) {
+    start_error_in(config, None).await
+}
+
+/// Starts `config` expecting a failure; with `sockets` (the plugin's `PLUGIN_UNIX_SOCKET_DIR`),
+/// also checks that no socket was left there.
+async fn start_error_in(
+    config: plugin_runtime::ClientConfig,
+    sockets: Option<&std::path::Path>,
+) -> (Error, Option<u32>) {
     let client = Client::new(config).unwrap();
     let err = client.start().await.unwrap_err();
     let pid = client.pid();
     if let Some(pid) = pid {
         assert!(!pid_alive(pid), "a failed start leaves no process: {err}");
     }
-    if let Error::Handshake { .. } | Error::AutoMtlsNotAnswered { .. } = &err {
-        let leftovers = sockets_of_dead_plugins();
-        assert!(leftovers.is_empty(), "sockets left behind: {leftovers:?}");
+    if let Some(dir) = sockets {
+        let left: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "sockets left behind: {left:?}");
     }
     (err, pid)
+}
+
+/// The fixture with its sockets in a directory of the test's own.
+fn fixture_in(mode: &str, sockets: &tempfile::TempDir) -> Command {
+    let mut cmd = fixture(mode);
+    cmd.env("PLUGIN_UNIX_SOCKET_DIR", sockets.path());
+    cmd
 }
 
 #[tokio::test]
@@ -104,13 +124,14 @@ async fn silent_plugin_times_out() {
 
 #[tokio::test]
 async fn no_common_version_lists_both_sides() {
-    let mut cmd = fixture("");
+    let sockets = tempfile::tempdir().unwrap();
+    let mut cmd = fixture_in("", &sockets);
     cmd.env("FIXTURE_VERSIONS", "1,2");
     let config = plugin_runtime::ClientConfig::new(kv_example::handshake())
         .command(cmd)
         .versioned_plugins(5, PluginSet::new().with("kv", KvPlugin::host()))
         .versioned_plugins(6, PluginSet::new().with("kv", KvPlugin::host()));
-    let (err, _) = start_error(config).await;
+    let (err, _) = start_error_in(config, Some(sockets.path())).await;
     assert!(
         matches!(&err, Error::Handshake { source: HandshakeError::IncompatibleAppVersion { plugin: 1, host }, .. } if host == &vec![5, 6]),
         "{err:?}"
@@ -147,7 +168,12 @@ async fn missing_binary_names_the_path() {
 
 #[tokio::test]
 async fn plugin_without_automtls_is_refused_naming_the_opt_out() {
-    let (err, _) = start_error(config(fixture("no-cert"))).await;
+    let sockets = tempfile::tempdir().unwrap();
+    let (err, _) = start_error_in(
+        config(fixture_in("no-cert", &sockets)),
+        Some(sockets.path()),
+    )
+    .await;
     assert!(matches!(err, Error::AutoMtlsNotAnswered { .. }), "{err:?}");
     assert!(err.to_string().contains("auto_mtls(false)"), "{err}");
     // With the opt-out the same plugin works.
@@ -249,25 +275,4 @@ async fn unknown_plugin_name_lists_what_exists() {
     assert!(matches!(err, Error::UnknownPlugin { .. }), "{err:?}");
     assert!(err.to_string().contains("[\"kv\"]"), "{err}");
     client.kill().await;
-}
-
-/// Our fixture's sockets (mode 0600 in the temp dir) whose plugin is gone: none may remain.
-fn sockets_of_dead_plugins() -> Vec<std::path::PathBuf> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return vec![];
-    };
-    entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("plugin"))
-        })
-        .filter(|p| {
-            std::fs::symlink_metadata(p)
-                .is_ok_and(|m| m.file_type().is_socket() && m.permissions().mode() & 0o777 == 0o600)
-        })
-        .filter(|p| std::os::unix::net::UnixStream::connect(p).is_err())
-        .collect()
 }

@@ -1,0 +1,498 @@
+//! Interoperability with go-plugin itself, both directions, against the Go fixtures in
+//! `tests/go` (built once per run with `go build`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use kv_example::{GetRequest, KvPlugin, PutRequest};
+use plugin_runtime::{Client, ClientConfig, Code, PluginSet, ReattachMap};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tracing::Level;
+
+use crate::common::*;
+
+/// The directory with `go-kv-host` and `go-kv-plugin`, or `None` (loudly) without Go.
+fn go_bin() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("go");
+        let out = Path::new(FIXTURE)
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .join("go-fixtures");
+        let _ = std::fs::create_dir_all(&out);
+        let built = Command::new("go")
+            .args(["build", "-o"])
+            .arg(format!("{}/", out.display()))
+            .arg("./cmd/...")
+            .current_dir(&module)
+            .output();
+        match built {
+            Ok(o) if o.status.success() => Some(out),
+            Ok(o) => panic!(
+                "building the Go fixtures failed (go build in {}):\n{}",
+                module.display(),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => {
+                if std::env::var_os("PLUGIN_TESTS_REQUIRE_GO").is_some() {
+                    panic!("Go is required here (PLUGIN_TESTS_REQUIRE_GO) but cannot run: {e}");
+                }
+                eprintln!(
+                    "\n=== SKIPPED: go-plugin interop tests: no Go toolchain ({e}). \
+                     Install Go to run them. ===\n"
+                );
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
+macro_rules! require_go {
+    () => {
+        match go_bin() {
+            Some(dir) => dir,
+            None => return,
+        }
+    };
+}
+
+/// The Go plugin, working in a directory of its own (it stores values as `kv_<key>` files).
+fn go_plugin(dir: &Path) -> Command {
+    let work = dir.join("work");
+    let _ = std::fs::create_dir_all(&work);
+    let mut cmd = Command::new(dir.join("go-kv-plugin"));
+    cmd.current_dir(work);
+    cmd
+}
+
+/// Runs the Go host with `args` and environment `envs`.
+///
+/// go-plugin hosts SIGKILL a plugin they refuse after its handshake, and a killed plugin cannot
+/// remove its socket: the plugin's sockets go to a directory removed after the run.
+fn go_host(dir: &Path, plugin: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let sockets = tempfile::tempdir().expect("a socket directory");
+    let mut cmd = Command::new(dir.join("go-kv-host"));
+    cmd.env("PLUGIN_UNIX_SOCKET_DIR", sockets.path());
+    cmd.args(args)
+        .env("KV_PLUGIN", plugin)
+        .env_remove("KV_AUTOMTLS")
+        .env_remove("KV_HOST_VERSIONS")
+        .env_remove("FIXTURE_VERSIONS");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("go-kv-host runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The Go host's hclog JSON lines.
+fn json_lines(stderr: &[u8]) -> Vec<Value> {
+    text(stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+// ---- Rust host, Go plugin -------------------------------------------------------------------
+
+#[tokio::test]
+async fn rust_host_runs_a_go_plugin_with_and_without_automtls() {
+    let dir = require_go!();
+    for automtls in [true, false] {
+        let client = Client::new(config(go_plugin(dir)).auto_mtls(automtls)).unwrap();
+        let kv = kv(&client).await;
+        client.ping().await.unwrap();
+        let key = unique("bin");
+        let binary: Vec<u8> = (0..=255).collect();
+        put(&kv, &key, &binary).await;
+        assert_eq!(get(&kv, &key).await, binary);
+        let mib: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
+        put(&kv, &format!("{key}-mib"), &mib).await;
+        assert_eq!(get(&kv, &format!("{key}-mib")).await, mib);
+        client.kill().await;
+        assert_eq!(
+            client.exit_reason().as_deref(),
+            Some("exit status 0"),
+            "the Go plugin exited on Shutdown, before any force-kill (AutoMTLS {automtls})"
+        );
+        for f in [key.clone(), format!("{key}-mib")] {
+            let _ = std::fs::remove_file(dir.join("work").join(format!("kv_{f}")));
+        }
+    }
+}
+
+#[tokio::test]
+async fn past_4_mib_a_go_plugin_refuses_the_message() {
+    let dir = require_go!();
+    let client = client(go_plugin(dir));
+    let kv = kv(&client).await;
+    let err = kv
+        .put(PutRequest {
+            key: "too-big".into(),
+            value: vec![7; 5 * 1024 * 1024],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("larger than max"), "{err:?}");
+    // The connection survives.
+    client.ping().await.unwrap();
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn go_plugin_stdio_reaches_the_rust_hosts_writers_byte_exact() {
+    let dir = require_go!();
+    let (out, err) = (SharedBuf::default(), SharedBuf::default());
+    let client = Client::new(
+        config(go_plugin(dir))
+            .sync_stdout(out.clone())
+            .sync_stderr(err.clone()),
+    )
+    .unwrap();
+    let kv = kv(&client).await;
+    let binary: Vec<u8> = (0..=255u8).rev().collect();
+    put(&kv, "stdout", &binary).await;
+    put(&kv, "stderr", b"line one\nline two\n").await;
+    eventually("the Go plugin's stdout arrived", || {
+        out.bytes().len() >= binary.len()
+    })
+    .await;
+    client.kill().await;
+    assert_eq!(out.bytes(), binary);
+    assert_eq!(err.bytes(), b"line one\nline two\n");
+}
+
+#[tokio::test]
+async fn go_plugin_hclog_becomes_rust_tracing_at_its_level_with_its_fields() {
+    let dir = require_go!();
+    capture_logs();
+    let name = unique("go-logs");
+    let client = Client::new(config(go_plugin(dir)).name(&name)).unwrap();
+    let kv = kv(&client).await;
+    for (key, _) in GO_LEVELS {
+        put(&kv, key, format!("go says {key}").as_bytes()).await;
+    }
+    client.kill().await;
+    let events = logs_of(&name);
+    for (key, level) in GO_LEVELS {
+        let message = format!("go says {key}");
+        let event = events
+            .iter()
+            .find(|e| e.message == message)
+            .unwrap_or_else(|| panic!("{message:?} not in {events:#?}"));
+        assert_eq!(event.level, level, "{event:?}");
+        assert!(event.fields.contains("answer=42"), "{event:?}");
+        assert!(event.fields.contains("source=go-plugin"), "{event:?}");
+    }
+}
+
+const GO_LEVELS: [(&str, Level); 5] = [
+    ("log-trace", Level::TRACE),
+    ("log-debug", Level::DEBUG),
+    ("log-info", Level::INFO),
+    ("log-warn", Level::WARN),
+    ("log-error", Level::ERROR),
+];
+
+#[tokio::test]
+async fn versions_with_a_go_plugin_highest_common_or_a_clear_refusal() {
+    let dir = require_go!();
+    let set = || PluginSet::new().with("kv", KvPlugin::host());
+    let mut cmd = go_plugin(dir);
+    cmd.env("KV_PLUGIN_VERSIONS", "1,2,3");
+    let client = Client::new(
+        ClientConfig::new(kv_example::handshake())
+            .command(cmd)
+            .versioned_plugins(2, set())
+            .versioned_plugins(3, set())
+            .versioned_plugins(9, set()),
+    )
+    .unwrap();
+    let kv = kv(&client).await;
+    assert_eq!(client.negotiated_version(), Some(3));
+    assert_eq!(get(&kv, "version").await, b"3");
+    client.kill().await;
+
+    let mut cmd = go_plugin(dir);
+    cmd.env("KV_PLUGIN_VERSIONS", "1,2");
+    let client = Client::new(
+        ClientConfig::new(kv_example::handshake())
+            .command(cmd)
+            .versioned_plugins(5, set()),
+    )
+    .unwrap();
+    let err = client.start().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Plugin version: 1, Client versions: [5]"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rust_host_reattaches_to_a_go_plugin_in_test_mode() {
+    let dir = require_go!();
+    let mut child = tokio::process::Command::new(dir.join("go-kv-plugin"))
+        .arg("-test-mode")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let map: ReattachMap = serde_json::from_str(&line).unwrap();
+    let reattach = map["kv"].clone();
+    assert!(reattach.test);
+    let host = Client::new(
+        ClientConfig::new(kv_example::handshake())
+            .reattach(reattach)
+            .plugins(PluginSet::new().with("kv", KvPlugin::host())),
+    )
+    .unwrap();
+    let kv = kv(&host).await;
+    assert_eq!(get(&kv, "version").await, b"1");
+    host.kill().await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a test-mode plugin is not killed"
+    );
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_go_plugin_dying_mid_call_fails_the_call() {
+    let dir = require_go!();
+    let client = client(go_plugin(dir));
+    let kv = kv(&client).await;
+    let err = kv
+        .put(PutRequest {
+            key: "exit".into(),
+            value: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    eventually("the Go plugin's exit is noticed", || client.exited()).await;
+    assert!(kv.get(GetRequest { key: "x".into() }).await.is_err());
+    client.kill().await;
+}
+
+// ---- Go host, Rust plugin -------------------------------------------------------------------
+
+#[tokio::test]
+async fn go_host_runs_the_rust_kv_plugin_with_and_without_automtls() {
+    let dir = require_go!();
+    let kv_plugin = workspace_bin("kv-example", "kv-plugin");
+    let work = tempfile::tempdir().unwrap();
+    let plugin = format!(
+        "cd '{}' && exec '{}'",
+        work.path().display(),
+        kv_plugin.display()
+    );
+    let value_file = work.path().join("value");
+    let back_file = work.path().join("back");
+    let mib: Vec<u8> = (0..1024 * 1024).map(|i| (i % 249) as u8).collect();
+    for automtls in ["1", "0"] {
+        let env = [("KV_AUTOMTLS", automtls)];
+        let ping = go_host(dir, &plugin, &["ping"], &env);
+        assert!(ping.status.success(), "{}", text(&ping.stderr));
+        assert_eq!(text(&ping.stdout).trim(), "ok");
+        std::fs::write(&value_file, &mib).unwrap();
+        let put = go_host(
+            dir,
+            &plugin,
+            &["put-file", "mib", value_file.to_str().unwrap()],
+            &env,
+        );
+        assert!(put.status.success(), "{}", text(&put.stderr));
+        let get = go_host(
+            dir,
+            &plugin,
+            &["get-file", "mib", back_file.to_str().unwrap()],
+            &env,
+        );
+        assert!(get.status.success(), "{}", text(&get.stderr));
+        assert_eq!(std::fs::read(&back_file).unwrap(), mib);
+        let binary: Vec<u8> = (1..=255).collect();
+        std::fs::write(&value_file, &binary).unwrap();
+        let put = go_host(
+            dir,
+            &plugin,
+            &["put-file", "bin", value_file.to_str().unwrap()],
+            &env,
+        );
+        assert!(put.status.success(), "{}", text(&put.stderr));
+        let get = go_host(dir, &plugin, &["get", "bin"], &env);
+        assert_eq!(get.stdout, binary);
+        let missing = go_host(dir, &plugin, &["get", "nope"], &env);
+        assert!(!missing.status.success());
+        assert!(
+            text(&missing.stderr).contains("no value for key"),
+            "{}",
+            text(&missing.stderr)
+        );
+        for run in [&ping, &put, &get, &missing] {
+            let log = text(&run.stderr);
+            assert!(
+                !log.contains("plugin failed to exit gracefully"),
+                "the Go host must see a graceful exit (AutoMTLS {automtls}):\n{log}"
+            );
+        }
+    }
+}
+
+/// A binary of another workspace package, built on demand (the suite builds what it launches).
+fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    let path = Path::new(FIXTURE).with_file_name(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", package, "--bin", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building {name}");
+    }
+    path
+}
+
+#[tokio::test]
+async fn rust_plugin_stdio_reaches_the_go_hosts_sync_writers_byte_exact() {
+    let dir = require_go!();
+    let work = tempfile::tempdir().unwrap();
+    // One pair of files per host run: the Go host truncates them when it opens them.
+    for (key, value) in [
+        ("stdout", &b"bytes to stdout\x01\x7f"[..]),
+        ("stderr", &b"to stderr\nsecond line\n"[..]),
+    ] {
+        let out = work.path().join(format!("{key}.out"));
+        let err = work.path().join(format!("{key}.err"));
+        let env = [
+            ("KV_SYNC_STDOUT", out.to_str().unwrap()),
+            ("KV_SYNC_STDERR", err.to_str().unwrap()),
+        ];
+        let value = std::str::from_utf8(value).unwrap();
+        let r = go_host(dir, FIXTURE, &["put", key, value], &env);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        let (wanted, other) = if key == "stdout" {
+            (&out, &err)
+        } else {
+            (&err, &out)
+        };
+        assert_eq!(std::fs::read(wanted).unwrap(), value.as_bytes());
+        assert_eq!(std::fs::read(other).unwrap(), b"");
+    }
+}
+
+#[tokio::test]
+async fn rust_tracing_shows_in_the_go_hosts_hclog_at_its_level_with_its_fields() {
+    let dir = require_go!();
+    for level in ["trace", "debug", "info", "warn", "error"] {
+        let message = format!("rust says {level}");
+        let r = go_host(
+            dir,
+            FIXTURE,
+            &["put", &format!("log-{level}"), &message],
+            &[],
+        );
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        let lines = json_lines(&r.stderr);
+        let line = lines
+            .iter()
+            .find(|l| l["@message"] == message.as_str())
+            .unwrap_or_else(|| {
+                panic!("{message:?} not in the Go host's log:\n{}", text(&r.stderr))
+            });
+        assert_eq!(line["@level"], level, "{line}");
+        assert_eq!(line["answer"], 42, "{line}");
+        assert_eq!(line["source"], "rust", "{line}");
+    }
+}
+
+#[tokio::test]
+async fn go_host_negotiates_versions_with_the_rust_plugin() {
+    let dir = require_go!();
+    let env = [("FIXTURE_VERSIONS", "1,2,3"), ("KV_HOST_VERSIONS", "2,3")];
+    let r = go_host(dir, FIXTURE, &["get", "version"], &env);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert_eq!(r.stdout, b"3");
+    let env = [("FIXTURE_VERSIONS", "1,2"), ("KV_HOST_VERSIONS", "5")];
+    let r = go_host(dir, FIXTURE, &["get", "version"], &env);
+    assert!(!r.status.success());
+    let err = text(&r.stderr);
+    assert!(
+        err.contains("incompatible API version with plugin"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn go_host_asking_for_multiplexing_reports_it_unsupported_cleanly() {
+    let dir = require_go!();
+    let r = go_host(dir, FIXTURE, &["ping"], &[("KV_MULTIPLEX", "1")]);
+    assert!(!r.status.success());
+    let err = text(&r.stderr);
+    assert!(
+        err.contains("plugin does not support the feature"),
+        "go-plugin's ErrGRPCBrokerMuxNotSupported: {err}"
+    );
+}
+
+#[tokio::test]
+async fn go_host_reattaches_to_a_rust_plugin_in_test_mode() {
+    let dir = require_go!();
+    let mut child = tokio::process::Command::new(FIXTURE)
+        .env("FIXTURE_MODE", "test-mode")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let map: Value = serde_json::from_str(&line).unwrap();
+    let reattach = map["kv"].to_string();
+    let r = go_host(
+        dir,
+        "false",
+        &["get", "version"],
+        &[("KV_REATTACH", &reattach)],
+    );
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert_eq!(r.stdout, b"1");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the Go host left the test-mode plugin running"
+    );
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
