@@ -56,6 +56,8 @@ fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
 
 /// The capture of fds 1 and 2.
 pub(crate) struct StdioCapture {
+    /// The original fds 1 and 2, put back when capture ends.
+    originals: [OwnedFd; 2],
     receiver: std::sync::Mutex<Option<mpsc::Receiver<StdioData>>>,
     subscribed: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
@@ -67,6 +69,7 @@ impl StdioCapture {
         let (tx, rx) = mpsc::channel(QUEUE);
         let subscribed = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicU64::new(0));
+        let originals = [dup_fd(1)?, dup_fd(2)?];
         for (fd, channel) in [(1, Channel::Stdout), (2, Channel::Stderr)] {
             let (read, write) = pipe()?;
             flush_std();
@@ -80,21 +83,20 @@ impl StdioCapture {
                 .spawn(move || pump(File::from(read), channel, tx, subscribed, dropped))?;
         }
         Ok(Arc::new(StdioCapture {
+            originals,
             receiver: std::sync::Mutex::new(Some(rx)),
             subscribed,
             dropped,
         }))
     }
 
-    /// Flushes Rust's buffers and points fds 1 and 2 at /dev/null, so the pipes reach EOF once
-    /// no child process holds them: everything written so far is then delivered and the stream
-    /// ends.
+    /// Flushes Rust's buffers and puts the original fds 1 and 2 back, so the pipes reach EOF
+    /// once no child process holds them: everything written so far is delivered, the stream
+    /// ends, and whatever the plugin prints after serving still reaches the host's pipes.
     pub(crate) fn finish(&self) {
         flush_std();
-        if let Ok(null) = File::options().write(true).open("/dev/null") {
-            let _ = dup2(null.as_raw_fd(), 1);
-            let _ = dup2(null.as_raw_fd(), 2);
-        }
+        let _ = dup2(self.originals[0].as_raw_fd(), 1);
+        let _ = dup2(self.originals[1].as_raw_fd(), 2);
         let dropped = self.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(

@@ -202,3 +202,42 @@ async fn large_values_round_trip() {
     assert_eq!(get(&kv, "big").await, big);
     client.kill().await;
 }
+
+#[tokio::test]
+async fn skip_host_env_keeps_only_the_commands_own_environment() {
+    let get_env = |kv: std::sync::Arc<dyn kv_example::Kv>, name: &'static str| async move {
+        kv.get(kv_example::GetRequest {
+            key: format!("env:{name}"),
+        })
+        .await
+        .map(|r| String::from_utf8_lossy(&r.value).into_owned())
+    };
+    for skip in [false, true] {
+        let mut cmd = fixture("");
+        cmd.env("EXPLICIT_FOR_PLUGIN", "yes");
+        let client = plugin_runtime::Client::new(config(cmd).skip_host_env(skip)).unwrap();
+        let kv = kv(&client).await;
+        assert_eq!(
+            get_env(kv.clone(), "EXPLICIT_FOR_PLUGIN").await.unwrap(),
+            "yes"
+        );
+        assert_eq!(get_env(kv.clone(), "BASIC_PLUGIN").await.unwrap(), "hello");
+        assert_eq!(
+            get_env(kv.clone(), "PLUGIN_PROTOCOL_VERSIONS")
+                .await
+                .unwrap(),
+            "1"
+        );
+        assert_eq!(
+            get_env(kv.clone(), "PLUGIN_MIN_PORT").await.unwrap(),
+            "10000"
+        );
+        let path = get_env(kv.clone(), "PATH").await;
+        assert_eq!(
+            path.is_err(),
+            skip,
+            "host PATH passed only without skip_host_env"
+        );
+        client.kill().await;
+    }
+}
