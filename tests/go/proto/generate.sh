@@ -1,0 +1,22 @@
+#!/bin/sh
+# Regenerates kv.pb.go and kv_grpc.pb.go from kv.proto.
+# The generated files are committed, so building the fixtures needs only
+# `go build`; run this only after changing kv.proto.
+#
+# Requirements:
+#   protoc             (Debian/Ubuntu: apt-get install -y protobuf-compiler)
+#   protoc-gen-go      go install google.golang.org/protobuf/cmd/protoc-gen-go@latest
+#   protoc-gen-go-grpc go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@latest
+# (both plugins must be on PATH, e.g. PATH="$(go env GOPATH)/bin:$PATH").
+#
+# The committed files were generated with protoc 3.21.12,
+# protoc-gen-go v1.36.12 and protoc-gen-go-grpc 1.6.2.
+set -eu
+cd "$(dirname "$0")"
+PATH="$(go env GOPATH)/bin:$PATH"
+export PATH
+protoc \
+  --proto_path=. \
+  --go_out=. --go_opt=paths=source_relative \
+  --go-grpc_out=. --go-grpc_opt=paths=source_relative \
+  kv.proto
