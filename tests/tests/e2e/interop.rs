@@ -496,3 +496,35 @@ async fn go_host_reattaches_to_a_rust_plugin_in_test_mode() {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn go_host_survives_a_rust_plugin_dying_mid_call() {
+    let dir = require_go!();
+    let r = go_host(dir, FIXTURE, &["put", "exit", "now"], &[]);
+    assert_eq!(r.status.code(), Some(1), "{}", text(&r.stderr));
+    let err = text(&r.stderr);
+    assert!(err.contains("Unavailable"), "{err}");
+    assert!(
+        err.contains("exit status 3"),
+        "the Go host saw the plugin's exit: {err}"
+    );
+}
+
+#[tokio::test]
+async fn go_host_sends_more_than_4_mib_to_a_rust_plugin() {
+    let dir = require_go!();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("five");
+    std::fs::write(&file, vec![5u8; 5 * 1024 * 1024]).unwrap();
+    let r = go_host(
+        dir,
+        FIXTURE,
+        &["put-file", "five", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        r.status.success(),
+        "a Rust plugin accepts up to 256 MiB: {}",
+        text(&r.stderr)
+    );
+}
