@@ -388,14 +388,10 @@ impl Client {
             )
             .await
         {
-            Ok((line, conn, version)) => {
+            Ok((line, channel)) => {
+                let version = line.app_version;
                 let plugins = config.plugins.remove(&version).unwrap_or_default();
-                let stdio = Some(tokio::spawn(forward_stdio(
-                    conn.channel(),
-                    config.sync_stdout.take(),
-                    config.sync_stderr.take(),
-                    name,
-                )));
+                let (conn, stdio) = attach(channel, process.exit.clone(), &mut config, &name);
                 self.summary(|s| {
                     s.socket = socket.clone();
                     s.version = Some(version);
@@ -418,7 +414,7 @@ impl Client {
                     reattached_pid: None,
                     plugins,
                     conn,
-                    stdio,
+                    stdio: Some(stdio),
                     liveness: None,
                     socket_dir,
                     socket,
@@ -443,7 +439,7 @@ impl Client {
         host_versions: &VersionList,
         host_cert: Option<Certificate>,
         socket: &mut Option<PathBuf>,
-    ) -> Result<(HandshakeLine, GrpcConnection, u32), Error> {
+    ) -> Result<(HandshakeLine, Channel), Error> {
         let name = &self.inner.name;
         let raw = wait_handshake(process, config.start_timeout, name).await?;
         let refused = |source: HandshakeError| Error::Handshake {
@@ -479,13 +475,7 @@ impl Client {
             address: line.address.clone(),
         };
         let channel = connect(name, address, tls, config.start_timeout).await?;
-        let limits = MessageLimits {
-            max_decode: config.max_message_size,
-            max_encode: config.max_message_size,
-        };
-        let conn = GrpcConnection::new(channel, name.as_str().into(), limits, process.exit.clone());
-        let version = line.app_version;
-        Ok((line, conn, version))
+        Ok((line, channel))
     }
 
     async fn reattach(&self, mut config: ClientConfig) -> Result<Running, Error> {
@@ -536,17 +526,7 @@ impl Client {
             .find(|v| config.plugins.contains_key(v))
             .or_else(|| config.plugins.keys().next_back().copied())
             .unwrap_or_default();
-        let limits = MessageLimits {
-            max_decode: config.max_message_size,
-            max_encode: config.max_message_size,
-        };
-        let conn = GrpcConnection::new(channel, name.as_str().into(), limits, exit_rx.clone());
-        let stdio = Some(tokio::spawn(forward_stdio(
-            conn.channel(),
-            config.sync_stdout.take(),
-            config.sync_stderr.take(),
-            name,
-        )));
+        let (conn, stdio) = attach(channel, exit_rx.clone(), &mut config, &name);
         self.summary(|s| {
             s.exit = Some(exit_rx.clone());
             s.version = Some(version);
@@ -561,7 +541,7 @@ impl Client {
             exit: exit_rx,
             plugins: config.plugins.remove(&version).unwrap_or_default(),
             conn,
-            stdio,
+            stdio: Some(stdio),
             liveness,
             socket_dir: None,
             socket: None,
@@ -805,6 +785,27 @@ impl Drop for Inner {
         }
         remove_dir(summary.socket_dir.as_deref());
     }
+}
+
+/// The connection the stubs share, and the task copying the plugin's stdio to the sync writers.
+fn attach(
+    channel: Channel,
+    exit: watch::Receiver<Option<String>>,
+    config: &mut ClientConfig,
+    name: &str,
+) -> (GrpcConnection, JoinHandle<()>) {
+    let limits = MessageLimits {
+        max_decode: config.max_message_size,
+        max_encode: config.max_message_size,
+    };
+    let conn = GrpcConnection::new(channel.clone(), name.into(), limits, exit);
+    let stdio = tokio::spawn(forward_stdio(
+        channel,
+        config.sync_stdout.take(),
+        config.sync_stderr.take(),
+        name.to_string(),
+    ));
+    (conn, stdio)
 }
 
 /// What the plugin writes after its handshake, copied to the sync writers.

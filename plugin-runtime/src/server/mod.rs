@@ -240,8 +240,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 
     tracing::debug!(network = %address.network, address = %address.address, "plugin address");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    match (handshake_out, test.as_mut()) {
-        (Some(mut out), _) => {
+    // Announce where we listen: the handshake line, or the reattach config in test mode.
+    let mut handshake_out = handshake_out;
+    let stopper = match (handshake_out.as_mut(), test.as_mut()) {
+        (Some(out), _) => {
+            // Signals are handled before the line is out: a host may act on it at once.
+            spawn_signal_handlers(shutdown_tx.clone());
+            watch_parent(shutdown_tx.clone());
             let mut line = HandshakeLine::new(
                 version,
                 address.network,
@@ -251,9 +256,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             if let Some(der) = server_cert {
                 line = line.with_server_cert(der);
             }
-            // Signals are handled before the line is out: a host may act on it at once.
-            spawn_signal_handlers(shutdown_tx.clone());
-            watch_parent(shutdown_tx.clone());
             if std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
                 // Broker multiplexing is not implemented yet: say so, and the host reports it.
                 line = line.with_multiplex(false);
@@ -264,16 +266,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
                     context: "printing the handshake line",
                     source,
                 })?;
-            // `out` stays open until we return: the host drains stdout until the process ends.
-            serve_until_shutdown(
-                listener,
-                server_tls,
-                registry,
-                capture,
-                shutdown_tx,
-                shutdown_rx,
-            )
-            .await
+            None
         }
         (None, Some(test)) => {
             if let Some(tx) = test.reattach.take() {
@@ -290,26 +283,32 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             }
             let stop = std::mem::replace(&mut test.stop, Box::pin(async {}));
             let trigger = shutdown_tx.clone();
-            let stopper = tokio::spawn(async move {
+            Some(tokio::spawn(async move {
                 stop.await;
                 let _ = trigger.send(true);
-            });
-            let result = serve_until_shutdown(
-                listener,
-                server_tls,
-                registry,
-                capture,
-                shutdown_tx,
-                shutdown_rx,
-            )
-            .await;
-            stopper.abort();
-            result
+            }))
         }
-        (None, None) => Err(ServeError::Server(
-            "no handshake output outside test mode".into(),
-        )),
+        (None, None) => {
+            return Err(ServeError::Server(
+                "no handshake output outside test mode".into(),
+            ));
+        }
+    };
+    let result = serve_until_shutdown(
+        listener,
+        server_tls,
+        registry,
+        capture,
+        shutdown_tx,
+        shutdown_rx,
+    )
+    .await;
+    if let Some(stopper) = stopper {
+        stopper.abort();
     }
+    // The handshake's stdout stayed open until now: the host drains it until the process ends.
+    drop(handshake_out);
+    result
 }
 
 fn check_cookie(handshake: &HandshakeConfig) {

@@ -178,3 +178,108 @@ pub fn logs_of(plugin: &str) -> Vec<LogEvent> {
         .cloned()
         .collect()
 }
+
+/// A plugin serving in go-plugin's test mode: it prints its reattach configs as one JSON line
+/// and serves until its stdin closes.
+pub struct TestModePlugin {
+    child: tokio::process::Child,
+    pub reattach: plugin_runtime::ReattachMap,
+}
+
+impl TestModePlugin {
+    pub async fn start(mut cmd: tokio::process::Command) -> TestModePlugin {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("a reattach line")
+            .unwrap()
+            .unwrap();
+        TestModePlugin {
+            child,
+            reattach: serde_json::from_str(&line).unwrap(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Closes its stdin and returns its exit status.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        drop(self.child.stdin.take());
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the test-mode plugin exits")
+            .unwrap()
+    }
+}
+
+/// A host reattaching to `reattach` with the KV interface.
+pub fn reattach_client(reattach: plugin_runtime::ReattachConfig) -> Client {
+    Client::new(
+        ClientConfig::new(handshake())
+            .reattach(reattach)
+            .plugins(PluginSet::new().with("kv", KvPlugin::host())),
+    )
+    .expect("valid reattach config")
+}
+
+/// Asks the plugin to exit in the middle of the call; returns the caller's error.
+pub async fn put_exit(kv: &Arc<dyn Kv>) -> plugin_runtime::Status {
+    kv.put(PutRequest {
+        key: "exit".into(),
+        value: vec![],
+    })
+    .await
+    .expect_err("the plugin dies during the call")
+}
+
+/// The five levels, by the key that makes a fixture log at that level.
+pub const LEVELS: [(&str, Level); 5] = [
+    ("log-trace", Level::TRACE),
+    ("log-debug", Level::DEBUG),
+    ("log-info", Level::INFO),
+    ("log-warn", Level::WARN),
+    ("log-error", Level::ERROR),
+];
+
+/// Makes the plugin log `prefix <key>` at each level and checks that the host emitted each one
+/// at that level with the fixture's fields (`answer=42`, `source=<source>`).
+pub async fn assert_logs_at_their_levels(
+    kv: &Arc<dyn Kv>,
+    client: &Client,
+    prefix: &str,
+    source: &str,
+) {
+    for (key, _) in LEVELS {
+        put(kv, key, format!("{prefix} {key}").as_bytes()).await;
+    }
+    client.kill().await;
+    let events = logs_of(client.name());
+    for (key, level) in LEVELS {
+        let message = format!("{prefix} {key}");
+        let event = events
+            .iter()
+            .find(|e| e.message == message)
+            .unwrap_or_else(|| panic!("no event {message:?} in {events:#?}"));
+        assert_eq!(event.level, level, "{event:?}");
+        assert!(event.fields.contains("answer=42"), "{event:?}");
+        assert!(
+            event.fields.contains(&format!("source={source}")),
+            "{event:?}"
+        );
+    }
+}

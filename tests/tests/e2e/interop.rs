@@ -2,15 +2,12 @@
 //! `tests/go` (built once per run with `go build`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use kv_example::{GetRequest, KvPlugin, PutRequest};
-use plugin_runtime::{Client, ClientConfig, Code, PluginSet, ReattachMap};
+use plugin_runtime::{Client, ClientConfig, Code, PluginSet};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tracing::Level;
 
 use crate::common::*;
 
@@ -179,30 +176,8 @@ async fn go_plugin_hclog_becomes_rust_tracing_at_its_level_with_its_fields() {
     let name = unique("go-logs");
     let client = Client::new(config(go_plugin(dir)).name(&name)).unwrap();
     let kv = kv(&client).await;
-    for (key, _) in GO_LEVELS {
-        put(&kv, key, format!("go says {key}").as_bytes()).await;
-    }
-    client.kill().await;
-    let events = logs_of(&name);
-    for (key, level) in GO_LEVELS {
-        let message = format!("go says {key}");
-        let event = events
-            .iter()
-            .find(|e| e.message == message)
-            .unwrap_or_else(|| panic!("{message:?} not in {events:#?}"));
-        assert_eq!(event.level, level, "{event:?}");
-        assert!(event.fields.contains("answer=42"), "{event:?}");
-        assert!(event.fields.contains("source=go-plugin"), "{event:?}");
-    }
+    assert_logs_at_their_levels(&kv, &client, "go says", "go-plugin").await;
 }
-
-const GO_LEVELS: [(&str, Level); 5] = [
-    ("log-trace", Level::TRACE),
-    ("log-debug", Level::DEBUG),
-    ("log-info", Level::INFO),
-    ("log-warn", Level::WARN),
-    ("log-error", Level::ERROR),
-];
 
 #[tokio::test]
 async fn versions_with_a_go_plugin_highest_common_or_a_clear_refusal() {
@@ -242,42 +217,18 @@ async fn versions_with_a_go_plugin_highest_common_or_a_clear_refusal() {
 #[tokio::test]
 async fn rust_host_reattaches_to_a_go_plugin_in_test_mode() {
     let dir = require_go!();
-    let mut child = tokio::process::Command::new(dir.join("go-kv-plugin"))
-        .arg("-test-mode")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let map: ReattachMap = serde_json::from_str(&line).unwrap();
-    let reattach = map["kv"].clone();
+    let mut cmd = tokio::process::Command::new(dir.join("go-kv-plugin"));
+    cmd.arg("-test-mode");
+    let mut plugin = TestModePlugin::start(cmd).await;
+    let reattach = plugin.reattach["kv"].clone();
     assert!(reattach.test);
-    let host = Client::new(
-        ClientConfig::new(kv_example::handshake())
-            .reattach(reattach)
-            .plugins(PluginSet::new().with("kv", KvPlugin::host())),
-    )
-    .unwrap();
+    assert_eq!(reattach.pid, plugin.pid());
+    let host = reattach_client(reattach);
     let kv = kv(&host).await;
     assert_eq!(get(&kv, "version").await, b"1");
     host.kill().await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "a test-mode plugin is not killed"
-    );
-    drop(child.stdin.take());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    assert!(plugin.is_running(), "a test-mode plugin is not killed");
+    assert!(plugin.stop().await.success());
 }
 
 #[tokio::test]
@@ -285,13 +236,7 @@ async fn a_go_plugin_dying_mid_call_fails_the_call() {
     let dir = require_go!();
     let client = client(go_plugin(dir));
     let kv = kv(&client).await;
-    let err = kv
-        .put(PutRequest {
-            key: "exit".into(),
-            value: vec![],
-        })
-        .await
-        .unwrap_err();
+    let err = put_exit(&kv).await;
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     eventually("the Go plugin's exit is noticed", || client.exited()).await;
     assert!(kv.get(GetRequest { key: "x".into() }).await.is_err());
@@ -461,22 +406,10 @@ async fn go_host_asking_for_multiplexing_reports_it_unsupported_cleanly() {
 #[tokio::test]
 async fn go_host_reattaches_to_a_rust_plugin_in_test_mode() {
     let dir = require_go!();
-    let mut child = tokio::process::Command::new(FIXTURE)
-        .env("FIXTURE_MODE", "test-mode")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let map: Value = serde_json::from_str(&line).unwrap();
-    let reattach = map["kv"].to_string();
+    let mut cmd = tokio::process::Command::new(FIXTURE);
+    cmd.env("FIXTURE_MODE", "test-mode");
+    let mut plugin = TestModePlugin::start(cmd).await;
+    let reattach = serde_json::to_string(&plugin.reattach["kv"]).unwrap();
     let r = go_host(
         dir,
         "false",
@@ -486,15 +419,10 @@ async fn go_host_reattaches_to_a_rust_plugin_in_test_mode() {
     assert!(r.status.success(), "{}", text(&r.stderr));
     assert_eq!(r.stdout, b"1");
     assert!(
-        child.try_wait().unwrap().is_none(),
+        plugin.is_running(),
         "the Go host left the test-mode plugin running"
     );
-    drop(child.stdin.take());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    assert!(plugin.stop().await.success());
 }
 
 #[tokio::test]

@@ -127,13 +127,7 @@ async fn a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on() {
     let client = client(fixture(""));
     let kv = kv(&client).await;
     let pid = client.pid().unwrap();
-    let err = kv
-        .put(PutRequest {
-            key: "exit".into(),
-            value: vec![],
-        })
-        .await
-        .unwrap_err();
+    let err = put_exit(&kv).await;
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert!(
         err.message().contains("exited") || err.message().contains("connection"),

@@ -1,11 +1,7 @@
 //! Reattaching to running plugins, and go-plugin's test mode.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use kv_example::KvPlugin;
-use plugin_runtime::{Client, ClientConfig, Error, PluginSet, ReattachConfig, ReattachMap};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use plugin_runtime::{Client, ClientConfig, Error, PluginSet, ReattachConfig};
 
 use crate::common::*;
 
@@ -62,42 +58,22 @@ async fn reattaching_to_nothing_is_process_not_found() {
 
 #[tokio::test]
 async fn test_mode_plugin_is_reattached_and_never_killed_by_the_host() {
-    let mut child = tokio::process::Command::new(FIXTURE)
-        .env("FIXTURE_MODE", "test-mode")
-        .env_remove("BASIC_PLUGIN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let map: ReattachMap = serde_json::from_str(&line).unwrap();
-    let reattach = map["kv"].clone();
+    let mut cmd = tokio::process::Command::new(FIXTURE);
+    cmd.env("FIXTURE_MODE", "test-mode")
+        .env_remove("BASIC_PLUGIN");
+    let mut plugin = TestModePlugin::start(cmd).await;
+    let reattach = plugin.reattach["kv"].clone();
     assert!(reattach.test);
-    assert_eq!(reattach.pid, child.id().unwrap());
+    assert_eq!(reattach.pid, plugin.pid());
     assert_eq!(reattach.protocol_version, 1);
 
-    let host = Client::new(reattach_config(reattach)).unwrap();
+    let host = reattach_client(reattach);
     let kv = kv(&host).await;
     put(&kv, "k", b"v").await;
     assert_eq!(get(&kv, "k").await, b"v");
     host.kill().await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "test-mode plugins end themselves"
-    );
+    assert!(plugin.is_running(), "test-mode plugins end themselves");
 
     // Closing stdin ends it (its own stop signal), cleanly.
-    drop(child.stdin.take());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(plugin.stop().await.code(), Some(0));
 }

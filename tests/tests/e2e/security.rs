@@ -26,6 +26,15 @@ fn read_some(stream: &mut impl Read) -> Vec<u8> {
     }
 }
 
+/// What a plaintext HTTP/2 client gets back from `socket`.
+fn plaintext_probe(socket: &str) -> Vec<u8> {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(H2_PREFACE).unwrap();
+    read_some(&mut s)
+}
+
 /// Accepts any server certificate: a stranger that does not care who the plugin is.
 #[derive(Debug)]
 struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
@@ -105,13 +114,7 @@ async fn strangers_are_refused_and_the_plugin_keeps_serving_its_host() {
 
     let plaintext = tokio::task::spawn_blocking({
         let socket = socket.clone();
-        move || {
-            let mut s = UnixStream::connect(&socket).unwrap();
-            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                .unwrap();
-            s.write_all(H2_PREFACE).unwrap();
-            read_some(&mut s)
-        }
+        move || plaintext_probe(&socket)
     })
     .await
     .unwrap();
@@ -145,15 +148,9 @@ async fn the_control_case_a_stranger_to_a_plaintext_plugin_is_served() {
     let client = Client::new(config(fixture("")).auto_mtls(false)).unwrap();
     client.start().await.unwrap();
     let socket = client.reattach_config().unwrap().addr.address;
-    let reply = tokio::task::spawn_blocking(move || {
-        let mut s = UnixStream::connect(&socket).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        s.write_all(H2_PREFACE).unwrap();
-        read_some(&mut s)
-    })
-    .await
-    .unwrap();
+    let reply = tokio::task::spawn_blocking(move || plaintext_probe(&socket))
+        .await
+        .unwrap();
     assert!(speaks_h2(&reply), "{reply:?}");
     client.kill().await;
 }

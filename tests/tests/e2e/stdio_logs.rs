@@ -33,21 +33,7 @@ async fn plugin_logs_become_host_events_at_their_level_with_their_fields() {
     let raw = SharedBuf::default();
     let client = Client::new(config(fixture("")).name(&name).stderr(raw.clone())).unwrap();
     let kv = kv(&client).await;
-    for (key, _) in LEVELS {
-        put(&kv, key, format!("message at {key}").as_bytes()).await;
-    }
-    client.kill().await;
-    let events = logs_of(&name);
-    for (key, level) in LEVELS {
-        let message = format!("message at {key}");
-        let event = events
-            .iter()
-            .find(|e| e.message == message)
-            .unwrap_or_else(|| panic!("no event {message:?} in {events:#?}"));
-        assert_eq!(event.level, level, "{event:?}");
-        assert!(event.fields.contains("answer=42"), "{event:?}");
-        assert!(event.fields.contains("source=rust"), "{event:?}");
-    }
+    assert_logs_at_their_levels(&kv, &client, "message at", "rust").await;
     // The raw copy has the hclog JSON lines.
     let text = raw.text();
     let line = text
@@ -61,14 +47,6 @@ async fn plugin_logs_become_host_events_at_their_level_with_their_fields() {
     let fraction = ts.split('.').nth(1).unwrap();
     assert_eq!(fraction.len(), 7, "six digits then Z: {ts}");
 }
-
-const LEVELS: [(&str, Level); 5] = [
-    ("log-trace", Level::TRACE),
-    ("log-debug", Level::DEBUG),
-    ("log-info", Level::INFO),
-    ("log-warn", Level::WARN),
-    ("log-error", Level::ERROR),
-];
 
 #[tokio::test]
 async fn a_panic_in_the_plugin_is_logged_at_error() {
