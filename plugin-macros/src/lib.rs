@@ -1,6 +1,208 @@
-//! placeholder during development
+//! `#[plugin_interface]`: a Rust trait becomes a plugin API.
+//!
+//! Use it through `plugin_runtime::plugin_interface`: the code it generates names
+//! `::plugin_runtime` only. The macro reads the trait and its options (`parse`), builds a model
+//! of the interface (`model`), checks it and reports every problem on the user's own tokens
+//! (`validate`), then writes the client, the server and the registration (`expand`). The
+//! interface fingerprint is computed in `fingerprint`.
+#![deny(missing_docs)]
+
+mod expand;
+mod fingerprint;
+mod model;
+mod parse;
+mod validate;
+
 use proc_macro::TokenStream;
+
+/// Turns a trait into a plugin API: a client for hosts, a server for plugins, and the
+/// registration both put in their `PluginSet`.
+///
+/// ```rust,ignore
+/// use plugin_runtime::CallError;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize)]
+/// pub enum GreetError {
+///     Empty,
+///     /// The call itself failed: the plugin died, the connection broke...
+///     Call(String),
+/// }
+///
+/// // Every error type receives the failures of the call itself.
+/// impl From<CallError> for GreetError {
+///     fn from(e: CallError) -> Self {
+///         GreetError::Call(e.to_string())
+///     }
+/// }
+///
+/// #[plugin_runtime::plugin_interface]
+/// pub trait Greeter {
+///     /// Served as `/plugin.Greeter/Greet`.
+///     async fn greet(&self, name: String, times: u32) -> Result<String, GreetError>;
+///     #[plugin(name = "Count")]
+///     async fn greetings_so_far(&self) -> Result<u64, GreetError>;
+/// }
+/// ```
+///
+/// # What it generates
+///
+/// For `pub trait Greeter`, next to the trait and with its visibility:
+///
+/// ```rust,ignore
+/// // The trait itself, as written (doc comments kept, `#[plugin(...)]` removed), made
+/// // `#[async_trait]` and given `Send + Sync + 'static`, so `Arc<dyn Greeter>` crosses tasks.
+/// #[plugin_runtime::async_trait]
+/// pub trait Greeter: Send + Sync + 'static { /* the methods */ }
+///
+/// /// Host side: implements `Greeter` by calling the plugin.
+/// #[derive(Clone, Debug)]
+/// pub struct GreeterClient { /* private */ }
+/// impl GreeterClient {
+///     pub fn new(conn: plugin_runtime::GrpcConnection) -> Self;
+/// }
+/// impl Greeter for GreeterClient { /* ... */ }
+///
+/// /// Plugin side: serves an implementation as the gRPC service `plugin.Greeter`.
+/// #[derive(Clone)]
+/// pub struct GreeterServer { /* private */ }
+/// impl GreeterServer {
+///     pub fn new(imp: impl Greeter) -> Self;
+///     pub fn from_arc(imp: Arc<dyn Greeter>) -> Self;
+/// }
+/// impl plugin_runtime::Dispatch for GreeterServer {
+///     const SERVICE: &'static str = "plugin.Greeter";
+///     const METHODS: &'static [&'static str] = &["Greet", "Count", "_Fingerprint"];
+///     /* ... */
+/// }
+///
+/// /// The registration, for a `PluginSet` on either side.
+/// #[derive(Clone)]
+/// pub struct GreeterPlugin { /* private */ }
+/// impl GreeterPlugin {
+///     pub const FINGERPRINT: &'static str; // serde interfaces only
+///     pub fn host() -> Self;                       // hosts: dispenses `Arc<dyn Greeter>`
+///     pub fn new(imp: impl Greeter) -> Self;       // plugins: serves `imp`
+///     pub fn from_arc(imp: Arc<dyn Greeter>) -> Self;
+/// }
+/// impl plugin_runtime::Plugin for GreeterPlugin { /* ... */ }
+/// ```
+///
+/// Everything else it needs (marker types, trait impls) sits in an anonymous
+/// `const _: () = { ... };` block.
+///
+/// # Using it
+///
+/// The plugin implements the trait and serves it:
+///
+/// ```rust,ignore
+/// struct English;
+///
+/// #[plugin_runtime::async_trait]
+/// impl Greeter for English {
+///     async fn greet(&self, name: String, times: u32) -> Result<String, GreetError> {
+///         if name.is_empty() {
+///             return Err(GreetError::Empty);
+///         }
+///         Ok(vec![format!("Hello, {name}!"); times as usize].join(" "))
+///     }
+///     async fn greetings_so_far(&self) -> Result<u64, GreetError> {
+///         Ok(0)
+///     }
+/// }
+///
+/// let handshake = HandshakeConfig::new(1, "GREETER_PLUGIN", "hello");
+/// plugin_runtime::serve(
+///     ServeConfig::new(handshake).plugins(PluginSet::new().with("greeter", GreeterPlugin::new(English))),
+/// )
+/// .await?;
+/// ```
+///
+/// The host registers `GreeterPlugin::host()` under the same name and dispenses the trait:
+///
+/// ```rust,ignore
+/// let client = Client::new(
+///     ClientConfig::new(handshake)
+///         .command(Command::new("./greeter-plugin"))
+///         .plugins(PluginSet::new().with("greeter", GreeterPlugin::host())),
+/// )?;
+/// let greeter: Arc<dyn Greeter> = client.dispense::<dyn Greeter>("greeter").await?;
+/// match greeter.greet("Ada".into(), 2).await {
+///     Ok(text) => println!("{text}"),
+///     Err(GreetError::Empty) => eprintln!("a name, please"),
+///     Err(GreetError::Call(why)) => eprintln!("the plugin failed: {why}"),
+/// }
+/// client.kill().await;
+/// ```
+///
+/// # Options
+///
+/// `#[plugin_interface(package = "...", service = "...", encoding = "...", codec = ...)]`, all
+/// optional:
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `package = "proto"` | `"plugin"` | the gRPC package |
+/// | `service = "KV"` | the trait's name | the gRPC service: methods are `/<package>.<service>/<Method>` |
+/// | `encoding = "serde"` or `"protobuf"` | `"serde"` | how values travel (below) |
+/// | `codec = path::To::Codec` | `plugin_runtime::Bincode` | serde only: a type implementing `plugin_runtime::Codec` |
+///
+/// On a method, `#[plugin(name = "Get")]` sets its name on the wire; the default is the
+/// method's name in UpperCamelCase (`get_value` is `GetValue`).
+///
+/// # Methods
+///
+/// Every method is `async fn name(&self, ...) -> Result<T, E>`, where
+/// `E: From<plugin_runtime::CallError>`: a call can always fail for reasons outside the
+/// plugin's code (the process died, the connection broke, a value did not decode), and the
+/// caller receives those as `E::from(CallError)`. Calls on one dispensed object may run
+/// concurrently, from any number of tasks.
+///
+/// ## `encoding = "serde"` (the default)
+///
+/// For interfaces between Rust hosts and Rust plugins. Methods take any number of owned
+/// arguments (up to 16); each argument, `T` and `E` must be
+/// `Serialize + DeserializeOwned + Send + Sync + 'static`. The arguments travel as one tuple,
+/// and the plugin answers with the whole `Result<T, E>`, both encoded with the codec: an
+/// application error comes back as the same `E` value, not as a gRPC error.
+///
+/// Serde interfaces have a fingerprint (`GreeterPlugin::FINGERPRINT`): a hash of the service
+/// name and of each method's wire name, argument types, `T` and `E`, as written in the trait.
+/// The server answers it on a hidden method `_Fingerprint`; when dispensing, the host compares
+/// it with its own and fails with `CallError::FingerprintMismatch { interface, host, plugin }`
+/// if they differ (`plugin` is `"none"` for a plugin that serves no fingerprint), so that a
+/// host and a plugin built from different versions of the trait never decode each other's
+/// bytes as something else. The fingerprint sees the trait only: a changed field inside an
+/// argument's struct is caught by the codec's decode error instead.
+///
+/// ## `encoding = "protobuf"`
+///
+/// For services defined by a `.proto` file, compatible with go-plugin's Go hosts and plugins.
+/// Each method takes exactly one request message and returns `Result<Response, E>`, where
+/// request and response are `prost::Message + Default`, and
+/// `E: From<CallError> + Into<plugin_runtime::Status>` (`Status` itself qualifies). An error
+/// travels as a gRPC status with its code and message; on the host, a status from the plugin
+/// arrives as `E::from(CallError::Status(status))`.
+///
+/// ```rust,ignore
+/// #[plugin_runtime::plugin_interface(package = "proto", service = "KV", encoding = "protobuf")]
+/// pub trait Kv {
+///     async fn get(&self, request: GetRequest) -> Result<GetResponse, Status>;  // /proto.KV/Get
+///     async fn put(&self, request: PutRequest) -> Result<Empty, Status>;        // /proto.KV/Put
+/// }
+/// ```
+///
+/// # Compile errors
+///
+/// The macro refuses, with an error on the offending tokens: generic traits and methods,
+/// associated types and constants, supertraits other than `Send`, `Sync` and `'static`,
+/// methods that are not `async`, receivers other than `&self`, a missing receiver, borrowed or
+/// `impl Trait` arguments and results, return types not written `Result<T, E>`, two methods
+/// with the same wire name, unknown options, and protobuf methods without exactly one argument.
+/// Types that lack a required trait (`Serialize`, `prost::Message`, `From<CallError>`...) fail
+/// on the type as written in the trait. On any error the trait is still emitted, so the rest
+/// of the crate (and the IDE) keeps seeing it.
 #[proc_macro_attribute]
-pub fn plugin_interface(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn plugin_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::plugin_interface(attr.into(), item.into()).into()
 }

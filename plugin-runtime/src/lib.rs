@@ -48,6 +48,73 @@ pub use plugin_core::{
     Bincode, Codec, CodecError, HandshakeConfig, HandshakeLine, Network, Protocol, ReattachAddr,
     ReattachConfig, ReattachMap,
 };
+/// Turns a trait into a plugin interface: a client stub (`<Trait>Client`), a server dispatch
+/// (`<Trait>Server`) and a registration (`<Trait>Plugin`). The options, the exact generated
+/// items and the compile errors are documented on `plugin_macros::plugin_interface`.
+///
+/// A whole round trip, with the plugin served in-process (test mode) instead of as a child:
+///
+/// ```
+/// use plugin_runtime::{Client, ClientConfig, HandshakeConfig, PluginSet, ServeConfig, ServeTestConfig};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize, thiserror::Error)]
+/// pub enum GreetError {
+///     #[error("nobody to greet")]
+///     Shy,
+///     #[error("transport: {0}")]
+///     Transport(String),
+/// }
+///
+/// impl From<plugin_runtime::CallError> for GreetError {
+///     fn from(e: plugin_runtime::CallError) -> Self {
+///         GreetError::Transport(e.to_string())
+///     }
+/// }
+///
+/// #[plugin_runtime::plugin_interface]
+/// pub trait Greeter {
+///     async fn greet(&self, name: String, times: u32) -> Result<String, GreetError>;
+/// }
+///
+/// struct English;
+///
+/// #[plugin_runtime::async_trait]
+/// impl Greeter for English {
+///     async fn greet(&self, name: String, times: u32) -> Result<String, GreetError> {
+///         if name.is_empty() {
+///             return Err(GreetError::Shy);
+///         }
+///         Ok(vec![format!("Hello, {name}!"); times as usize].join(" "))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let handshake = HandshakeConfig::new(1, "GREETER_PLUGIN", "hello");
+///
+/// // The plugin side.
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let (test, reattach) = ServeTestConfig::new(async { let _ = stopped.await; });
+/// let plugins = PluginSet::new().with("greeter", GreeterPlugin::new(English));
+/// let config = ServeConfig::new(handshake.clone()).plugins(plugins).logging(false).test(test);
+/// let server = tokio::spawn(plugin_runtime::serve(config));
+///
+/// // The host side: typed trait objects.
+/// let client = Client::new(
+///     ClientConfig::new(handshake)
+///         .reattach(reattach.await?)
+///         .plugins(PluginSet::new().with("greeter", GreeterPlugin::host())),
+/// )?;
+/// let greeter = client.dispense::<dyn Greeter>("greeter").await?;
+/// assert_eq!(greeter.greet("Ada".into(), 2).await?, "Hello, Ada! Hello, Ada!");
+/// assert!(matches!(greeter.greet(String::new(), 1).await, Err(GreetError::Shy)));
+///
+/// client.kill().await; // a test-mode plugin is not killed by its host...
+/// let _ = stop.send(()); // ...it stops on its own signal
+/// server.await??;
+/// # Ok(()) }
+/// ```
 pub use plugin_macros::plugin_interface;
 pub use secure::SecureConfig;
 pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_mux};

@@ -16,7 +16,11 @@ fn kv(dir: &Path, plugin: Option<&str>, args: &[&str]) -> Output {
     };
     let out = cmd.output().expect("kv runs");
     let left = processes_in(dir);
-    assert!(left.is_empty(), "processes left running in {}: {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "processes left running in {}: {left:?}",
+        dir.display()
+    );
     out
 }
 
@@ -30,12 +34,19 @@ fn processes_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
         .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == dir))
         .filter(|e| {
             // A zombie awaiting its reaper is gone already.
-            std::fs::read_to_string(e.path().join("stat"))
-                .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                !s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
         })
         .map(|e| {
             std::fs::read_to_string(e.path().join("cmdline"))
@@ -51,7 +62,10 @@ fn put_then_get_round_trips_through_the_plugins_files() {
     let value = "wörld | with\ttabs and pipes";
     let put = kv(dir.path(), None, &["put", "hello", value]);
     assert!(put.status.success(), "{}", stderr(&put));
-    assert_eq!(std::fs::read(dir.path().join("kv_hello")).unwrap(), value.as_bytes());
+    assert_eq!(
+        std::fs::read(dir.path().join("kv_hello")).unwrap(),
+        value.as_bytes()
+    );
     let get = kv(dir.path(), Some(KV_PLUGIN), &["get", "hello"]);
     assert!(get.status.success(), "{}", stderr(&get));
     assert_eq!(get.stdout, format!("{value}\n").as_bytes());
@@ -86,7 +100,11 @@ fn missing_key_fails_with_the_plugins_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = kv(dir.path(), Some(KV_PLUGIN), &["get", "absent"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no value for key \"absent\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no value for key \"absent\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -141,7 +159,10 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn running_the_plugin_directly_explains_itself() {
-    let out = Command::new(KV_PLUGIN).env_remove("BASIC_PLUGIN").output().unwrap();
+    let out = Command::new(KV_PLUGIN)
+        .env_remove("BASIC_PLUGIN")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(stderr(&out).contains("This binary is a plugin"));

@@ -119,7 +119,8 @@ impl ServeConfig {
     }
 }
 
-/// In-process serving for tests (go-plugin's `ServeTestConfig`).
+/// In-process serving for tests (go-plugin's `ServeTestConfig`). A complete example, with an
+/// interface, is on [`crate::plugin_interface`].
 ///
 /// ```no_run
 /// # use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig, ServeTestConfig};

@@ -1,6 +1,7 @@
 //! End-to-end tests: real plugin processes, real sockets.
 
 mod common;
+mod interfaces;
 mod interop;
 mod lifecycle;
 mod plugin_side;

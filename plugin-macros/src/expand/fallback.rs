@@ -1,0 +1,111 @@
+//! What is emitted when the input has errors: the errors, the trait itself (so the IDE and the
+//! user's impls keep working) and stubs of the generated items (so code naming them raises no
+//! error of its own), as thiserror's and tokio's macros do. None of it runs: the build fails.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemTrait;
+
+use super::{Names, emit_trait, rt};
+
+/// The input as it was, for input that is not a trait at all.
+pub fn unparsed(item: TokenStream, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote!(#item #error)
+}
+
+pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
+    let rt = rt();
+    let error = error.to_compile_error();
+    let user_async_trait = item.attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "async_trait")
+    });
+    let the_trait = emit_trait(item, !user_async_trait);
+    let Names {
+        client,
+        server,
+        plugin,
+        ..
+    } = Names::new(&item.ident);
+    let vis = &item.vis;
+    // Loose signatures on purpose: they must accept whatever the user passes, whatever is
+    // wrong with the trait.
+    quote! {
+        #error
+        #the_trait
+
+        #[allow(dead_code)]
+        #vis struct #client {}
+
+        #[allow(dead_code)]
+        impl #client {
+            pub fn new(conn: #rt::GrpcConnection) -> Self {
+                let _ = conn;
+                #client {}
+            }
+        }
+
+        #[allow(dead_code)]
+        #vis struct #server {}
+
+        #[allow(dead_code)]
+        impl #server {
+            pub fn new<T>(imp: T) -> Self {
+                let _ = imp;
+                #server {}
+            }
+
+            pub fn from_arc<T: ?Sized>(imp: #rt::Arc<T>) -> Self {
+                let _ = imp;
+                #server {}
+            }
+        }
+
+        #[allow(dead_code)]
+        #vis struct #plugin {}
+
+        #[allow(dead_code)]
+        impl #plugin {
+            pub const FINGERPRINT: &'static str = "";
+
+            pub fn host() -> Self {
+                #plugin {}
+            }
+
+            pub fn new<T>(imp: T) -> Self {
+                let _ = imp;
+                #plugin {}
+            }
+
+            pub fn from_arc<T: ?Sized>(imp: #rt::Arc<T>) -> Self {
+                let _ = imp;
+                #plugin {}
+            }
+        }
+
+        impl #rt::Plugin for #plugin {
+            fn interface(&self) -> &'static str {
+                ""
+            }
+
+            fn grpc_client(
+                &self,
+                conn: #rt::GrpcConnection,
+            ) -> #rt::BoxFuture<'static, #rt::std::result::Result<#rt::Dispensed, #rt::CallError>> {
+                let _ = conn;
+                #rt::std::boxed::Box::pin(async { #rt::std::unreachable!("the build failed") })
+            }
+
+            fn grpc_server(
+                &self,
+                registry: &mut #rt::ServiceRegistry,
+            ) -> #rt::std::result::Result<(), #rt::ServeError> {
+                let _ = registry;
+                #rt::std::result::Result::Ok(())
+            }
+        }
+    }
+}

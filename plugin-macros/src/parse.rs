@@ -1,0 +1,100 @@
+//! Reads the macro's own syntax: the options of `#[plugin_interface(...)]` on the trait and of
+//! `#[plugin(...)]` on its methods. Values are kept with their spans; what they mean is checked
+//! in `validate`.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser as _;
+use syn::{Attribute, LitStr, Path};
+
+use crate::validate::Errors;
+
+/// The name of the method attribute, stripped from the emitted trait.
+pub const METHOD_ATTRIBUTE: &str = "plugin";
+
+/// The options written on the trait.
+#[derive(Default)]
+pub struct TraitOptions {
+    pub package: Option<LitStr>,
+    pub service: Option<LitStr>,
+    pub encoding: Option<LitStr>,
+    pub codec: Option<Path>,
+}
+
+/// The options written on one method.
+#[derive(Default)]
+pub struct MethodOptions {
+    pub name: Option<LitStr>,
+}
+
+pub fn trait_options(attr: TokenStream, errors: &Errors) -> TraitOptions {
+    let mut options = TraitOptions::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("package") {
+            set(&mut options.package, &meta, "package", || lit_str(&meta))
+        } else if meta.path.is_ident("service") {
+            set(&mut options.service, &meta, "service", || lit_str(&meta))
+        } else if meta.path.is_ident("encoding") {
+            set(&mut options.encoding, &meta, "encoding", || lit_str(&meta))
+        } else if meta.path.is_ident("codec") {
+            set(&mut options.codec, &meta, "codec", || meta.value()?.parse())
+        } else {
+            Err(meta.error(format!(
+                "unknown option `{}`; #[plugin_interface] takes `package = \"...\"`, \
+                 `service = \"...\"`, `encoding = \"protobuf\" | \"serde\"` and `codec = path::To::Codec`",
+                path_text(&meta.path)
+            )))
+        }
+    });
+    if let Err(e) = parser.parse2(attr) {
+        errors.push(e);
+    }
+    options
+}
+
+/// Reads every `#[plugin(...)]` of a method; other attributes are the user's.
+pub fn method_options(attrs: &[Attribute], errors: &Errors) -> MethodOptions {
+    let mut options = MethodOptions::default();
+    for attr in attrs.iter().filter(|a| is_method_attribute(a)) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                set(&mut options.name, &meta, "name", || lit_str(&meta))
+            } else {
+                Err(meta.error(format!(
+                    "unknown option `{}`; #[plugin] takes `name = \"WireName\"`",
+                    path_text(&meta.path)
+                )))
+            }
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    options
+}
+
+pub fn is_method_attribute(attr: &Attribute) -> bool {
+    attr.path().is_ident(METHOD_ATTRIBUTE)
+}
+
+fn set<T>(
+    slot: &mut Option<T>,
+    meta: &ParseNestedMeta<'_>,
+    name: &str,
+    value: impl FnOnce() -> syn::Result<T>,
+) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(meta.error(format!("`{name}` is given twice")));
+    }
+    *slot = Some(value()?);
+    Ok(())
+}
+
+fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
+    meta.value()?.parse()
+}
+
+fn path_text(path: &Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
+}

@@ -1,0 +1,414 @@
+//! The rules an interface must follow, each reported on the user's own tokens. Every problem
+//! found is reported (one error each); the expansion only runs when there is none.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt::Display;
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::{FnArg, ItemTrait, Signature, TraitItem, Type, TypeParamBound};
+
+use crate::fingerprint;
+use crate::model::{Encoding, Interface, Method, Name, Output};
+
+/// The most arguments a serde method may take: `__private` implements its argument tuples up
+/// to this size (serde's largest tuple).
+pub const MAX_SERDE_ARGS: usize = 16;
+
+/// Errors collected across the whole input, so that the user sees all of them at once.
+#[derive(Default)]
+pub struct Errors {
+    errors: RefCell<Vec<syn::Error>>,
+}
+
+impl Errors {
+    pub fn push(&self, error: syn::Error) {
+        self.errors.borrow_mut().push(error);
+    }
+
+    /// An error spanning `tokens` (from their first to their last token).
+    pub fn spanned(&self, tokens: impl ToTokens, message: impl Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    pub fn at(&self, span: Span, message: impl Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    /// All errors as one, or `Ok` when there were none.
+    pub fn finish(self) -> syn::Result<()> {
+        let mut errors = self.errors.into_inner().into_iter();
+        let Some(mut first) = errors.next() else {
+            return Ok(());
+        };
+        for e in errors {
+            first.combine(e);
+        }
+        Err(first)
+    }
+}
+
+pub fn check(interface: &Interface<'_>, errors: &Errors) {
+    let item = interface.item;
+    if already_async_trait(item, errors) {
+        // Its methods are no longer async fns: checking them would only repeat this error.
+        return;
+    }
+    check_trait(item, errors);
+    check_options(interface, errors);
+    let mut seen = HashSet::new();
+    for method in &interface.methods {
+        check_method(interface, method, errors);
+        if !seen.insert(method.wire.value.as_str()) {
+            errors.at(
+                method.wire.span,
+                format!(
+                    "two methods are served as `{}`; give one of them another name with \
+                     #[plugin(name = \"...\")]",
+                    interface.path(&method.wire.value)
+                ),
+            );
+        }
+    }
+}
+
+/// `#[async_trait]` must not run twice: before us, it has rewritten the methods; after us, it
+/// would rewrite our output again.
+fn already_async_trait(item: &ItemTrait, errors: &Errors) -> bool {
+    if let Some(attr) = item.attrs.iter().find(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "async_trait")
+    }) {
+        errors.spanned(
+            attr,
+            "remove this #[async_trait]: #[plugin_interface] applies it to the trait itself",
+        );
+        return true;
+    }
+    let rewritten = item.items.iter().any(|i| match i {
+        TraitItem::Fn(f) => f
+            .sig
+            .generics
+            .lifetimes()
+            .any(|l| l.lifetime.ident == "async_trait"),
+        _ => false,
+    });
+    if rewritten {
+        errors.spanned(
+            &item.ident,
+            "#[async_trait] has already rewritten this trait: remove it, #[plugin_interface] \
+             applies it to the trait itself",
+        );
+    }
+    rewritten
+}
+
+fn check_trait(item: &ItemTrait, errors: &Errors) {
+    if let Some(unsafety) = &item.unsafety {
+        errors.spanned(unsafety, "a plugin interface cannot be an `unsafe trait`");
+    }
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        errors.spanned(
+            &item.generics,
+            "a plugin interface cannot be generic: host and plugin must agree on concrete types",
+        );
+    }
+    for bound in &item.supertraits {
+        if !is_allowed_supertrait(bound) {
+            errors.spanned(
+                bound,
+                "a plugin interface can only have the supertraits `Send`, `Sync` and `'static` \
+                 (it gets them anyway): the generated client implements this trait alone",
+            );
+        }
+    }
+    for trait_item in &item.items {
+        let what = match trait_item {
+            TraitItem::Fn(_) => continue,
+            TraitItem::Const(_) => {
+                "associated constants are not part of a plugin API; make it a method"
+            }
+            TraitItem::Type(_) => {
+                "associated types are not supported; name the concrete types in the methods"
+            }
+            _ => "a plugin interface contains `async fn` methods only",
+        };
+        errors.spanned(trait_item, what);
+    }
+}
+
+fn is_allowed_supertrait(bound: &TypeParamBound) -> bool {
+    match bound {
+        TypeParamBound::Lifetime(l) => l.ident == "static",
+        TypeParamBound::Trait(t) => {
+            matches!(t.modifier, syn::TraitBoundModifier::None)
+                && t.lifetimes.is_none()
+                && t.path.segments.last().is_some_and(|s| {
+                    s.arguments.is_empty() && (s.ident == "Send" || s.ident == "Sync")
+                })
+        }
+        _ => false,
+    }
+}
+
+fn check_options(interface: &Interface<'_>, errors: &Errors) {
+    if let (Encoding::Protobuf, Some(codec)) = (interface.encoding, interface.codec) {
+        errors.spanned(
+            codec,
+            "`codec` applies to serde interfaces only: protobuf messages are encoded as protobuf",
+        );
+    }
+    let package = &interface.package;
+    if !package.value.split('.').all(is_identifier) {
+        errors.at(
+            package.span,
+            format!(
+                "{:?} is not a valid package: use identifiers separated by dots, like \"my.plugins\"",
+                package.value
+            ),
+        );
+    }
+    check_name(&interface.service, "service", errors);
+}
+
+fn check_name(name: &Name, what: &str, errors: &Errors) {
+    if !is_identifier(&name.value) {
+        let why = if name.explicit {
+            "use letters, digits and `_`, not starting with a digit"
+        } else {
+            "name it with #[plugin(name = \"...\")]"
+        };
+        errors.at(
+            name.span,
+            format!("{:?} is not a valid gRPC {what} name: {why}", name.value),
+        );
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors) {
+    let sig = method.sig;
+    check_signature(sig, errors);
+    check_name(&method.wire, "method", errors);
+    if interface.encoding == Encoding::Serde && method.wire.value == fingerprint::METHOD {
+        errors.at(
+            method.wire.span,
+            format!(
+                "`{}` is reserved for the interface fingerprint; choose another name",
+                fingerprint::METHOD
+            ),
+        );
+    }
+    let typed = sig.inputs.iter().filter_map(|a| match a {
+        FnArg::Typed(t) => Some(t),
+        FnArg::Receiver(_) => None,
+    });
+    match interface.encoding {
+        Encoding::Protobuf if method.args.len() != 1 => match typed.clone().nth(1) {
+            Some(extra) => errors.spanned(
+                extra,
+                format!(
+                    "a protobuf method takes exactly one request message (this one takes {}); \
+                     put the values in one message",
+                    method.args.len()
+                ),
+            ),
+            None => errors.at(
+                sig.paren_token.span.join(),
+                "a protobuf method takes exactly one request message; take an empty message \
+                 (like google.protobuf.Empty) when there is nothing to send",
+            ),
+        },
+        Encoding::Serde if method.args.len() > MAX_SERDE_ARGS => {
+            if let Some(extra) = typed.clone().nth(MAX_SERDE_ARGS) {
+                errors.spanned(
+                    extra,
+                    format!(
+                        "a method takes at most {MAX_SERDE_ARGS} arguments; group them in a struct"
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
+    for ty in &method.args {
+        check_owned(ty, "an argument", errors);
+    }
+    match &method.output {
+        Output::Result { ok, err } => {
+            check_owned(ok, "a result", errors);
+            check_owned(err, "an error", errors);
+        }
+        Output::Other(ty) => errors.spanned(
+            ty,
+            "a plugin method returns `Result<T, E>` (written out, not an alias), with \
+             `E: From<plugin_runtime::CallError>`: every call can fail, since the plugin runs \
+             in another process",
+        ),
+        Output::Unit => errors.at(
+            sig.paren_token.span.close(),
+            format!(
+                "`{}` must return `Result<T, E>` (e.g. `-> Result<(), MyError>`), with \
+                 `E: From<plugin_runtime::CallError>`: every call can fail, since the plugin \
+                 runs in another process",
+                sig.ident
+            ),
+        ),
+    }
+}
+
+fn check_signature(sig: &Signature, errors: &Errors) {
+    if let Some(constness) = &sig.constness {
+        errors.spanned(constness, "plugin interface methods cannot be `const`");
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.spanned(unsafety, "plugin interface methods cannot be `unsafe`");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(abi, "plugin interface methods cannot have an ABI");
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "plugin interface methods cannot be variadic");
+    }
+    if sig.asyncness.is_none() {
+        let fn_token = &sig.fn_token;
+        let ident = &sig.ident;
+        errors.spanned(
+            quote::quote!(#fn_token #ident),
+            format!(
+                "plugin interface methods must be async: write `async fn {ident}`, since each \
+                 call goes to another process"
+            ),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.spanned(
+            &sig.generics,
+            "plugin interface methods cannot be generic: the client and the server are \
+             generated for concrete types",
+        );
+    }
+    match sig.inputs.first() {
+        Some(FnArg::Receiver(receiver)) => {
+            let problem = if receiver.colon_token.is_some() {
+                Some("write the receiver as `&self`")
+            } else if receiver.reference.is_none() {
+                Some(
+                    "methods take `&self`, not `self`: a dispensed plugin is shared \
+                     (`Arc<dyn Trait>`) and is not consumed by a call",
+                )
+            } else if receiver.mutability.is_some() {
+                Some(
+                    "methods take `&self`, not `&mut self`: a dispensed plugin is shared \
+                     (`Arc<dyn Trait>`) and its calls run concurrently; use interior \
+                     mutability (a Mutex) in the implementation",
+                )
+            } else if receiver.lifetime().is_some() {
+                Some("write `&self` without a lifetime")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                errors.spanned(receiver, problem);
+            }
+        }
+        _ => errors.at(
+            sig.paren_token.span.join(),
+            format!(
+                "`{}` needs `&self` as its first parameter: only methods can be called on a \
+                 plugin",
+                sig.ident
+            ),
+        ),
+    }
+}
+
+/// Values cross a process boundary: no borrows, no `impl Trait`, no `Self`. The trait bounds
+/// (Serialize, prost::Message...) are checked by the compiler, on assertions the expansion
+/// spans on these same types.
+fn check_owned(ty: &Type, what: &str, errors: &Errors) {
+    if let Type::Reference(reference) = ty {
+        let elem = &*reference.elem;
+        let owned = match elem {
+            Type::Path(p) if p.path.is_ident("str") => "String".to_string(),
+            Type::Path(p) if p.path.is_ident("Path") => "PathBuf".to_string(),
+            Type::Slice(s) => format!("Vec<{}>", s.elem.to_token_stream()),
+            other => other.to_token_stream().to_string(),
+        };
+        errors.spanned(
+            ty,
+            format!(
+                "{what} of a plugin method crosses a process boundary, so it must be owned: \
+                 use `{owned}` instead of a reference"
+            ),
+        );
+        return;
+    }
+    let mut finder = Unowned::default();
+    finder.visit_type(ty);
+    if let Some((span, problem)) = finder.found {
+        errors.at(
+            span,
+            format!("{what} of a plugin method crosses a process boundary: {problem}"),
+        );
+    }
+}
+
+/// The first part of a type that cannot cross processes.
+#[derive(Default)]
+struct Unowned {
+    found: Option<(Span, &'static str)>,
+}
+
+impl Unowned {
+    fn record(&mut self, span: Span, problem: &'static str) {
+        if self.found.is_none() {
+            self.found = Some((span, problem));
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Unowned {
+    fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+        self.record(
+            r.and_token.span,
+            "it must be owned, with no references inside",
+        );
+    }
+
+    fn visit_type_impl_trait(&mut self, t: &'ast syn::TypeImplTrait) {
+        self.record(
+            t.impl_token.span,
+            "`impl Trait` cannot be encoded; use a concrete type",
+        );
+    }
+
+    fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
+        if l.ident != "static" {
+            self.record(l.span(), "it must be owned (`'static`), not borrow data");
+        }
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        if let Some(first) = path.segments.first()
+            && first.ident == "Self"
+        {
+            self.record(
+                first.ident.span(),
+                "name the type instead of `Self`, which is a different type on each side",
+            );
+        }
+        syn::visit::visit_path(self, path);
+    }
+}

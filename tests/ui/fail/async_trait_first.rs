@@ -1,0 +1,18 @@
+use plugin_runtime::CallError;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MyError(String);
+
+impl From<CallError> for MyError {
+    fn from(e: CallError) -> Self {
+        MyError(e.to_string())
+    }
+}
+
+#[plugin_runtime::async_trait]
+#[plugin_runtime::plugin_interface]
+pub trait Store {
+    async fn get(&self, key: String) -> Result<String, MyError>;
+}
+
+fn main() {}

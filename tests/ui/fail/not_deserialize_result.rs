@@ -1,0 +1,23 @@
+use plugin_runtime::CallError;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MyError(String);
+
+impl From<CallError> for MyError {
+    fn from(e: CallError) -> Self {
+        MyError(e.to_string())
+    }
+}
+
+/// Lacks `Deserialize`.
+#[derive(Debug, serde::Serialize)]
+pub struct Greeting {
+    pub text: String,
+}
+
+#[plugin_runtime::plugin_interface]
+pub trait Greeter {
+    async fn greet(&self, name: String) -> Result<Greeting, MyError>;
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use plugin_runtime::CallError;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MyError(String);
+
+impl From<CallError> for MyError {
+    fn from(e: CallError) -> Self {
+        MyError(e.to_string())
+    }
+}
+
+#[plugin_runtime::plugin_interface(encoding = "json")]
+pub trait Greeter {
+    async fn greet(&self, name: String) -> Result<String, MyError>;
+}
+
+fn main() {}
