@@ -30,8 +30,41 @@ const VALIDITY: Duration = Duration::from_secs(262_980 * 3600);
 /// How long a peer may take to complete a TLS handshake before it is dropped.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// ring for everything that needs randomness (key exchange, our signatures, TLS randoms): it
+/// seeds from the OS at once, where aws-lc spends ~30 ms per process seeding from CPU jitter,
+/// and a plugin is a new process every time. aws-lc-rs only verifies the peer's signatures,
+/// which needs no randomness and covers Go's P-521 certificates (ring has no P-521).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.signature_verification_algorithms =
+        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+    Arc::new(provider)
+}
+
+/// Our P-256 key, made and used by ring; rcgen only encodes the certificate.
+struct RingKey {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl rcgen::PublicKeyData for RingKey {
+    fn der_bytes(&self) -> &[u8] {
+        use ring::signature::KeyPair as _;
+        self.pair.public_key().as_ref()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for RingKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.pair
+            .sign(&self.rng, msg)
+            .map(|sig| sig.as_ref().to_vec())
+            .map_err(|_| rcgen::Error::RingUnspecified)
+    }
 }
 
 /// A TLS failure, described for people.
@@ -72,19 +105,46 @@ impl fmt::Debug for Certificate {
 impl Certificate {
     /// Makes a fresh certificate and key.
     pub fn generate() -> Result<Certificate, TlsError> {
-        Self::generate_with(&rcgen::PKCS_ECDSA_P256_SHA256)
+        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .map_err(|e| TlsError::new("generating a key", e))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .map_err(|e| TlsError::new("loading the key", e))?;
+        let key = RingKey { pair, rng };
+        let cert = Self::params()?
+            .self_signed(&key)
+            .map_err(|e| TlsError::new("self-signing", e))?;
+        Ok(Certificate {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec()),
+        })
     }
 
-    /// As [`Certificate::generate`] with another key type (go-plugin itself uses P-521).
+    /// As [`Certificate::generate`] with another key type, made by rcgen (go-plugin uses P-521).
+    #[cfg(test)]
     pub(crate) fn generate_with(
         algorithm: &'static rcgen::SignatureAlgorithm,
     ) -> Result<Certificate, TlsError> {
+        let key = rcgen::KeyPair::generate_for(algorithm)
+            .map_err(|e| TlsError::new("generating a key", e))?;
+        let cert = Self::params()?
+            .self_signed(&key)
+            .map_err(|e| TlsError::new("self-signing", e))?;
+        Ok(Certificate {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        })
+    }
+
+    /// go-plugin's certificate profile, with a random serial below 2^127.
+    fn params() -> Result<rcgen::CertificateParams, TlsError> {
         use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
             KeyUsagePurpose, SerialNumber,
         };
-        let key =
-            KeyPair::generate_for(algorithm).map_err(|e| TlsError::new("generating a key", e))?;
         let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()])
             .map_err(|e| TlsError::new("certificate parameters", e))?;
         params
@@ -108,20 +168,11 @@ impl Certificate {
         params.not_before = now - time::Duration::seconds(30);
         params.not_after = now + VALIDITY;
         let mut serial = [0u8; 16];
-        provider()
-            .secure_random
-            .fill(&mut serial)
-            .map_err(|e| TlsError::new("random serial", format!("{e:?}")))?;
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
+            .map_err(|e| TlsError::new("random serial", e))?;
         serial[0] &= 0x7f;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
-        let cert = params
-            .self_signed(&key)
-            .map_err(|e| TlsError::new("self-signing", e))?;
-        Ok(Certificate {
-            pem: cert.pem(),
-            der: cert.der().clone(),
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-        })
+        Ok(params)
     }
 
     /// The certificate as PEM (what the host puts in `PLUGIN_CLIENT_CERT`).
@@ -255,7 +306,15 @@ pub(crate) struct ClientTls {
 impl ClientTls {
     /// AutoMTLS: present `own`, accept only `server_der`.
     pub(crate) fn auto(own: &Certificate, server_der: Vec<u8>) -> Result<Self, TlsError> {
-        let config = rustls::ClientConfig::builder_with_provider(provider())
+        Self::auto_with(own, server_der, provider())
+    }
+
+    fn auto_with(
+        own: &Certificate,
+        server_der: Vec<u8>,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, TlsError> {
+        let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TlsError::new("TLS versions", e))?
             .dangerous()
@@ -294,7 +353,15 @@ pub(crate) struct ServerTls {
 impl ServerTls {
     /// AutoMTLS: present `own`, accept only the host's certificate.
     pub(crate) fn auto(own: &Certificate, host: CertificateDer<'static>) -> Result<Self, TlsError> {
-        let config = rustls::ServerConfig::builder_with_provider(provider())
+        Self::auto_with(own, host, provider())
+    }
+
+    fn auto_with(
+        own: &Certificate,
+        host: CertificateDer<'static>,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, TlsError> {
+        let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TlsError::new("TLS versions", e))?
             .with_client_cert_verifier(PinnedCert::new(host))
@@ -327,19 +394,23 @@ mod tests {
 
     use super::*;
 
+    /// What a Go peer is, cryptographically: it signs with its P-521 key (aws-lc can; ring cannot).
+    fn go_provider() -> Arc<CryptoProvider> {
+        Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    }
+
     /// A TLS session between `server` (presenting `server_cert`, pinning `client_cert`) and a
-    /// client presenting `client_cert` and pinning `pinned`.
+    /// client presenting `client_cert` and pinning `pinned`, with each side's crypto provider.
     async fn session(
-        server_cert: &Certificate,
-        client_cert: &Certificate,
+        (server_cert, server_provider): (&Certificate, Arc<CryptoProvider>),
+        (client_cert, client_provider): (&Certificate, Arc<CryptoProvider>),
         pinned: &[u8],
     ) -> io::Result<()> {
-        let server = ServerTls::auto(
-            server_cert,
-            CertificateDer::from(client_cert.der().to_vec()),
-        )
-        .map_err(io::Error::other)?;
-        let client = ClientTls::auto(client_cert, pinned.to_vec()).map_err(io::Error::other)?;
+        let host = CertificateDer::from(client_cert.der().to_vec());
+        let server =
+            ServerTls::auto_with(server_cert, host, server_provider).map_err(io::Error::other)?;
+        let client = ClientTls::auto_with(client_cert, pinned.to_vec(), client_provider)
+            .map_err(io::Error::other)?;
         let (a, b) = tokio::io::duplex(64 * 1024);
         let (accepted, connected) = tokio::join!(
             server.accept(BoxedIo::new(a)),
@@ -360,8 +431,12 @@ mod tests {
         let go = Certificate::generate_with(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
         let ours = Certificate::generate().unwrap();
         // A Go plugin under our host, and our plugin under a Go host.
-        session(&go, &ours, go.der()).await.unwrap();
-        session(&ours, &go, ours.der()).await.unwrap();
+        session((&go, go_provider()), (&ours, provider()), go.der())
+            .await
+            .unwrap();
+        session((&ours, provider()), (&go, go_provider()), ours.der())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -369,6 +444,7 @@ mod tests {
         let plugin = Certificate::generate().unwrap();
         let host = Certificate::generate().unwrap();
         let other = Certificate::generate().unwrap();
-        assert!(session(&plugin, &host, other.der()).await.is_err());
+        let refused = session((&plugin, provider()), (&host, provider()), other.der()).await;
+        assert!(refused.is_err());
     }
 }

@@ -44,6 +44,7 @@ commands:
 
 environment:
   KV_PLUGIN            plugin command, run as: sh -c "$KV_PLUGIN" (required unless KV_REATTACH)
+  KV_PLUGIN_NO_SHELL=1 run KV_PLUGIN as the plugin's executable path, without sh
   KV_REATTACH          JSON reattach config; attach instead of launching
   KV_AUTOMTLS=1        enable AutoMTLS
   KV_MULTIPLEX=1       enable gRPC broker multiplexing
@@ -239,6 +240,7 @@ type reattachJSON struct {
 
 type env struct {
 	pluginCmd    string
+	noShell      bool
 	reattach     *plugin.ReattachConfig
 	autoMTLS     bool
 	multiplex    bool
@@ -291,6 +293,7 @@ func parseReattach(s string) (*plugin.ReattachConfig, error) {
 func loadEnv() (*env, error) {
 	e := &env{
 		pluginCmd: os.Getenv("KV_PLUGIN"),
+		noShell:   os.Getenv("KV_PLUGIN_NO_SHELL") == "1",
 		autoMTLS:  os.Getenv("KV_AUTOMTLS") == "1",
 		multiplex: os.Getenv("KV_MULTIPLEX") == "1",
 		benchRSS:  os.Getenv("KV_BENCH_RSS") == "1",
@@ -352,7 +355,12 @@ func (e *env) clientConfig() *plugin.ClientConfig {
 		for _, v := range e.versions {
 			cfg.VersionedPlugins[v] = set
 		}
-		cfg.Cmd = exec.Command("sh", "-c", e.pluginCmd)
+		if e.noShell {
+			// The plugin itself, no shell in between (start-up benchmarks).
+			cfg.Cmd = exec.Command(e.pluginCmd)
+		} else {
+			cfg.Cmd = exec.Command("sh", "-c", e.pluginCmd)
+		}
 		cfg.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
 	return cfg

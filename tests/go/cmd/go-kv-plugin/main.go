@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,11 +30,34 @@ import (
 const exitKeyStatus = 3
 
 // kvServer implements proto.KV. Values live in files kv_<key> in the
-// working directory; a few keys trigger side effects instead.
+// working directory (or in memory, see memStore); a few keys trigger side
+// effects instead.
 type kvServer struct {
 	proto.UnimplementedKVServer
 	version int
 	logger  hclog.Logger
+	memory  *memStore // nil: files
+}
+
+// memStore keeps values in memory instead of files (KV_PLUGIN_STORE=memory),
+// so that benchmarks compare RPC costs, not file I/O. Shared by every
+// protocol version of the plugin, as the files are.
+type memStore struct {
+	mu     sync.RWMutex
+	values map[string][]byte
+}
+
+func (m *memStore) load(key string) ([]byte, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v, ok := m.values[key]
+	return v, ok
+}
+
+func (m *memStore) save(key string, value []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.values[key] = value
 }
 
 var logLevels = map[string]hclog.Level{
@@ -59,6 +83,13 @@ func (s *kvServer) Get(_ context.Context, req *proto.GetRequest) (*proto.GetResp
 	name, err := fileFor(key)
 	if err != nil {
 		return nil, err
+	}
+	if s.memory != nil {
+		data, ok := s.memory.load(key)
+		if !ok {
+			return nil, status.Errorf(codes.NotFound, "key %q not found", key)
+		}
+		return &proto.GetResponse{Value: data}, nil
 	}
 	data, err := os.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -95,6 +126,10 @@ func (s *kvServer) Put(_ context.Context, req *proto.PutRequest) (*proto.Empty, 
 	if err != nil {
 		return nil, err
 	}
+	if s.memory != nil {
+		s.memory.save(key, value)
+		return &proto.Empty{}, nil
+	}
 	if err := os.WriteFile(name, value, 0o644); err != nil {
 		return nil, status.Errorf(codes.Internal, "writing key %q: %v", key, err)
 	}
@@ -128,10 +163,19 @@ func main() {
 		fmt.Fprintf(os.Stderr, "go-kv-plugin: KV_PLUGIN_VERSIONS: %v\n", err)
 		os.Exit(1)
 	}
+	var memory *memStore
+	switch store := os.Getenv("KV_PLUGIN_STORE"); store {
+	case "", "files":
+	case "memory":
+		memory = &memStore{values: make(map[string][]byte)}
+	default:
+		fmt.Fprintf(os.Stderr, "go-kv-plugin: KV_PLUGIN_STORE: unknown store %q (want files or memory)\n", store)
+		os.Exit(1)
+	}
 	sets := make(map[int]plugin.PluginSet, len(versions))
 	for _, v := range versions {
 		sets[v] = plugin.PluginSet{
-			shared.PluginName: &shared.KVPlugin{Impl: &kvServer{version: v, logger: logger}},
+			shared.PluginName: &shared.KVPlugin{Impl: &kvServer{version: v, logger: logger, memory: memory}},
 		}
 	}
 

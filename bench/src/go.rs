@@ -1,0 +1,197 @@
+//! The go-plugin side: the Go fixtures of `tests/go` (go-kv-host, go-kv-plugin), built with the
+//! local Go toolchain, and measurements with the Go host.
+//!
+//! The harness sets `KV_PLUGIN_NO_SHELL=1`: go-kv-host then launches the plugin binary itself,
+//! as the Rust host does, instead of through `sh -c "$KV_PLUGIN"` (a shell start would be timed
+//! in every go-plugin start-up otherwise). The Go plugin runs with `KV_PLUGIN_STORE=memory`
+//! for calls (in-memory, like `bench-plugin`); see `tests/go/README.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::rust::PluginCommand;
+use crate::stats::Summary;
+
+/// The built Go fixtures.
+#[derive(Debug, Clone)]
+pub struct GoFixtures {
+    /// The directory holding `go-kv-host` and `go-kv-plugin`.
+    pub dir: PathBuf,
+    /// `go version`'s answer, e.g. `go1.26.8 linux/amd64`.
+    pub version: String,
+}
+
+/// Why the Go rows cannot be measured.
+pub const NO_GO: &str = "no Go toolchain";
+
+/// Builds the fixtures of the Go module at `module` into `out` (`go build -o`), or says why the
+/// Go side is skipped ([`NO_GO`] when `go` cannot run).
+///
+/// The binaries are built into a private directory first and then renamed into `out`, so that
+/// concurrent runs never execute a half-written binary.
+pub fn prepare(module: &Path, out: &Path) -> Result<GoFixtures, String> {
+    let version = match Command::new("go").arg("version").output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .trim_start_matches("go version ")
+            .to_string(),
+        Ok(o) => return Err(format!("{NO_GO} (`go version` failed: {})", o.status)),
+        Err(_) => return Err(NO_GO.to_string()),
+    };
+    std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".build-")
+        .tempdir_in(out)
+        .map_err(|e| format!("creating a build directory in {}: {e}", out.display()))?;
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(format!("{}/", staging.path().display()))
+        .arg("./cmd/...")
+        .current_dir(module)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running go build: {e}"))?;
+    if !built.status.success() {
+        return Err(format!(
+            "go build failed in {}:\n{}",
+            module.display(),
+            String::from_utf8_lossy(&built.stderr)
+        ));
+    }
+    for bin in ["go-kv-host", "go-kv-plugin"] {
+        std::fs::rename(staging.path().join(bin), out.join(bin))
+            .map_err(|e| format!("installing {bin} into {}: {e}", out.display()))?;
+    }
+    Ok(GoFixtures {
+        dir: out.to_path_buf(),
+        version,
+    })
+}
+
+/// What `go-kv-host bench` prints.
+#[derive(Debug, Deserialize)]
+struct BenchJson {
+    calls: usize,
+    p50_ns: u64,
+    p99_ns: u64,
+    mean_ns: u64,
+    calls_per_sec: f64,
+}
+
+/// What `go-kv-host startup` prints.
+#[derive(Debug, Deserialize)]
+struct StartupJson {
+    all_ns: Vec<u64>,
+}
+
+impl GoFixtures {
+    /// go-plugin's plugin, `go-kv-plugin`.
+    pub fn plugin(&self) -> PathBuf {
+        self.dir.join("go-kv-plugin")
+    }
+
+    /// `go-kv-host bench`: `calls` `Get`s of `size` bytes by `concurrency` goroutines sharing
+    /// one dispensed client, after `warmup` untimed ones, against a fresh `plugin`.
+    pub fn bench(
+        &self,
+        plugin: &PluginCommand,
+        automtls: bool,
+        size: usize,
+        concurrency: usize,
+        calls: usize,
+        warmup: usize,
+    ) -> Result<Summary, String> {
+        let args = [
+            "bench".to_string(),
+            format!("-calls={calls}"),
+            format!("-size={size}"),
+            format!("-concurrency={concurrency}"),
+            format!("-warmup={warmup}"),
+        ];
+        let out: BenchJson = self.host(plugin, automtls, &args)?;
+        Ok(Summary {
+            calls: out.calls,
+            p50_ns: out.p50_ns,
+            p99_ns: out.p99_ns,
+            mean_ns: out.mean_ns,
+            calls_per_sec: out.calls_per_sec,
+        })
+    }
+
+    /// `go-kv-host startup`: `runs` times spawn to first successful `Get` (after one untimed
+    /// session that stores the value). Durations in ns, in run order.
+    pub fn startup(
+        &self,
+        plugin: &PluginCommand,
+        automtls: bool,
+        runs: usize,
+    ) -> Result<Vec<u64>, String> {
+        let out: StartupJson = self.host(
+            plugin,
+            automtls,
+            &["startup".into(), format!("-runs={runs}")],
+        )?;
+        Ok(out.all_ns)
+    }
+
+    /// Runs go-kv-host with `args` against `plugin` and parses the JSON it prints.
+    fn host<T: serde::de::DeserializeOwned>(
+        &self,
+        plugin: &PluginCommand,
+        automtls: bool,
+        args: &[String],
+    ) -> Result<T, String> {
+        // A plugin killed by the host cannot remove its socket: sockets go to a private directory.
+        let sockets = tempfile::Builder::new()
+            .prefix("plugin-bench-go")
+            .tempdir()
+            .map_err(|e| format!("creating a socket directory: {e}"))?;
+        let mut cmd = Command::new(self.dir.join("go-kv-host"));
+        cmd.args(args)
+            .env("KV_PLUGIN", &plugin.program)
+            .env("KV_PLUGIN_NO_SHELL", "1")
+            .env("PLUGIN_UNIX_SOCKET_DIR", sockets.path())
+            .stdin(Stdio::null());
+        for var in [
+            "KV_REATTACH",
+            "KV_AUTOMTLS",
+            "KV_MULTIPLEX",
+            "KV_HOST_VERSIONS",
+            "KV_SYNC_STDOUT",
+            "KV_SYNC_STDERR",
+            "KV_STDERR",
+            "KV_BENCH_RSS",
+        ] {
+            cmd.env_remove(var);
+        }
+        if automtls {
+            cmd.env("KV_AUTOMTLS", "1");
+        }
+        cmd.envs(plugin.envs.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &plugin.dir {
+            cmd.current_dir(dir);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("running go-kv-host: {e}"))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+            return Err(format!(
+                "go-kv-host {} failed ({}): {}",
+                args.join(" "),
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            format!(
+                "go-kv-host {} printed no JSON result ({e}): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}

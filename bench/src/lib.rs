@@ -1,0 +1,35 @@
+//! The benchmark harness of rust-plugin: where we stand against go-plugin and against the
+//! physical floor, measured side by side in one run on one machine.
+//!
+//! `plugin-bench` (this crate's main binary) measures, in one run:
+//!
+//! - the floor ([`floor`]): a unix-socket round trip between two processes, and the spawn of
+//!   `/bin/true`;
+//! - per-call round trips (p50, p99) of 64 B, 64 KiB and 1 MiB `Get`s: Rust host with Rust
+//!   plugin, go-plugin's Go host with Go plugin, and both crossings ([`rust`], [`go`]), with
+//!   AutoMTLS off and on;
+//! - throughput with 1, 16 and 64 concurrent callers on one dispensed client;
+//! - start-up, spawn to first successful call;
+//! - the plugin's resident memory after 10,000 calls;
+//!
+//! then prints a markdown report of medians, ratios and the targets ([`report`],
+//! [`targets`]) and writes `results.json` ([`results`]), `results.md` and `chart.png`
+//! ([`chart`], drawn with its own [`font`] and [`png`] encoder). `bench-plugin` is the Rust
+//! plugin it measures: an in-memory store on go-plugin's `proto.KV`.
+
+#![deny(missing_docs)]
+
+pub mod chart;
+pub mod floor;
+pub mod font;
+pub mod go;
+pub mod interface;
+pub mod plan;
+pub mod png;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod rust;
+pub mod stats;
+pub mod targets;
+pub mod units;

@@ -1,0 +1,148 @@
+//! How much to measure: the full plan (under 5 minutes on 2 cores, after builds) and the tiny
+//! one the test suite runs (seconds, numbers meaningless, output well-formed).
+
+/// One payload size of the latency measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizePlan {
+    /// Payload bytes.
+    pub bytes: usize,
+    /// Timed calls per round.
+    pub calls: usize,
+    /// Untimed calls first.
+    pub warmup: usize,
+    /// Timed round trips of the unix-socket floor at this size.
+    pub floor_calls: usize,
+}
+
+/// Everything a run measures, and how often.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The tiny plan (a smoke test, not a measurement).
+    pub tiny: bool,
+    /// Rounds: every latency and throughput cell is measured once per round, the rounds
+    /// interleaving all implementations so that a noisy moment on a shared machine hits all of
+    /// them alike. Reported numbers are medians over rounds.
+    pub rounds: usize,
+    /// Payload sizes of the per-call latency measurements.
+    pub sizes: Vec<SizePlan>,
+    /// Spawns of `/bin/true` for the spawn floor.
+    pub spawn_runs: usize,
+    /// Concurrent callers of the throughput measurements.
+    pub concurrency: Vec<usize>,
+    /// Payload of the throughput measurements.
+    pub throughput_size: usize,
+    /// Calls per throughput cell and round.
+    pub throughput_calls: usize,
+    /// Untimed calls first.
+    pub throughput_warmup: usize,
+    /// Start-ups per configuration and round (the median is over `rounds` times this).
+    pub startup_runs: usize,
+    /// Calls before the plugin's resident memory is read.
+    pub memory_calls: usize,
+    /// Payload of those calls.
+    pub memory_size: usize,
+}
+
+/// 64 B.
+pub const SMALL: usize = 64;
+/// 64 KiB.
+pub const MEDIUM: usize = 64 * 1024;
+/// 1 MiB.
+pub const LARGE: usize = 1024 * 1024;
+
+impl Plan {
+    /// The full measurement.
+    pub fn full() -> Plan {
+        Plan {
+            tiny: false,
+            rounds: 3,
+            sizes: vec![
+                SizePlan {
+                    bytes: SMALL,
+                    calls: 3000,
+                    warmup: 300,
+                    floor_calls: 20_000,
+                },
+                SizePlan {
+                    bytes: MEDIUM,
+                    calls: 1000,
+                    warmup: 100,
+                    floor_calls: 5000,
+                },
+                SizePlan {
+                    bytes: LARGE,
+                    calls: 150,
+                    warmup: 15,
+                    floor_calls: 500,
+                },
+            ],
+            spawn_runs: 200,
+            concurrency: vec![1, 16, 64],
+            throughput_size: SMALL,
+            throughput_calls: 10_000,
+            throughput_warmup: 300,
+            startup_runs: 7,
+            memory_calls: 10_000,
+            memory_size: SMALL,
+        }
+    }
+
+    /// The smoke test: every code path, a handful of calls each.
+    pub fn tiny() -> Plan {
+        Plan {
+            tiny: true,
+            rounds: 1,
+            sizes: vec![
+                SizePlan {
+                    bytes: SMALL,
+                    calls: 20,
+                    warmup: 2,
+                    floor_calls: 50,
+                },
+                SizePlan {
+                    bytes: MEDIUM,
+                    calls: 10,
+                    warmup: 1,
+                    floor_calls: 20,
+                },
+                SizePlan {
+                    bytes: LARGE,
+                    calls: 4,
+                    warmup: 1,
+                    floor_calls: 4,
+                },
+            ],
+            spawn_runs: 5,
+            concurrency: vec![1, 16, 64],
+            throughput_size: SMALL,
+            throughput_calls: 128,
+            throughput_warmup: 2,
+            startup_runs: 3,
+            memory_calls: 100,
+            memory_size: SMALL,
+        }
+    }
+
+    /// Start-ups per configuration over the whole run.
+    pub fn startup_total(&self) -> usize {
+        self.rounds * self.startup_runs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_plan_meets_the_brief() {
+        let full = Plan::full();
+        assert!(
+            full.startup_total() >= 20,
+            "start-up: median of at least 20"
+        );
+        assert_eq!(full.memory_calls, 10_000);
+        assert_eq!(full.concurrency, [1, 16, 64]);
+        let sizes: Vec<usize> = full.sizes.iter().map(|s| s.bytes).collect();
+        assert_eq!(sizes, [64, 64 * 1024, 1024 * 1024]);
+    }
+}

@@ -1,0 +1,336 @@
+//! The markdown report: medians, ratios and targets of one run (`results.md`, also printed).
+
+use std::fmt::Write as _;
+
+use crate::results::{OK, Pair, Results, Side};
+use crate::units::{duration, kib, rate, ratio, size_label};
+
+fn pair_label(pair: Pair) -> String {
+    if pair == Pair::GO {
+        "Go → Go (go-plugin)".into()
+    } else {
+        pair.label()
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// The text of a cell: the value when measured, else the row's status.
+fn cell(status: &str, value: Option<String>) -> String {
+    match value {
+        Some(v) if status == OK => v,
+        _ if status.starts_with("failed") => "**failed**".into(),
+        _ => status.to_string(),
+    }
+}
+
+fn ratio_cell(ours: Option<f64>, theirs: Option<f64>) -> String {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b > 0.0 => ratio(a / b),
+        _ => "–".into(),
+    }
+}
+
+/// Renders `results` as markdown.
+pub fn markdown(results: &Results) -> String {
+    let mut md = String::new();
+    header(&mut md, results);
+    targets(&mut md, results);
+    latency(&mut md, results);
+    throughput(&mut md, results);
+    startup(&mut md, results);
+    memory(&mut md, results);
+    md
+}
+
+fn header(md: &mut String, r: &Results) {
+    let m = &r.machine;
+    let _ = writeln!(
+        md,
+        "# rust-plugin against go-plugin and the floor: one run\n"
+    );
+    let _ = writeln!(
+        md,
+        "{} CPUs, {}, Go {}, {} build; {} round{} per cell, measured in {:.0} s.\n",
+        m.cpus,
+        m.kernel,
+        m.go.as_deref().unwrap_or("(none)"),
+        if m.release_build { "release" } else { "debug" },
+        r.rounds,
+        if r.rounds == 1 { "" } else { "s" },
+        r.duration_s
+    );
+    if r.tiny {
+        let _ = writeln!(
+            md,
+            "**Tiny smoke-test run (`--tiny`): a handful of calls each, the numbers mean nothing.**\n"
+        );
+    }
+    if let Some(why) = &r.go_skipped {
+        let _ = writeln!(
+            md,
+            "**Every go-plugin row is SKIPPED: {why}. Install Go to compare with go-plugin.**\n"
+        );
+    }
+}
+
+fn targets(md: &mut String, r: &Results) {
+    let _ = writeln!(md, "## Targets (reported, not asserted)\n");
+    let _ = writeln!(md, "| comparison | measured | target | |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for t in &r.targets {
+        let measured = t.ratio.map(ratio).unwrap_or_else(|| "not measured".into());
+        let (goal, verdict) = match (t.target, t.met) {
+            (Some(goal), Some(true)) => (format!("≤ {}", ratio(goal)), "met"),
+            (Some(goal), Some(false)) => (format!("≤ {}", ratio(goal)), "**not met**"),
+            (Some(goal), None) => (format!("≤ {}", ratio(goal)), "not measured"),
+            (None, _) => ("–".into(), "informational"),
+        };
+        let _ = writeln!(md, "| {} | {measured} | {goal} | {verdict} |", t.name);
+    }
+    md.push('\n');
+}
+
+fn sizes(r: &Results) -> Vec<usize> {
+    let mut sizes: Vec<usize> = r.floor.unix_socket.iter().map(|f| f.size).collect();
+    for row in &r.latency {
+        if !sizes.contains(&row.size) {
+            sizes.push(row.size);
+        }
+    }
+    sizes
+}
+
+fn pairs<'a>(rows: impl Iterator<Item = &'a Pair>) -> Vec<Pair> {
+    let mut out: Vec<Pair> = Vec::new();
+    for p in rows {
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+fn latency(md: &mut String, r: &Results) {
+    let sizes = sizes(r);
+    let _ = writeln!(
+        md,
+        "## Per-call round trip: p50 / p99 (`Get` of a value of that size; median over rounds)\n"
+    );
+    let _ = write!(md, "| host → plugin | AutoMTLS |");
+    for &s in &sizes {
+        let _ = write!(md, " {} |", size_label(s));
+    }
+    let _ = write!(md, "\n|---|---|");
+    for _ in &sizes {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    let _ = write!(md, "| floor: unix socket, 2 processes | – |");
+    for &s in &sizes {
+        let f = r.floor.unix_socket.iter().find(|f| f.size == s);
+        let text = f.map_or("–".into(), |f| {
+            format!("{} / {}", duration(f.p50_ns), duration(f.p99_ns))
+        });
+        let _ = write!(md, " {text} |");
+    }
+    md.push('\n');
+    let pairs = pairs(r.latency.iter().map(|row| &row.pair));
+    for automtls in [false, true] {
+        for &pair in &pairs {
+            let _ = write!(md, "| {} | {} |", pair_label(pair), on_off(automtls));
+            for &s in &sizes {
+                let row = r
+                    .latency
+                    .iter()
+                    .find(|row| row.pair == pair && row.automtls == automtls && row.size == s);
+                let text = row.map_or("–".into(), |row| {
+                    cell(
+                        &row.status,
+                        row.p50_ns
+                            .zip(row.p99_ns)
+                            .map(|(a, b)| format!("{} / {}", duration(a), duration(b))),
+                    )
+                });
+                let _ = write!(md, " {text} |");
+            }
+            md.push('\n');
+        }
+        let ours = Pair::rust(crate::results::Encoding::Protobuf);
+        for (label, theirs) in [("Go → Go", None), ("floor", Some(()))] {
+            let _ = write!(
+                md,
+                "| *p50 ratio Rust → Rust / {label}* | {} |",
+                on_off(automtls)
+            );
+            for &s in &sizes {
+                let a = r.latency_p50(ours, automtls, s).map(|v| v as f64);
+                let b = match theirs {
+                    None => r.latency_p50(Pair::GO, automtls, s),
+                    Some(()) => r.floor_p50(s),
+                }
+                .map(|v| v as f64);
+                let _ = write!(md, " {} |", ratio_cell(a, b));
+            }
+            md.push('\n');
+        }
+    }
+    md.push('\n');
+}
+
+fn throughput(md: &mut String, r: &Results) {
+    let Some(first) = r.throughput.first() else {
+        return;
+    };
+    let mut conc: Vec<usize> = Vec::new();
+    for row in &r.throughput {
+        if !conc.contains(&row.concurrency) {
+            conc.push(row.concurrency);
+        }
+    }
+    let _ = writeln!(
+        md,
+        "## Throughput: calls per second, concurrent callers on one dispensed client ({} `Get`; median over rounds)\n",
+        size_label(first.size)
+    );
+    let _ = write!(md, "| host → plugin | AutoMTLS |");
+    for c in &conc {
+        let _ = write!(md, " {c} caller{} |", if *c == 1 { "" } else { "s" });
+    }
+    let _ = write!(md, "\n|---|---|");
+    for _ in &conc {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    let pairs = pairs(r.throughput.iter().map(|row| &row.pair));
+    for automtls in [false, true] {
+        for &pair in &pairs {
+            let _ = write!(md, "| {} | {} |", pair_label(pair), on_off(automtls));
+            for &c in &conc {
+                let row = r.throughput.iter().find(|row| {
+                    row.pair == pair && row.automtls == automtls && row.concurrency == c
+                });
+                let text = row.map_or("–".into(), |row| {
+                    cell(&row.status, row.calls_per_sec.map(rate))
+                });
+                let _ = write!(md, " {text} |");
+            }
+            md.push('\n');
+        }
+        let _ = write!(
+            md,
+            "| *ratio Rust → Rust / Go → Go* | {} |",
+            on_off(automtls)
+        );
+        for &c in &conc {
+            let ours = r.calls_per_sec(Pair::rust(crate::results::Encoding::Protobuf), automtls, c);
+            let _ = write!(
+                md,
+                " {} |",
+                ratio_cell(ours, r.calls_per_sec(Pair::GO, automtls, c))
+            );
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+fn startup(md: &mut String, r: &Results) {
+    let runs = r.startup.iter().map(|s| s.all_ns.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        md,
+        "## Start-up: spawn to first successful call (median of {runs})\n"
+    );
+    let _ = writeln!(
+        md,
+        "| host → plugin | AutoMTLS | median | fastest | Rust host: start / dispense / first call (medians) |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for s in &r.floor.spawn {
+        let _ = writeln!(
+            md,
+            "| floor: spawn + wait of `{}` | – | {} | {} | |",
+            s.command,
+            duration(s.p50_ns),
+            duration(s.min_ns)
+        );
+    }
+    let pairs = pairs(r.startup.iter().map(|row| &row.pair));
+    for automtls in [false, true] {
+        for &pair in &pairs {
+            let row = r
+                .startup
+                .iter()
+                .find(|row| row.pair == pair && row.automtls == automtls);
+            let (median, fastest) = row.map_or(("–".into(), "–".into()), |row| {
+                (
+                    cell(&row.status, row.p50_ns.map(duration)),
+                    cell(&row.status, row.min_ns.map(duration)),
+                )
+            });
+            let phases = row.and_then(|row| row.phases).map_or(String::new(), |p| {
+                format!(
+                    "{} / {} / {}",
+                    duration(p.start_ns),
+                    duration(p.dispense_ns),
+                    duration(p.first_call_ns)
+                )
+            });
+            let _ = writeln!(
+                md,
+                "| {} | {} | {median} | {fastest} | {phases} |",
+                pair_label(pair),
+                on_off(automtls)
+            );
+        }
+        let ours = Pair::rust(crate::results::Encoding::Protobuf);
+        let _ = writeln!(
+            md,
+            "| *ratio Rust → Rust / Go → Go* | {} | {} | | |",
+            on_off(automtls),
+            ratio_cell(
+                r.startup_p50(ours, automtls).map(|v| v as f64),
+                r.startup_p50(Pair::GO, automtls).map(|v| v as f64)
+            )
+        );
+    }
+    md.push('\n');
+}
+
+fn memory(md: &mut String, r: &Results) {
+    let Some(first) = r.memory.first() else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Plugin resident memory after {} `Get` calls of {} (Rust host, AutoMTLS {})\n",
+        first.calls,
+        size_label(first.size),
+        on_off(first.automtls)
+    );
+    let _ = writeln!(md, "| plugin | VmRSS | VmHWM (peak) |");
+    let _ = writeln!(md, "|---|---|---|");
+    for row in &r.memory {
+        let name = match row.pair.plugin {
+            Side::Rust => "Rust (`bench-plugin`)",
+            Side::Go => "Go (`go-kv-plugin`, go-plugin)",
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} |",
+            cell(&row.status, row.resident.map(|m| kib(m.vm_rss_kb))),
+            cell(&row.status, row.resident.map(|m| kib(m.vm_hwm_kb)))
+        );
+    }
+    let rss = |side| r.resident(side).map(|m| m.vm_rss_kb as f64);
+    let hwm = |side| r.resident(side).map(|m| m.vm_hwm_kb as f64);
+    let _ = writeln!(
+        md,
+        "| *ratio Rust / Go* | {} | {} |",
+        ratio_cell(rss(Side::Rust), rss(Side::Go)),
+        ratio_cell(hwm(Side::Rust), hwm(Side::Go))
+    );
+    md.push('\n');
+}

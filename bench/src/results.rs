@@ -1,0 +1,336 @@
+//! The raw numbers of one run, as written to `results.json`.
+//!
+//! Every row has a `status`: `ok` (its numbers are present and positive), `skipped: <why>`
+//! (e.g. `skipped: no Go toolchain`; no numbers), or `failed: <error>` (the run exits non-zero).
+//! Durations are nanoseconds, memory KiB.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rust::{Resident, StartupRun};
+use crate::stats::Summary;
+
+/// The `status` of a row that was measured.
+pub const OK: &str = "ok";
+
+/// A side of a plugin connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// rust-plugin (this SDK).
+    Rust,
+    /// go-plugin.
+    Go,
+}
+
+impl Side {
+    /// `Rust` or `Go`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Rust => "Rust",
+            Side::Go => "Go",
+        }
+    }
+}
+
+/// The interface a row calls through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// `proto.KV` (protobuf).
+    Protobuf,
+    /// A `#[plugin_interface]` serde interface.
+    Serde,
+}
+
+/// Who talks to whom, through what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pair {
+    /// The host.
+    pub host: Side,
+    /// The plugin.
+    pub plugin: Side,
+    /// The interface.
+    pub interface: Encoding,
+}
+
+impl Pair {
+    /// Rust host, Rust plugin, over `interface`.
+    pub const fn rust(interface: Encoding) -> Pair {
+        Pair {
+            host: Side::Rust,
+            plugin: Side::Rust,
+            interface,
+        }
+    }
+
+    /// Host `host`, plugin `plugin`, over `proto.KV`.
+    pub const fn protobuf(host: Side, plugin: Side) -> Pair {
+        Pair {
+            host,
+            plugin,
+            interface: Encoding::Protobuf,
+        }
+    }
+
+    /// Go host, Go plugin: go-plugin itself.
+    pub const GO: Pair = Pair::protobuf(Side::Go, Side::Go);
+
+    /// `Rust → Go`, plus ` (serde)` for serde interfaces.
+    pub fn label(&self) -> String {
+        let base = format!("{} → {}", self.host.name(), self.plugin.name());
+        match self.interface {
+            Encoding::Protobuf => base,
+            Encoding::Serde => format!("{base} (serde)"),
+        }
+    }
+
+    /// Whether the Go toolchain is needed.
+    pub fn needs_go(&self) -> bool {
+        self.host == Side::Go || self.plugin == Side::Go
+    }
+}
+
+/// The machine and toolchains of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// Online CPUs.
+    pub cpus: usize,
+    /// `uname -sr`-like: kernel name and release.
+    pub kernel: String,
+    /// The Go toolchain, when there is one.
+    pub go: Option<String>,
+    /// Whether the harness itself was built with optimisations.
+    pub release_build: bool,
+}
+
+/// One payload size of the unix-socket floor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SocketFloor {
+    /// Payload bytes each way.
+    pub size: usize,
+    /// Median round trip.
+    pub p50_ns: u64,
+    /// 99th percentile round trip.
+    pub p99_ns: u64,
+    /// The batch.
+    pub summary: Summary,
+}
+
+/// Spawn + wait of a trivial program.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpawnFloor {
+    /// The command line.
+    pub command: String,
+    /// Median.
+    pub p50_ns: u64,
+    /// Fastest.
+    pub min_ns: u64,
+    /// Every run, in order.
+    pub all_ns: Vec<u64>,
+}
+
+/// The physical floor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Floor {
+    /// Unix-socket round trips between two processes.
+    pub unix_socket: Vec<SocketFloor>,
+    /// Process spawns.
+    pub spawn: Vec<SpawnFloor>,
+}
+
+/// Per-call round trips of one pair, AutoMTLS setting and size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatencyRow {
+    /// Who talks to whom.
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// Payload bytes of each `Get` reply.
+    pub size: usize,
+    /// `ok`, `skipped: ...` or `failed: ...`.
+    pub status: String,
+    /// Median over rounds of each round's p50.
+    pub p50_ns: Option<u64>,
+    /// Median over rounds of each round's p99.
+    pub p99_ns: Option<u64>,
+    /// Each round.
+    pub rounds: Vec<Summary>,
+}
+
+/// Calls per second of one pair with `concurrency` callers on one client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThroughputRow {
+    /// Who talks to whom.
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// Payload bytes.
+    pub size: usize,
+    /// Concurrent callers.
+    pub concurrency: usize,
+    /// `ok`, `skipped: ...` or `failed: ...`.
+    pub status: String,
+    /// Median over rounds.
+    pub calls_per_sec: Option<f64>,
+    /// Each round.
+    pub rounds: Vec<Summary>,
+}
+
+/// Spawn to first successful call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartupRow {
+    /// Who talks to whom.
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// `ok`, `skipped: ...` or `failed: ...`.
+    pub status: String,
+    /// Median over every run.
+    pub p50_ns: Option<u64>,
+    /// Fastest run.
+    pub min_ns: Option<u64>,
+    /// Every run.
+    pub all_ns: Vec<u64>,
+    /// Rust hosts only: the median of each phase over every run.
+    pub phases: Option<StartupRun>,
+}
+
+/// A plugin's resident memory after a number of calls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryRow {
+    /// Who talks to whom (the host is Rust for both plugins: same client, same calls).
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// Payload bytes.
+    pub size: usize,
+    /// Calls made before reading.
+    pub calls: usize,
+    /// `ok`, `skipped: ...` or `failed: ...`.
+    pub status: String,
+    /// The reading.
+    #[serde(flatten)]
+    pub resident: Option<Resident>,
+}
+
+/// One of the targets (or an informational ratio, without `target`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Target {
+    /// What is compared.
+    pub name: String,
+    /// The measured ratio, when both sides were measured.
+    pub ratio: Option<f64>,
+    /// The largest ratio that meets the target (`None`: informational).
+    pub target: Option<f64>,
+    /// Whether the target is met (`None`: informational or not measured).
+    pub met: Option<bool>,
+}
+
+/// One run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Format version of this file.
+    pub schema: u32,
+    /// The tiny smoke-test plan (numbers meaningless).
+    pub tiny: bool,
+    /// Seconds since the epoch when the run started.
+    pub started_unix: u64,
+    /// Wall time of the measurements, seconds.
+    pub duration_s: f64,
+    /// Rounds per latency and throughput cell.
+    pub rounds: usize,
+    /// Why the Go rows were skipped, if they were.
+    pub go_skipped: Option<String>,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The floor.
+    pub floor: Floor,
+    /// Per-call round trips.
+    pub latency: Vec<LatencyRow>,
+    /// Calls per second.
+    pub throughput: Vec<ThroughputRow>,
+    /// Start-up.
+    pub startup: Vec<StartupRow>,
+    /// Resident memory.
+    pub memory: Vec<MemoryRow>,
+    /// Targets and ratios.
+    pub targets: Vec<Target>,
+}
+
+impl Results {
+    /// Every `failed: ...` status, with what it belongs to.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |what: String, status: &str| {
+            if status.starts_with("failed") {
+                out.push(format!("{what}: {status}"));
+            }
+        };
+        for r in &self.latency {
+            check(
+                format!("latency {} {} B", r.pair.label(), r.size),
+                &r.status,
+            );
+        }
+        for r in &self.throughput {
+            check(
+                format!("throughput {} x{}", r.pair.label(), r.concurrency),
+                &r.status,
+            );
+        }
+        for r in &self.startup {
+            check(format!("start-up {}", r.pair.label()), &r.status);
+        }
+        for r in &self.memory {
+            check(format!("memory {}", r.pair.label()), &r.status);
+        }
+        out
+    }
+}
+
+impl Results {
+    /// The measured p50 of `pair` at `size` bytes, if it was measured.
+    pub fn latency_p50(&self, pair: Pair, automtls: bool, size: usize) -> Option<u64> {
+        self.latency
+            .iter()
+            .find(|r| r.pair == pair && r.automtls == automtls && r.size == size)
+            .and_then(|r| r.p50_ns)
+    }
+
+    /// The floor's p50 at `size` bytes.
+    pub fn floor_p50(&self, size: usize) -> Option<u64> {
+        self.floor
+            .unix_socket
+            .iter()
+            .find(|f| f.size == size)
+            .map(|f| f.p50_ns)
+    }
+
+    /// The median start-up of `pair`.
+    pub fn startup_p50(&self, pair: Pair, automtls: bool) -> Option<u64> {
+        self.startup
+            .iter()
+            .find(|r| r.pair == pair && r.automtls == automtls)
+            .and_then(|r| r.p50_ns)
+    }
+
+    /// The calls per second of `pair` with `concurrency` callers.
+    pub fn calls_per_sec(&self, pair: Pair, automtls: bool, concurrency: usize) -> Option<f64> {
+        self.throughput
+            .iter()
+            .find(|r| r.pair == pair && r.automtls == automtls && r.concurrency == concurrency)
+            .and_then(|r| r.calls_per_sec)
+    }
+
+    /// The resident memory of `plugin`'s process.
+    pub fn resident(&self, plugin: Side) -> Option<Resident> {
+        self.memory
+            .iter()
+            .find(|r| r.pair.plugin == plugin)
+            .and_then(|r| r.resident)
+    }
+}

@@ -1,0 +1,52 @@
+//! The floor: unix-socket round trips and spawns, measured first.
+
+use std::path::Path;
+
+use super::{Bench, median_ns, progress};
+use crate::floor::{self, PingPong};
+use crate::results::{Floor, SocketFloor, SpawnFloor};
+
+impl Bench {
+    /// The unix-socket round trips at every size, then the spawns of `/bin/true`.
+    pub(super) fn floor(&self, exe: &Path) -> Result<Floor, String> {
+        progress("floor: unix-socket round trips between two processes");
+        let batches: Vec<PingPong> = self
+            .plan
+            .sizes
+            .iter()
+            .map(|s| PingPong {
+                size: s.bytes,
+                calls: s.floor_calls,
+                warmup: s.floor_calls / 10 + 1,
+            })
+            .collect();
+        let summaries = floor::unix_socket_round_trips(exe, &batches)
+            .map_err(|e| format!("unix-socket floor: {e}"))?;
+        let unix_socket = batches
+            .iter()
+            .zip(summaries)
+            .map(|(b, s)| SocketFloor {
+                size: b.size,
+                p50_ns: s.p50_ns,
+                p99_ns: s.p99_ns,
+                summary: s,
+            })
+            .collect();
+        progress("floor: spawn + wait of a trivial binary");
+        let all = floor::spawn_and_wait("/bin/true", &[], self.plan.spawn_runs)
+            .map_err(|e| format!("spawn floor: {e}"))?;
+        Ok(Floor {
+            unix_socket,
+            spawn: vec![spawn_floor("/bin/true", all)],
+        })
+    }
+}
+
+fn spawn_floor(command: &str, all: Vec<u64>) -> SpawnFloor {
+    SpawnFloor {
+        command: command.to_string(),
+        p50_ns: median_ns(&all),
+        min_ns: all.iter().copied().min().unwrap_or(0),
+        all_ns: all,
+    }
+}

@@ -1,0 +1,49 @@
+//! The plugin's resident memory after many calls, both plugins behind the Rust host.
+
+use super::{Bench, MEMORY_PAIRS, describe, progress};
+use crate::results::{MemoryRow, OK};
+use crate::rust;
+
+impl Bench {
+    /// Each plugin's resident memory after the plan's calls.
+    pub(super) fn memory(&self) -> Vec<MemoryRow> {
+        let plan = &self.plan;
+        MEMORY_PAIRS
+            .iter()
+            .map(|&pair| {
+                let automtls = true;
+                let (status, resident) = match self.skip(pair) {
+                    Some(why) => (why, None),
+                    None => {
+                        let result = self.plugin(pair.plugin).and_then(|plugin| {
+                            self.rt.block_on(rust::memory(
+                                &plugin,
+                                automtls,
+                                plan.memory_size,
+                                plan.memory_calls,
+                            ))
+                        });
+                        progress(&format!(
+                            "memory: {} plugin after {} calls: {}",
+                            pair.plugin.name(),
+                            plan.memory_calls,
+                            describe(&result, |m| format!("VmRSS {} KiB", m.vm_rss_kb))
+                        ));
+                        match result {
+                            Ok(m) => (OK.to_string(), Some(m)),
+                            Err(e) => (format!("failed: {e}"), None),
+                        }
+                    }
+                };
+                MemoryRow {
+                    pair,
+                    automtls,
+                    size: plan.memory_size,
+                    calls: plan.memory_calls,
+                    status,
+                    resident,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,325 @@
+//! Measurements with the Rust host (this process, through `plugin_runtime::Client`), against
+//! any plugin binary speaking `proto.KV`: our `bench-plugin` or go-plugin's `go-kv-plugin`.
+//!
+//! Every client is killed before a measurement returns, whatever happened (the plugin gets its
+//! graceful `Shutdown`, then SIGKILL of its process group; the runtime reaps it).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
+use plugin_runtime::{Client, ClientConfig, PluginSet};
+
+use crate::interface::{
+    BENCH_KEY, PROTOBUF_PLUGIN, SERDE_PLUGIN, STARTUP_KEY, STARTUP_VALUE, Store, StorePlugin,
+    payload,
+};
+use crate::stats::Summary;
+
+/// How to launch one plugin binary.
+#[derive(Debug, Clone)]
+pub struct PluginCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Extra environment variables.
+    pub envs: Vec<(String, String)>,
+    /// The working directory (inherited when `None`).
+    pub dir: Option<PathBuf>,
+}
+
+impl PluginCommand {
+    /// A plugin run as `program`, with no extra environment.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        PluginCommand {
+            program: program.into(),
+            envs: Vec::new(),
+            dir: None,
+        }
+    }
+
+    /// The same plugin with `key=value` added to its environment.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The same plugin running in `dir`.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+}
+
+/// The plugin interface a measurement calls through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interface {
+    /// `proto.KV` `Get`, protobuf messages (kv-example's `KvPlugin`).
+    Protobuf,
+    /// [`Store::get`], bincode through serde (`#[plugin_interface]`).
+    Serde,
+}
+
+/// A dispensed client of either interface.
+#[derive(Clone)]
+enum Caller {
+    Protobuf(Arc<dyn Kv>),
+    Serde(Arc<dyn Store>),
+}
+
+impl Caller {
+    async fn dispense(client: &Client, interface: Interface) -> Result<Caller, String> {
+        match interface {
+            Interface::Protobuf => client
+                .dispense::<dyn Kv>(PROTOBUF_PLUGIN)
+                .await
+                .map(Caller::Protobuf)
+                .map_err(|e| format!("dispensing {PROTOBUF_PLUGIN}: {e}")),
+            Interface::Serde => client
+                .dispense::<dyn Store>(SERDE_PLUGIN)
+                .await
+                .map(Caller::Serde)
+                .map_err(|e| format!("dispensing {SERDE_PLUGIN}: {e}")),
+        }
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
+        match self {
+            Caller::Protobuf(kv) => kv
+                .put(PutRequest {
+                    key: key.to_string(),
+                    value,
+                })
+                .await
+                .map(drop)
+                .map_err(|s| format!("Put {key}: {s}")),
+            Caller::Serde(store) => store
+                .put(key.to_string(), value)
+                .await
+                .map_err(|e| format!("put {key}: {e}")),
+        }
+    }
+
+    /// One `Get`, checked against `expected` (as go-kv-host's `bench` checks every reply).
+    async fn get(&self, key: &str, expected: &[u8]) -> Result<(), String> {
+        let value = match self {
+            Caller::Protobuf(kv) => {
+                kv.get(GetRequest {
+                    key: key.to_string(),
+                })
+                .await
+                .map_err(|s| format!("Get {key}: {s}"))?
+                .value
+            }
+            Caller::Serde(store) => store
+                .get(key.to_string())
+                .await
+                .map_err(|e| format!("get {key}: {e}"))?,
+        };
+        if value != expected {
+            return Err(format!(
+                "Get {key}: {} bytes that differ from the {} expected",
+                value.len(),
+                expected.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn config(plugin: &PluginCommand, automtls: bool) -> ClientConfig {
+    ClientConfig::new(handshake())
+        .command(plugin.command())
+        .auto_mtls(automtls)
+        .plugins(
+            PluginSet::new()
+                .with(PROTOBUF_PLUGIN, KvPlugin::host())
+                .with(SERDE_PLUGIN, StorePlugin::host()),
+        )
+}
+
+/// Runs `body` with a started client of `plugin`, then kills the client whatever happened.
+async fn with_client<T, F, Fut>(
+    plugin: &PluginCommand,
+    automtls: bool,
+    body: F,
+) -> Result<T, String>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let client = Client::new(config(plugin, automtls)).map_err(|e| e.to_string())?;
+    let result = body(client.clone()).await;
+    client.kill().await;
+    result
+}
+
+/// A fresh plugin, `size` bytes stored, `warmup` untimed `Get`s, then `calls` `Get`s shared by
+/// `concurrency` callers on one dispensed client (one caller: the latency measurements); every
+/// call is timed, and so is the whole batch.
+pub async fn throughput(
+    plugin: &PluginCommand,
+    interface: Interface,
+    automtls: bool,
+    size: usize,
+    concurrency: usize,
+    calls: usize,
+    warmup: usize,
+) -> Result<Summary, String> {
+    with_client(plugin, automtls, |client| async move {
+        let caller = Caller::dispense(&client, interface).await?;
+        let value = Arc::new(payload(size));
+        caller.put(BENCH_KEY, value.to_vec()).await?;
+        for _ in 0..warmup {
+            caller.get(BENCH_KEY, &value).await?;
+        }
+        let next = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (caller, value, next) = (caller.clone(), value.clone(), next.clone());
+                tokio::spawn(async move {
+                    let mut samples = Vec::with_capacity(calls / concurrency + 1);
+                    while next.fetch_add(1, Ordering::Relaxed) < calls {
+                        let t = Instant::now();
+                        caller.get(BENCH_KEY, &value).await?;
+                        samples.push(t.elapsed().as_nanos() as u64);
+                    }
+                    Ok::<_, String>(samples)
+                })
+            })
+            .collect();
+        let mut samples = Vec::with_capacity(calls);
+        let mut first_error = None;
+        for task in tasks {
+            match task.await {
+                Ok(Ok(s)) => samples.extend(s),
+                Ok(Err(e)) => first_error = first_error.or(Some(e)),
+                Err(e) => first_error = first_error.or(Some(format!("caller task: {e}"))),
+            }
+        }
+        let wall = start.elapsed().as_nanos() as u64;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(Summary::from_samples(samples, wall)),
+        }
+    })
+    .await
+}
+
+/// One start-up through the Rust host, and where its time went (ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StartupRun {
+    /// Spawn to first successful call.
+    pub total_ns: u64,
+    /// `Client::new` and `Client::start`: spawn, handshake line, connection (TLS included).
+    pub start_ns: u64,
+    /// `Client::dispense`.
+    pub dispense_ns: u64,
+    /// The first `Get`.
+    pub first_call_ns: u64,
+}
+
+/// Start-up, `runs` times: from `Client::new` (spawn) to the first successful `Get` of
+/// [`STARTUP_KEY`] (the plugin must already hold it: seeded or persisted). Each plugin is
+/// killed after its run, untimed. In run order.
+pub async fn startup(
+    plugin: &PluginCommand,
+    automtls: bool,
+    runs: usize,
+) -> Result<Vec<StartupRun>, String> {
+    let mut all = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let client = Client::new(config(plugin, automtls)).map_err(|e| e.to_string())?;
+        let result = async {
+            client.start().await.map_err(|e| e.to_string())?;
+            let started = t.elapsed();
+            let caller = Caller::dispense(&client, Interface::Protobuf).await?;
+            let dispensed = t.elapsed();
+            caller.get(STARTUP_KEY, STARTUP_VALUE.as_bytes()).await?;
+            let total = t.elapsed();
+            Ok::<_, String>(StartupRun {
+                total_ns: total.as_nanos() as u64,
+                start_ns: started.as_nanos() as u64,
+                dispense_ns: (dispensed - started).as_nanos() as u64,
+                first_call_ns: (total - dispensed).as_nanos() as u64,
+            })
+        }
+        .await;
+        client.kill().await;
+        all.push(result?);
+    }
+    Ok(all)
+}
+
+/// Stores [`STARTUP_VALUE`] under [`STARTUP_KEY`] through one short-lived plugin (for plugins
+/// that persist values, such as go-kv-plugin's file store).
+pub async fn store_startup_value(plugin: &PluginCommand, automtls: bool) -> Result<(), String> {
+    with_client(plugin, automtls, |client| async move {
+        Caller::dispense(&client, Interface::Protobuf)
+            .await?
+            .put(STARTUP_KEY, STARTUP_VALUE.as_bytes().to_vec())
+            .await
+    })
+    .await
+}
+
+/// A plugin's resident memory, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Resident {
+    /// `VmRSS`: resident now, KiB.
+    pub vm_rss_kb: u64,
+    /// `VmHWM`: the peak resident size, KiB.
+    pub vm_hwm_kb: u64,
+}
+
+/// A fresh plugin's resident memory after `calls` `Get`s of `size` bytes.
+pub async fn memory(
+    plugin: &PluginCommand,
+    automtls: bool,
+    size: usize,
+    calls: usize,
+) -> Result<Resident, String> {
+    with_client(plugin, automtls, |client| async move {
+        let caller = Caller::dispense(&client, Interface::Protobuf).await?;
+        let value = payload(size);
+        caller.put(BENCH_KEY, value.clone()).await?;
+        for _ in 0..calls {
+            caller.get(BENCH_KEY, &value).await?;
+        }
+        let pid = client.pid().ok_or("the plugin's pid is unknown")?;
+        resident(pid)
+    })
+    .await
+}
+
+/// `VmRSS` and `VmHWM` of process `pid`.
+pub fn resident(pid: u32) -> Result<Resident, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("reading /proc/{pid}/status: {e}"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .ok_or_else(|| format!("no {name} line in /proc/{pid}/status"))
+    };
+    Ok(Resident {
+        vm_rss_kb: field("VmRSS:")?,
+        vm_hwm_kb: field("VmHWM:")?,
+    })
+}

@@ -1,0 +1,101 @@
+//! The targets, as ratios of numbers measured in the same run (reported, never asserted):
+//!
+//! - Rust-to-Rust gRPC p50 at most 0.7 of go-plugin's Go-to-Go, per size and AutoMTLS setting;
+//! - start-up at most 0.5 of go-plugin's, per AutoMTLS setting;
+//! - plugin resident memory at most 0.5 of a Go plugin's;
+//! - and, informational: our p50 over the unix-socket floor at the same size.
+
+use crate::results::{Encoding, Pair, Results, Side, Target};
+use crate::units::size_label;
+
+/// p50 latency target: Rust→Rust over go-plugin's Go→Go.
+pub const LATENCY: f64 = 0.7;
+/// Start-up target: Rust→Rust over Go→Go.
+pub const STARTUP: f64 = 0.5;
+/// Resident memory target: Rust plugin over Go plugin.
+pub const MEMORY: f64 = 0.5;
+
+fn ratio(ours: Option<f64>, theirs: Option<f64>) -> Option<f64> {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn target(name: String, ratio: Option<f64>, limit: Option<f64>) -> Target {
+    Target {
+        name,
+        ratio,
+        target: limit,
+        met: match (ratio, limit) {
+            (Some(r), Some(l)) => Some(r <= l),
+            _ => None,
+        },
+    }
+}
+
+fn mtls(on: bool) -> &'static str {
+    if on { "AutoMTLS on" } else { "AutoMTLS off" }
+}
+
+/// Every target and informational ratio of `results`.
+pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
+    let ours = Pair::rust(Encoding::Protobuf);
+    let mut out = Vec::new();
+    for automtls in [false, true] {
+        for &size in sizes {
+            out.push(target(
+                format!(
+                    "p50 round trip, Rust → Rust / Go → Go (go-plugin), {}, {}",
+                    size_label(size),
+                    mtls(automtls)
+                ),
+                ratio(
+                    results.latency_p50(ours, automtls, size).map(|v| v as f64),
+                    results
+                        .latency_p50(Pair::GO, automtls, size)
+                        .map(|v| v as f64),
+                ),
+                Some(LATENCY),
+            ));
+        }
+    }
+    for automtls in [false, true] {
+        out.push(target(
+            format!(
+                "start-up, Rust → Rust / Go → Go (go-plugin), {}",
+                mtls(automtls)
+            ),
+            ratio(
+                results.startup_p50(ours, automtls).map(|v| v as f64),
+                results.startup_p50(Pair::GO, automtls).map(|v| v as f64),
+            ),
+            Some(STARTUP),
+        ));
+    }
+    out.push(target(
+        "plugin resident memory (VmRSS), Rust plugin / Go plugin".into(),
+        ratio(
+            results.resident(Side::Rust).map(|r| r.vm_rss_kb as f64),
+            results.resident(Side::Go).map(|r| r.vm_rss_kb as f64),
+        ),
+        Some(MEMORY),
+    ));
+    for automtls in [false, true] {
+        for &size in sizes {
+            out.push(target(
+                format!(
+                    "p50 round trip, Rust → Rust / unix-socket floor, {}, {}",
+                    size_label(size),
+                    mtls(automtls)
+                ),
+                ratio(
+                    results.latency_p50(ours, automtls, size).map(|v| v as f64),
+                    results.floor_p50(size).map(|v| v as f64),
+                ),
+                None,
+            ));
+        }
+    }
+    out
+}

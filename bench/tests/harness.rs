@@ -1,0 +1,267 @@
+//! The harness runs on a tiny configuration and writes well-formed output: `results.json` with
+//! every key and positive numbers, a markdown report with consistent tables, a PNG chart. The
+//! numbers themselves are never asserted (no wall-clock assertions).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use plugin_bench::png::{SIGNATURE, crc32};
+use serde_json::Value;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_plugin-bench");
+const PLUGIN: &str = env!("CARGO_BIN_EXE_bench-plugin");
+
+fn tiny_run(out: &Path, path: Option<&str>) -> Output {
+    let mut cmd = Command::new(HARNESS);
+    cmd.args(["--tiny", "--out"])
+        .arg(out)
+        .args(["--plugin", PLUGIN]);
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    let output = cmd.output().expect("plugin-bench runs");
+    assert!(
+        output.status.success(),
+        "plugin-bench --tiny failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn json(out: &Path) -> Value {
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+fn positive(row: &Value, key: &str) {
+    let n = row[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {row}"));
+    assert!(n > 0.0, "{key} is not positive in {row}");
+}
+
+fn needs_go(row: &Value) -> bool {
+    row["host"] == "go" || row["plugin"] == "go"
+}
+
+/// Every row is `ok` with positive `keys`, or (only when Go is missing) skipped.
+fn check_rows(results: &Value, section: &str, keys: &[&str], expected: usize) {
+    let rows = results[section]
+        .as_array()
+        .unwrap_or_else(|| panic!("{section} is not an array"));
+    assert_eq!(rows.len(), expected, "rows of {section}");
+    let go_skipped = !results["go_skipped"].is_null();
+    for row in rows {
+        for key in ["host", "plugin", "interface", "automtls", "status"] {
+            assert!(!row[key].is_null(), "{section} row without {key}: {row}");
+        }
+        let status = row["status"].as_str().expect("status is a string");
+        if go_skipped && needs_go(row) {
+            assert_eq!(status, "skipped: no Go toolchain", "{row}");
+            continue;
+        }
+        assert_eq!(status, "ok", "{section}: {row}");
+        for key in keys {
+            positive(row, key);
+        }
+    }
+}
+
+fn check_json(results: &Value) {
+    assert_eq!(results["schema"], 1);
+    assert_eq!(results["tiny"], true);
+    positive(results, "duration_s");
+    positive(results, "rounds");
+    positive(&results["machine"], "cpus");
+    let sockets = results["floor"]["unix_socket"].as_array().expect("floor");
+    let sizes: Vec<u64> = sockets.iter().filter_map(|f| f["size"].as_u64()).collect();
+    assert_eq!(sizes, [64, 64 * 1024, 1024 * 1024]);
+    for f in sockets {
+        positive(f, "p50_ns");
+        positive(f, "p99_ns");
+    }
+    let spawn = &results["floor"]["spawn"][0];
+    assert_eq!(spawn["command"], "/bin/true");
+    positive(spawn, "p50_ns");
+    positive(spawn, "min_ns");
+    // 5 pairs (protobuf, serde, Go, both crossings) x 2 AutoMTLS x 3 sizes.
+    check_rows(results, "latency", &["p50_ns", "p99_ns", "size"], 30);
+    // 2 pairs x 2 AutoMTLS x 3 concurrencies.
+    check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 12);
+    // 4 pairs x 2 AutoMTLS.
+    check_rows(results, "startup", &["p50_ns", "min_ns"], 8);
+    for row in results["startup"].as_array().unwrap() {
+        if row["host"] == "rust" && row["status"] == "ok" {
+            for key in ["total_ns", "start_ns", "dispense_ns", "first_call_ns"] {
+                positive(&row["phases"], key);
+            }
+        }
+    }
+    check_rows(results, "memory", &["vm_rss_kb", "vm_hwm_kb", "calls"], 2);
+    let targets = results["targets"].as_array().expect("targets");
+    assert!(targets.len() >= 9, "{targets:?}");
+    for t in targets {
+        assert!(t["name"].is_string(), "{t}");
+        if let Some(r) = t["ratio"].as_f64() {
+            assert!(r > 0.0, "{t}");
+        }
+        if t["target"].is_number() && t["ratio"].is_number() {
+            assert!(t["met"].is_boolean(), "{t}");
+        }
+    }
+}
+
+/// Every table has a header, a separator and rows with as many cells as its header.
+fn check_markdown(md: &str) -> usize {
+    for heading in [
+        "## Targets",
+        "## Per-call round trip",
+        "## Throughput",
+        "## Start-up",
+        "## Plugin resident memory",
+    ] {
+        assert!(md.contains(heading), "no {heading:?} in:\n{md}");
+    }
+    assert!(md.contains("| host → plugin | AutoMTLS | 64 B | 64 KiB | 1 MiB |"));
+    for label in [
+        "Rust → Rust",
+        "Rust → Rust (serde)",
+        "Go → Go (go-plugin)",
+        "Rust → Go",
+        "Go → Rust",
+    ] {
+        assert!(
+            md.contains(&format!("| {label} | off |")),
+            "no row {label:?}"
+        );
+    }
+    let mut tables = 0;
+    let lines: Vec<&str> = md.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].starts_with('|') {
+            let cells = lines[i].matches('|').count();
+            assert!(
+                lines[i + 1].starts_with("|---"),
+                "no separator after {:?}",
+                lines[i]
+            );
+            assert_eq!(
+                lines[i + 1].matches('|').count(),
+                cells,
+                "{:?}",
+                lines[i + 1]
+            );
+            let mut j = i + 2;
+            while j < lines.len() && lines[j].starts_with('|') {
+                assert_eq!(lines[j].matches('|').count(), cells, "row {:?}", lines[j]);
+                assert!(
+                    !lines[j].contains("failed"),
+                    "a failed measurement: {:?}",
+                    lines[j]
+                );
+                j += 1;
+            }
+            assert!(j > i + 2, "an empty table at {:?}", lines[i]);
+            tables += 1;
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    tables
+}
+
+/// The PNG's signature, chunk CRCs and dimensions.
+fn check_png(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], &SIGNATURE, "PNG signature");
+    let mut pos = 8;
+    let mut kinds = Vec::new();
+    let mut size = (0, 0);
+    while pos < png.len() {
+        let len = u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
+        let body = &png[pos + 4..pos + 8 + len];
+        let crc = u32::from_be_bytes(png[pos + 8 + len..pos + 12 + len].try_into().unwrap());
+        assert_eq!(
+            crc,
+            crc32(body),
+            "CRC of {:?}",
+            String::from_utf8_lossy(&body[..4])
+        );
+        if &body[..4] == b"IHDR" {
+            size = (
+                u32::from_be_bytes(body[4..8].try_into().unwrap()),
+                u32::from_be_bytes(body[8..12].try_into().unwrap()),
+            );
+        }
+        kinds.push(String::from_utf8_lossy(&body[..4]).into_owned());
+        pos += 12 + len;
+    }
+    assert_eq!(kinds.first().map(String::as_str), Some("IHDR"));
+    assert_eq!(kinds.last().map(String::as_str), Some("IEND"));
+    assert!(kinds.iter().any(|k| k == "IDAT"));
+    size
+}
+
+#[test]
+fn a_tiny_run_writes_json_markdown_and_a_chart() {
+    let out = tempfile::tempdir().unwrap();
+    let output = tiny_run(out.path(), None);
+    let results = json(out.path());
+    check_json(&results);
+    let md = std::fs::read_to_string(out.path().join("results.md")).unwrap();
+    assert_eq!(
+        check_markdown(&md),
+        5,
+        "targets, latency, throughput, start-up, memory"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        md.trim(),
+        "the report is printed too"
+    );
+    let (w, h) = check_png(&std::fs::read(out.path().join("chart.png")).unwrap());
+    assert_eq!(w, 1000);
+    assert!(h > 600, "{h}");
+}
+
+/// PATH without any directory holding a `go` executable.
+fn path_without_go() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| !d.join("go").exists())
+        .collect();
+    std::env::join_paths(dirs).unwrap().into_string().unwrap()
+}
+
+#[test]
+fn without_go_the_go_rows_are_skipped_and_said_loudly() {
+    let out = tempfile::tempdir().unwrap();
+    let output = tiny_run(out.path(), Some(&path_without_go()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("every go-plugin row is SKIPPED: no Go toolchain"),
+        "{stderr}"
+    );
+    let results = json(out.path());
+    assert_eq!(results["go_skipped"], "no Go toolchain");
+    check_json(&results);
+    let md = std::fs::read_to_string(out.path().join("results.md")).unwrap();
+    check_markdown(&md);
+    assert!(md.contains("SKIPPED: no Go toolchain"), "{md}");
+    assert!(
+        md.contains("| Go → Go (go-plugin) | off | skipped: no Go toolchain |"),
+        "{md}"
+    );
+    check_png(&std::fs::read(out.path().join("chart.png")).unwrap());
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    let out = Command::new(HARNESS).arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: plugin-bench"));
+    let help = Command::new(HARNESS).arg("--help").output().unwrap();
+    assert!(help.status.success());
+}
