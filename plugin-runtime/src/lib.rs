@@ -118,6 +118,7 @@ pub use plugin_core::{
 pub use plugin_macros::plugin_interface;
 pub use secure::SecureConfig;
 pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_mux};
+pub use transport::channel::GrpcChannel;
 pub use transport::codec::{BoxOutgoing, Outgoing};
 pub use transport::connection::GrpcConnection;
 pub use transport::dispatch::Dispatch;

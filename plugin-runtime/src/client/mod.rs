@@ -16,7 +16,6 @@ use plugin_core::{
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 pub use config::{
     ClientConfig, DEFAULT_KILL_GRACE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_START_TIMEOUT,
@@ -30,6 +29,7 @@ use crate::proto::grpc_stdio_client::GrpcStdioClient;
 use crate::proto::stdio_data::Channel as StdioChannel;
 use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls};
+use crate::transport::channel::GrpcChannel;
 use crate::transport::connection::GrpcConnection;
 use crate::transport::dispatch::MessageLimits;
 use crate::transport::io::{Address, connect_channel, dial_raw};
@@ -439,7 +439,7 @@ impl Client {
         host_versions: &VersionList,
         host_cert: Option<Certificate>,
         socket: &mut Option<PathBuf>,
-    ) -> Result<(HandshakeLine, Channel), Error> {
+    ) -> Result<(HandshakeLine, GrpcChannel), Error> {
         let name = &self.inner.name;
         let raw = wait_handshake(process, config.start_timeout, name).await?;
         let refused = |source: HandshakeError| Error::Handshake {
@@ -692,7 +692,7 @@ async fn connect(
     address: Address,
     tls: Option<ClientTls>,
     timeout: Duration,
-) -> Result<Channel, Error> {
+) -> Result<GrpcChannel, Error> {
     let shown = address.to_string();
     let failed = |reason: String| Error::Connect {
         plugin: name.to_string(),
@@ -702,7 +702,6 @@ async fn connect(
     match tokio::time::timeout(timeout, connect_channel(address, tls.map(Arc::new))).await {
         Ok(Ok(channel)) => Ok(channel),
         Ok(Err(e)) => {
-            use std::error::Error as _;
             let mut reason = e.to_string();
             let mut source = e.source();
             while let Some(s) = source {
@@ -789,7 +788,7 @@ impl Drop for Inner {
 
 /// The connection the stubs share, and the task copying the plugin's stdio to the sync writers.
 fn attach(
-    channel: Channel,
+    channel: GrpcChannel,
     exit: watch::Receiver<Option<String>>,
     config: &mut ClientConfig,
     name: &str,
@@ -810,7 +809,7 @@ fn attach(
 
 /// What the plugin writes after its handshake, copied to the sync writers.
 async fn forward_stdio(
-    channel: Channel,
+    channel: GrpcChannel,
     mut stdout: Option<Output>,
     mut stderr: Option<Output>,
     plugin: String,

@@ -401,7 +401,11 @@ async fn serve_until_shutdown(
             capture.finish();
         }
     };
+    use crate::transport::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
     let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stop);
     // Long-lived streams (the host's stdio and broker streams) may never end on their own.

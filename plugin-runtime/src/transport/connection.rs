@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::uri::PathAndQuery;
 use tokio::sync::watch;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use super::channel::GrpcChannel;
 use super::codec::{BoxOutgoing, RawCodec};
 use super::dispatch::MessageLimits;
 use crate::error::CallError;
@@ -21,7 +21,7 @@ pub(crate) type ExitWatch = watch::Receiver<Option<String>>;
 /// the same connection (go-plugin's `GRPCClient(ctx, broker, conn)`).
 #[derive(Clone)]
 pub struct GrpcConnection {
-    channel: Channel,
+    channel: GrpcChannel,
     plugin: Arc<str>,
     limits: MessageLimits,
     exit: ExitWatch,
@@ -37,7 +37,7 @@ impl std::fmt::Debug for GrpcConnection {
 
 impl GrpcConnection {
     pub(crate) fn new(
-        channel: Channel,
+        channel: GrpcChannel,
         plugin: Arc<str>,
         limits: MessageLimits,
         exit: ExitWatch,
@@ -50,8 +50,8 @@ impl GrpcConnection {
         }
     }
 
-    /// The underlying tonic channel, for hand-written tonic clients.
-    pub fn channel(&self) -> Channel {
+    /// The connection, for hand-written tonic clients (`MyServiceClient::new(conn.channel())`).
+    pub fn channel(&self) -> GrpcChannel {
         self.channel.clone()
     }
 
@@ -66,7 +66,7 @@ impl GrpcConnection {
         path: &'static str,
         request: BoxOutgoing,
     ) -> Result<Bytes, CallError> {
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+        let mut grpc = tonic::client::Grpc::with_origin(self.channel.clone(), origin())
             .max_decoding_message_size(self.limits.max_decode)
             .max_encoding_message_size(self.limits.max_encode);
         grpc.ready()
@@ -128,4 +128,9 @@ fn is_transport_failure(status: &Status) -> bool {
         Code::Unknown | Code::Internal => status.source().is_some(),
         _ => false,
     }
+}
+
+/// The URI prefix of every request: HTTP/2 needs a scheme and an authority.
+fn origin() -> http::Uri {
+    http::Uri::from_static("http://localhost")
 }

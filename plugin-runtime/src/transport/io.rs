@@ -5,12 +5,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hyper_util::rt::TokioIo;
 use plugin_core::Network;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tonic::transport::{Channel, Endpoint};
 
+use super::channel::GrpcChannel;
 use crate::tls::ClientTls;
 
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -105,19 +104,11 @@ pub(crate) async fn dial(addr: &Address, tls: Option<&ClientTls>) -> io::Result<
     }
 }
 
-/// A gRPC channel to `addr`. The first connection is made before this returns; reconnections
-/// dial the same address again.
+/// A gRPC channel to `addr`, connected (with TLS when `tls` is set) and HTTP/2-handshaken.
 pub(crate) async fn connect_channel(
     addr: Address,
     tls: Option<Arc<ClientTls>>,
-) -> Result<Channel, tonic::transport::Error> {
-    // The URI only has to parse: the connector below decides where bytes go. With TLS the
-    // authority is `localhost`, as go-plugin's hosts send.
-    Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: http::Uri| {
-            let addr = addr.clone();
-            let tls = tls.clone();
-            async move { dial(&addr, tls.as_deref()).await.map(TokioIo::new) }
-        }))
-        .await
+) -> Result<GrpcChannel, Box<dyn std::error::Error + Send + Sync>> {
+    let io = dial(&addr, tls.as_deref()).await?;
+    Ok(GrpcChannel::handshake(io).await?)
 }
