@@ -53,11 +53,12 @@ impl std::fmt::Display for StoreError {
 }
 
 /// The serde twin of `proto.KV`, as a Rust-only interface would be written with
-/// `#[plugin_interface]`: plain `String` and `Vec<u8>` arguments and results (bincode).
+/// `#[plugin_interface]`: `String` keys and `ByteBuf` values (bincode; a `ByteBuf` is encoded
+/// as one byte string, where a `Vec<u8>` would go element by element).
 #[plugin_runtime::plugin_interface]
 pub trait Store {
     /// The value stored under `key`.
-    async fn get(&self, key: String) -> Result<Vec<u8>, StoreError>;
+    async fn get(&self, key: String) -> Result<plugin_runtime::ByteBuf, StoreError>;
     /// Stores `value` under `key`.
-    async fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
+    async fn put(&self, key: String, value: plugin_runtime::ByteBuf) -> Result<(), StoreError>;
 }

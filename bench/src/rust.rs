@@ -106,7 +106,7 @@ impl Caller {
                 .map(drop)
                 .map_err(|s| format!("Put {key}: {s}")),
             Caller::Serde(store) => store
-                .put(key.to_string(), value)
+                .put(key.to_string(), value.into())
                 .await
                 .map_err(|e| format!("put {key}: {e}")),
         }
@@ -126,7 +126,8 @@ impl Caller {
             Caller::Serde(store) => store
                 .get(key.to_string())
                 .await
-                .map_err(|e| format!("get {key}: {e}"))?,
+                .map_err(|e| format!("get {key}: {e}"))?
+                .into_vec(),
         };
         if value != expected {
             return Err(format!(

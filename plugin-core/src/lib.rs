@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bytes;
 pub mod codec;
 pub mod env;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod negotiate;
 pub mod protocol;
 pub mod reattach;
 
+pub use bytes::ByteBuf;
 pub use codec::{Bincode, Codec, CodecError};
 pub use error::{ConfigError, HandshakeError, SecureConfigError};
 pub use handshake::{HandshakeConfig, HandshakeLine};

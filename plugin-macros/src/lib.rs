@@ -166,6 +166,10 @@ use proc_macro::TokenStream;
 /// and the plugin answers with the whole `Result<T, E>`, both encoded with the codec: an
 /// application error comes back as the same `E` value, not as a gRPC error.
 ///
+/// For byte payloads use `plugin_runtime::ByteBuf` rather than `Vec<u8>`: serde sees a
+/// `Vec<u8>` as a sequence, which codecs handle element by element (a 1 MiB round trip: ~3.8 ms
+/// as `Vec<u8>`, ~0.45 ms as `ByteBuf`, on par with protobuf).
+///
 /// Serde interfaces have a fingerprint (`GreeterPlugin::FINGERPRINT`): a hash of the service
 /// name and of each method's wire name, argument types, `T` and `E`, as written in the trait.
 /// The server answers it on a hidden method `_Fingerprint`; when dispensing, the host compares

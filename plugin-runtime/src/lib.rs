@@ -45,8 +45,8 @@ pub use error::{CallError, Error, ServeError};
 pub use plugin::{Dispensed, Plugin, PluginSet, ServiceRegistry, VersionedPlugins};
 pub use plugin_core as core;
 pub use plugin_core::{
-    Bincode, Codec, CodecError, HandshakeConfig, HandshakeLine, Network, Protocol, ReattachAddr,
-    ReattachConfig, ReattachMap,
+    Bincode, ByteBuf, Codec, CodecError, HandshakeConfig, HandshakeLine, Network, Protocol,
+    ReattachAddr, ReattachConfig, ReattachMap,
 };
 /// Turns a trait into a plugin interface: a client stub (`<Trait>Client`), a server dispatch
 /// (`<Trait>Server`) and a registration (`<Trait>Plugin`). The options, the exact generated

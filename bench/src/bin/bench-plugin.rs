@@ -54,12 +54,14 @@ impl Kv for Memory {
 
 #[plugin_runtime::async_trait]
 impl Store for Memory {
-    async fn get(&self, key: String) -> Result<Vec<u8>, StoreError> {
-        Memory::get(self, &key).ok_or(StoreError::NotFound(key))
+    async fn get(&self, key: String) -> Result<plugin_runtime::ByteBuf, StoreError> {
+        Memory::get(self, &key)
+            .map(plugin_runtime::ByteBuf::from)
+            .ok_or(StoreError::NotFound(key))
     }
 
-    async fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-        Memory::put(self, key, value);
+    async fn put(&self, key: String, value: plugin_runtime::ByteBuf) -> Result<(), StoreError> {
+        Memory::put(self, key, value.into_vec());
         Ok(())
     }
 }
