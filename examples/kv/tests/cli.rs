@@ -167,3 +167,66 @@ fn running_the_plugin_directly_explains_itself() {
     assert!(out.stdout.is_empty());
     assert!(stderr(&out).contains("This binary is a plugin"));
 }
+
+#[test]
+fn kv_plugin_in_test_mode_serves_a_reattaching_kv_host() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plugin = Command::new(KV_PLUGIN)
+        .arg("--test-mode")
+        .current_dir(dir.path())
+        .env_remove("BASIC_PLUGIN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(plugin.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("{\"kv\":{\"Protocol\":\"grpc\""), "{line}");
+
+    let host = |args: &[&str]| {
+        Command::new(KV)
+            .args(args)
+            .env("KV_REATTACH", line.trim())
+            .env_remove("KV_PLUGIN")
+            .output()
+            .unwrap()
+    };
+    let put = host(&["put", "k", "through reattach"]);
+    assert!(put.status.success(), "{}", stderr(&put));
+    let get = host(&["get", "k"]);
+    assert!(get.status.success(), "{}", stderr(&get));
+    assert_eq!(get.stdout, b"through reattach\n");
+    assert_eq!(
+        std::fs::read(dir.path().join("kv_k")).unwrap(),
+        b"through reattach"
+    );
+    assert!(
+        plugin.try_wait().unwrap().is_none(),
+        "the host leaves a test-mode plugin running"
+    );
+
+    drop(plugin.stdin.take());
+    assert!(
+        plugin.wait().unwrap().success(),
+        "it stops when its stdin closes"
+    );
+}
+
+#[test]
+fn a_bad_kv_reattach_is_explained() {
+    let out = Command::new(KV)
+        .args(["get", "k"])
+        .env("KV_REATTACH", "not json")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("KV_REATTACH is not a reattach config"),
+        "{}",
+        stderr(&out)
+    );
+}

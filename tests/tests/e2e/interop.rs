@@ -456,3 +456,24 @@ async fn go_host_sends_more_than_4_mib_to_a_rust_plugin() {
         text(&r.stderr)
     );
 }
+
+#[tokio::test]
+async fn go_host_reattaches_to_the_kv_plugin_in_test_mode() {
+    let dir = require_go!();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(workspace_bin("kv-example", "kv-plugin"));
+    cmd.arg("--test-mode").current_dir(work.path());
+    let mut plugin = TestModePlugin::start(cmd).await;
+    let reattach = serde_json::to_string(&plugin.reattach["kv"]).unwrap();
+    let put = go_host(
+        dir,
+        "false",
+        &["put", "k", "from go"],
+        &[("KV_REATTACH", &reattach)],
+    );
+    assert!(put.status.success(), "{}", text(&put.stderr));
+    let get = go_host(dir, "false", &["get", "k"], &[("KV_REATTACH", &reattach)]);
+    assert_eq!(get.stdout, b"from go");
+    assert!(plugin.is_running());
+    assert!(plugin.stop().await.success());
+}

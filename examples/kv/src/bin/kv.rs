@@ -1,15 +1,37 @@
 //! The KV host: `kv put KEY VALUE`, `kv get KEY`.
 //!
 //! Launches `sh -c "$KV_PLUGIN"` (default: the `kv-plugin` next to this binary), with AutoMTLS
-//! unless `KV_AUTOMTLS=0`, and always kills the plugin before exiting.
+//! unless `KV_AUTOMTLS=0`, and always kills the plugin before exiting. With `KV_REATTACH` (a
+//! reattach config as JSON, or a `TF_REATTACH_PROVIDERS`-style map with a `kv` entry) it
+//! attaches to a running plugin instead, e.g. one started with `kv-plugin --test-mode`.
 
 use std::io::Write;
 use std::process::{Command, ExitCode};
 
 use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{Client, ClientConfig, PluginSet};
+use plugin_runtime::{Client, ClientConfig, PluginSet, ReattachConfig, ReattachMap};
 
 const USAGE: &str = "usage: kv put KEY VALUE | kv get KEY";
+
+/// The reattach config in `KV_REATTACH`, if set.
+fn reattach_config() -> Result<Option<ReattachConfig>, String> {
+    let Ok(json) = std::env::var("KV_REATTACH") else {
+        return Ok(None);
+    };
+    if let Ok(config) = serde_json::from_str::<ReattachConfig>(&json) {
+        return Ok(Some(config));
+    }
+    match serde_json::from_str::<ReattachMap>(&json) {
+        Ok(mut map) => map.remove("kv").map(Some).ok_or_else(|| {
+            "KV_REATTACH has no \"kv\" entry: give the kv plugin's reattach config".to_string()
+        }),
+        Err(e) => Err(format!(
+            "KV_REATTACH is not a reattach config ({e}); expected JSON like \
+             {{\"Protocol\":\"grpc\",\"ProtocolVersion\":1,\"Pid\":1,\"Test\":true,\
+             \"Addr\":{{\"Network\":\"unix\",\"String\":\"/tmp/plugin1\"}}}}"
+        )),
+    }
+}
 
 fn plugin_command() -> Result<Command, String> {
     if let Ok(cmd) = std::env::var("KV_PLUGIN") {
@@ -75,18 +97,22 @@ async fn main() -> ExitCode {
         eprintln!("kv: KV_PROTO=netrpc is not supported: this host speaks gRPC only");
         return ExitCode::FAILURE;
     }
-    let command = match plugin_command() {
-        Ok(c) => c,
+    let base = ClientConfig::new(handshake())
+        .name("kv-plugin")
+        .plugins(PluginSet::new().with("kv", KvPlugin::host()));
+    let config = match reattach_config().and_then(|reattach| match reattach {
+        Some(reattach) => Ok(base.reattach(reattach)),
+        None => plugin_command().map(|command| {
+            base.command(command)
+                .auto_mtls(std::env::var("KV_AUTOMTLS").map_or(true, |v| v != "0"))
+        }),
+    }) {
+        Ok(config) => config,
         Err(e) => {
             eprintln!("kv: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let config = ClientConfig::new(handshake())
-        .command(command)
-        .name("kv-plugin")
-        .plugins(PluginSet::new().with("kv", KvPlugin::host()))
-        .auto_mtls(std::env::var("KV_AUTOMTLS").map_or(true, |v| v != "0"));
     let client = match Client::new(config) {
         Ok(c) => c,
         Err(e) => {
