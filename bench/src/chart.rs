@@ -124,6 +124,40 @@ fn status_note(status: &str) -> String {
     }
 }
 
+/// One row per host/plugin pair (in order of first appearance), each with an AutoMTLS-off and an
+/// AutoMTLS-on bar; `find` gives a measurement's status and p50.
+fn pair_rows<'a>(
+    pairs: impl Iterator<Item = Pair>,
+    find: impl Fn(Pair, bool) -> Option<(&'a str, Option<u64>)>,
+) -> Vec<Row> {
+    let mut seen: Vec<Pair> = Vec::new();
+    for pair in pairs {
+        if !seen.contains(&pair) {
+            seen.push(pair);
+        }
+    }
+    seen.into_iter()
+        .map(|pair| {
+            let (off, on) = colours(pair);
+            let bars = [(false, off), (true, on)]
+                .into_iter()
+                .map(|(automtls, colour)| Bar {
+                    value: match find(pair, automtls) {
+                        Some((status, p50)) if status == OK => p50.ok_or_else(|| "no value".into()),
+                        Some((status, _)) => Err(status_note(status)),
+                        None => Err("not measured".into()),
+                    },
+                    colour,
+                })
+                .collect();
+            Row {
+                label: ascii_label(pair),
+                bars,
+            }
+        })
+        .collect()
+}
+
 fn latency_panel(results: &Results, size: usize) -> Panel {
     let mut rows = vec![Row {
         label: "floor: unix socket".into(),
@@ -132,36 +166,16 @@ fn latency_panel(results: &Results, size: usize) -> Panel {
             colour: FLOOR,
         }],
     }];
-    let mut pairs: Vec<Pair> = Vec::new();
-    for row in &results.latency {
-        if !pairs.contains(&row.pair) {
-            pairs.push(row.pair);
-        }
-    }
-    for pair in pairs {
-        let (off, on) = colours(pair);
-        let bars = [(false, off), (true, on)]
-            .into_iter()
-            .map(|(automtls, colour)| {
-                let row = results
-                    .latency
-                    .iter()
-                    .find(|r| r.pair == pair && r.automtls == automtls && r.size == size);
-                Bar {
-                    value: match row {
-                        Some(r) if r.status == OK => r.p50_ns.ok_or_else(|| "no value".into()),
-                        Some(r) => Err(status_note(&r.status)),
-                        None => Err("not measured".into()),
-                    },
-                    colour,
-                }
-            })
-            .collect();
-        rows.push(Row {
-            label: ascii_label(pair),
-            bars,
-        });
-    }
+    rows.extend(pair_rows(
+        results.latency.iter().map(|r| r.pair),
+        |pair, automtls| {
+            results
+                .latency
+                .iter()
+                .find(|r| r.pair == pair && r.automtls == automtls && r.size == size)
+                .map(|r| (r.status.as_str(), r.p50_ns))
+        },
+    ));
     Panel {
         title: format!("p50 round trip, Get of {}", size_label(size)),
         rows,
@@ -181,36 +195,16 @@ fn startup_panel(results: &Results) -> Panel {
             }],
         })
         .collect();
-    let mut pairs: Vec<Pair> = Vec::new();
-    for row in &results.startup {
-        if !pairs.contains(&row.pair) {
-            pairs.push(row.pair);
-        }
-    }
-    for pair in pairs {
-        let (off, on) = colours(pair);
-        let bars = [(false, off), (true, on)]
-            .into_iter()
-            .map(|(automtls, colour)| {
-                let row = results
-                    .startup
-                    .iter()
-                    .find(|r| r.pair == pair && r.automtls == automtls);
-                Bar {
-                    value: match row {
-                        Some(r) if r.status == OK => r.p50_ns.ok_or_else(|| "no value".into()),
-                        Some(r) => Err(status_note(&r.status)),
-                        None => Err("not measured".into()),
-                    },
-                    colour,
-                }
-            })
-            .collect();
-        rows.push(Row {
-            label: ascii_label(pair),
-            bars,
-        });
-    }
+    rows.extend(pair_rows(
+        results.startup.iter().map(|r| r.pair),
+        |pair, automtls| {
+            results
+                .startup
+                .iter()
+                .find(|r| r.pair == pair && r.automtls == automtls)
+                .map(|r| (r.status.as_str(), r.p50_ns))
+        },
+    ));
     Panel {
         title: "start-up: spawn to first successful call (median)".into(),
         rows,
