@@ -2,8 +2,11 @@
 //! connects, dispenses typed interfaces and kills it.
 
 mod config;
+mod launch;
 mod logs;
 mod process;
+mod sockets;
+mod stdio;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use plugin_core::{
     GRPC_HEALTH_SERVICE, HandshakeError, HandshakeLine, Negotiation, Network, Protocol,
-    ReattachAddr, ReattachConfig, VersionList, env,
+    ReattachAddr, ReattachConfig, VersionList,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -25,15 +28,15 @@ pub use process::Output;
 use crate::error::{CallError, ConfigError, Error};
 use crate::plugin::PluginSet;
 use crate::proto::grpc_controller_client::GrpcControllerClient;
-use crate::proto::grpc_stdio_client::GrpcStdioClient;
-use crate::proto::stdio_data::Channel as StdioChannel;
 use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::connection::GrpcConnection;
-use crate::transport::dispatch::MessageLimits;
 use crate::transport::io::{Address, connect_channel, dial_raw};
+use launch::{launch_command, validate, wait_handshake};
 use process::Process;
+use sockets::{private_dir, remove_dir, remove_socket};
+use stdio::attach;
 
 /// Manages one plugin: its process, its connection, the interfaces dispensed from it
 /// (go-plugin's `Client`). Cheap to clone; the plugin is killed when the last clone is dropped
@@ -550,143 +553,6 @@ impl Client {
     }
 }
 
-fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
-    if config.command.is_some() == config.reattach.is_some() {
-        return Err(ConfigError::CommandOrReattach);
-    }
-    if config.reattach.is_some() {
-        if config.secure.is_some() {
-            return Err(ConfigError::SecureConfigAndReattach);
-        }
-        if config.auto_mtls == Some(true) {
-            return Err(ConfigError::AutoMtlsWithReattach);
-        }
-    }
-    if config.plugins.is_empty() {
-        return Err(ConfigError::NoPlugins);
-    }
-    if config.handshake.magic_cookie_key.is_empty()
-        || config.handshake.magic_cookie_value.is_empty()
-    {
-        return Err(ConfigError::NoMagicCookie);
-    }
-    if config.allowed_protocols.is_empty() {
-        return Err(ConfigError::NoAllowedProtocols);
-    }
-    if config.min_port > config.max_port {
-        return Err(ConfigError::PortRange {
-            min: config.min_port,
-            max: config.max_port,
-        });
-    }
-    Ok(())
-}
-
-/// The command with the launch environment of go-plugin's host.
-fn launch_command(
-    command: std::process::Command,
-    config: &ClientConfig,
-    versions: &VersionList,
-    cert: Option<&Certificate>,
-    socket_dir: Option<&Path>,
-) -> tokio::process::Command {
-    let explicit: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = command
-        .get_envs()
-        .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
-        .collect();
-    let mut cmd = tokio::process::Command::from(command);
-    if config.skip_host_env {
-        cmd.env_clear();
-        for (key, value) in explicit {
-            if let Some(value) = value {
-                cmd.env(key, value);
-            }
-        }
-    }
-    let hs = &config.handshake;
-    cmd.env(&hs.magic_cookie_key, &hs.magic_cookie_value)
-        .env(env::MIN_PORT, config.min_port.to_string())
-        .env(env::MAX_PORT, config.max_port.to_string())
-        .env(env::PROTOCOL_VERSIONS, versions.to_string());
-    if let Some(cert) = cert {
-        cmd.env(env::CLIENT_CERT, cert.pem());
-    }
-    if let Some(dir) = socket_dir {
-        cmd.env(env::UNIX_SOCKET_DIR, dir);
-    }
-    if let Some(group) = &config.unix_socket_group {
-        cmd.env(env::UNIX_SOCKET_GROUP, group);
-    }
-    cmd
-}
-
-/// Waits for the first stdout line, the exit, or the timeout, whichever comes first.
-async fn wait_handshake(
-    process: &mut Process,
-    timeout: Duration,
-    name: &str,
-) -> Result<String, Error> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let Some(mut first) = process.first_line.take() else {
-        return Err(Error::Killed {
-            plugin: name.to_string(),
-        });
-    };
-    let mut exit = process.exit.clone();
-    enum Outcome {
-        Line(Option<String>),
-        Exited,
-        Timeout,
-    }
-    let outcome = tokio::select! {
-        biased;
-        line = &mut first => Outcome::Line(line.ok().flatten()),
-        _ = exit.wait_for(|e| e.is_some()) => Outcome::Exited,
-        _ = tokio::time::sleep_until(deadline) => Outcome::Timeout,
-    };
-    let outcome = match outcome {
-        // The line may be on its way while the exit is noticed first.
-        Outcome::Exited => match tokio::time::timeout(Duration::from_secs(1), first).await {
-            Ok(Ok(Some(line))) => Outcome::Line(Some(line)),
-            _ => Outcome::Exited,
-        },
-        other => other,
-    };
-    let exited_before = |process: &Process| Error::ExitedBeforeHandshake {
-        plugin: name.to_string(),
-        exit: process.exited().unwrap_or_else(|| "still running".into()),
-        stderr: process.stderr_tail(),
-    };
-    match outcome {
-        Outcome::Line(Some(line)) => Ok(line),
-        Outcome::Line(None) => {
-            // stdout closed without a line: report the exit if it follows, else the silence.
-            let _ = tokio::time::timeout_at(deadline, exit.wait_for(|e| e.is_some())).await;
-            process.drain(Duration::from_secs(1)).await;
-            if process.exited().is_some() {
-                Err(exited_before(process))
-            } else {
-                Err(Error::Handshake {
-                    plugin: name.to_string(),
-                    source: HandshakeError::Unrecognized {
-                        line: String::new(),
-                    },
-                    stderr: process.stderr_tail(),
-                })
-            }
-        }
-        Outcome::Exited => {
-            process.drain(Duration::from_secs(1)).await;
-            Err(exited_before(process))
-        }
-        Outcome::Timeout => Err(Error::StartTimeout {
-            plugin: name.to_string(),
-            timeout,
-            stderr: process.stderr_tail(),
-        }),
-    }
-}
-
 async fn connect(
     name: &str,
     address: Address,
@@ -783,119 +649,5 @@ impl Drop for Inner {
             remove_socket(summary.socket.as_deref());
         }
         remove_dir(summary.socket_dir.as_deref());
-    }
-}
-
-/// The connection the stubs share, and the task copying the plugin's stdio to the sync writers.
-fn attach(
-    channel: GrpcChannel,
-    exit: watch::Receiver<Option<String>>,
-    config: &mut ClientConfig,
-    name: &str,
-) -> (GrpcConnection, JoinHandle<()>) {
-    let limits = MessageLimits {
-        max_decode: config.max_message_size,
-        max_encode: config.max_message_size,
-    };
-    let conn = GrpcConnection::new(channel.clone(), name.into(), limits, exit);
-    let stdio = tokio::spawn(forward_stdio(
-        channel,
-        config.sync_stdout.take(),
-        config.sync_stderr.take(),
-        name.to_string(),
-    ));
-    (conn, stdio)
-}
-
-/// What the plugin writes after its handshake, copied to the sync writers.
-async fn forward_stdio(
-    channel: GrpcChannel,
-    mut stdout: Option<Output>,
-    mut stderr: Option<Output>,
-    plugin: String,
-) {
-    let mut client = GrpcStdioClient::new(channel);
-    let mut stream = match client.stream_stdio(()).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => {
-            tracing::debug!(plugin = %plugin, %status, "plugin offers no stdio stream");
-            return;
-        }
-    };
-    while let Ok(Some(chunk)) = stream.message().await {
-        let out = match StdioChannel::try_from(chunk.channel) {
-            Ok(StdioChannel::Stdout) => stdout.as_mut(),
-            Ok(StdioChannel::Stderr) => stderr.as_mut(),
-            _ => {
-                tracing::warn!(plugin = %plugin, channel = chunk.channel, "unknown stdio channel");
-                continue;
-            }
-        };
-        if let Some(out) = out {
-            let _ = out.write_all(&chunk.data);
-        }
-    }
-    for out in [stdout.as_mut(), stderr.as_mut()].into_iter().flatten() {
-        let _ = out.flush();
-    }
-}
-
-/// A fresh `plugin-dir*` directory under `base`: 0700, or 0770 owned by `group`.
-fn private_dir(base: &Path, group: Option<&str>, name: &str) -> Result<PathBuf, Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let io_err = |context: &'static str| {
-        move |source: std::io::Error| Error::Io {
-            plugin: name.to_string(),
-            context,
-            source,
-        }
-    };
-    let dir = tempfile_dir(base).map_err(io_err("creating the socket directory"))?;
-    let mode = if let Some(group) = group {
-        let gid = crate::os::group_gid(group).map_err(|reason| {
-            io_err("finding the socket group")(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("{group:?}: {reason}"),
-            ))
-        })?;
-        std::os::unix::fs::chown(&dir, None, Some(gid))
-            .map_err(io_err("giving the socket directory to its group"))?;
-        0o770
-    } else {
-        0o700
-    };
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
-        .map_err(io_err("setting the socket directory's mode"))?;
-    Ok(dir)
-}
-
-fn tempfile_dir(base: &Path) -> std::io::Result<PathBuf> {
-    for attempt in 0u32..100 {
-        let dir = base.join(format!("plugin-dir{}", crate::os::random_u32() ^ attempt));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        "no free plugin-dir name",
-    ))
-}
-
-/// Removes a dead plugin's socket file if it is still there (a killed plugin cannot).
-fn remove_socket(socket: Option<&Path>) {
-    use std::os::unix::fs::FileTypeExt;
-    if let Some(path) = socket
-        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
-    {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-fn remove_dir(dir: Option<&Path>) {
-    if let Some(dir) = dir {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

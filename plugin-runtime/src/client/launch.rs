@@ -1,0 +1,148 @@
+//! Before the connection: the configuration's checks, the launch environment, the handshake wait.
+
+use std::path::Path;
+use std::time::Duration;
+
+use plugin_core::{ConfigError, HandshakeError, VersionList, env};
+
+use super::config::ClientConfig;
+use super::process::Process;
+use crate::error::Error;
+use crate::tls::Certificate;
+
+pub(super) fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
+    if config.command.is_some() == config.reattach.is_some() {
+        return Err(ConfigError::CommandOrReattach);
+    }
+    if config.reattach.is_some() {
+        if config.secure.is_some() {
+            return Err(ConfigError::SecureConfigAndReattach);
+        }
+        if config.auto_mtls == Some(true) {
+            return Err(ConfigError::AutoMtlsWithReattach);
+        }
+    }
+    if config.plugins.is_empty() {
+        return Err(ConfigError::NoPlugins);
+    }
+    if config.handshake.magic_cookie_key.is_empty()
+        || config.handshake.magic_cookie_value.is_empty()
+    {
+        return Err(ConfigError::NoMagicCookie);
+    }
+    if config.allowed_protocols.is_empty() {
+        return Err(ConfigError::NoAllowedProtocols);
+    }
+    if config.min_port > config.max_port {
+        return Err(ConfigError::PortRange {
+            min: config.min_port,
+            max: config.max_port,
+        });
+    }
+    Ok(())
+}
+
+/// The command with the launch environment of go-plugin's host.
+pub(super) fn launch_command(
+    command: std::process::Command,
+    config: &ClientConfig,
+    versions: &VersionList,
+    cert: Option<&Certificate>,
+    socket_dir: Option<&Path>,
+) -> tokio::process::Command {
+    let explicit: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = command
+        .get_envs()
+        .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
+        .collect();
+    let mut cmd = tokio::process::Command::from(command);
+    if config.skip_host_env {
+        cmd.env_clear();
+        for (key, value) in explicit {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
+    }
+    let hs = &config.handshake;
+    cmd.env(&hs.magic_cookie_key, &hs.magic_cookie_value)
+        .env(env::MIN_PORT, config.min_port.to_string())
+        .env(env::MAX_PORT, config.max_port.to_string())
+        .env(env::PROTOCOL_VERSIONS, versions.to_string());
+    if let Some(cert) = cert {
+        cmd.env(env::CLIENT_CERT, cert.pem());
+    }
+    if let Some(dir) = socket_dir {
+        cmd.env(env::UNIX_SOCKET_DIR, dir);
+    }
+    if let Some(group) = &config.unix_socket_group {
+        cmd.env(env::UNIX_SOCKET_GROUP, group);
+    }
+    cmd
+}
+
+/// Waits for the first stdout line, the exit, or the timeout, whichever comes first.
+pub(super) async fn wait_handshake(
+    process: &mut Process,
+    timeout: Duration,
+    name: &str,
+) -> Result<String, Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let Some(mut first) = process.first_line.take() else {
+        return Err(Error::Killed {
+            plugin: name.to_string(),
+        });
+    };
+    let mut exit = process.exit.clone();
+    enum Outcome {
+        Line(Option<String>),
+        Exited,
+        Timeout,
+    }
+    let outcome = tokio::select! {
+        biased;
+        line = &mut first => Outcome::Line(line.ok().flatten()),
+        _ = exit.wait_for(|e| e.is_some()) => Outcome::Exited,
+        _ = tokio::time::sleep_until(deadline) => Outcome::Timeout,
+    };
+    let outcome = match outcome {
+        // The line may be on its way while the exit is noticed first.
+        Outcome::Exited => match tokio::time::timeout(Duration::from_secs(1), first).await {
+            Ok(Ok(Some(line))) => Outcome::Line(Some(line)),
+            _ => Outcome::Exited,
+        },
+        other => other,
+    };
+    let exited_before = |process: &Process| Error::ExitedBeforeHandshake {
+        plugin: name.to_string(),
+        exit: process.exited().unwrap_or_else(|| "still running".into()),
+        stderr: process.stderr_tail(),
+    };
+    match outcome {
+        Outcome::Line(Some(line)) => Ok(line),
+        Outcome::Line(None) => {
+            // stdout closed without a line: report the exit if it follows, else the silence.
+            let _ = tokio::time::timeout_at(deadline, exit.wait_for(|e| e.is_some())).await;
+            process.drain(Duration::from_secs(1)).await;
+            if process.exited().is_some() {
+                Err(exited_before(process))
+            } else {
+                Err(Error::Handshake {
+                    plugin: name.to_string(),
+                    source: HandshakeError::Unrecognized {
+                        line: String::new(),
+                    },
+                    stderr: process.stderr_tail(),
+                })
+            }
+        }
+        Outcome::Exited => {
+            process.drain(Duration::from_secs(1)).await;
+            Err(exited_before(process))
+        }
+        Outcome::Timeout => Err(Error::StartTimeout {
+            plugin: name.to_string(),
+            timeout,
+            stderr: process.stderr_tail(),
+        }),
+    }
+}
