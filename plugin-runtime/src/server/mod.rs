@@ -1,25 +1,27 @@
 //! The plugin side: [`serve`] turns a binary into a go-plugin-compatible plugin.
 
+mod config;
 mod controller;
 mod listener;
+mod process;
 mod stdio;
 
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use plugin_core::{
-    GRPC_HEALTH_SERVICE, HandshakeConfig, HandshakeLine, Negotiation, Protocol, ReattachAddr,
-    ReattachConfig, VersionList, env,
+    GRPC_HEALTH_SERVICE, HandshakeLine, Negotiation, Protocol, ReattachAddr, ReattachConfig,
+    VersionList, env,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
+pub use config::{DEFAULT_MAX_MESSAGE_SIZE, ServeConfig, ServeTestConfig};
 pub use listener::Listen;
+pub use process::serve_mux;
+use process::{check_cookie, install_panic_hook, spawn_signal_handlers, watch_parent};
 
 use crate::error::ServeError;
 use crate::logging;
@@ -30,140 +32,8 @@ use crate::tls::{Certificate, ServerTls};
 use crate::transport::dispatch::MessageLimits;
 use crate::transport::io::BoxedIo;
 
-/// Default largest message a plugin accepts: 256 MiB, as Terraform's providers use (gRPC's own
-/// default, which Go plugins keep, is 4 MiB).
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
-
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
-
-const MSG_MISCONFIGURED: &str = "Misconfigured ServeConfig given to serve this plugin: no magic cookie\nkey or value was set. Please notify the plugin author and report\nthis as a bug.\n";
-const MSG_NOT_DIRECTLY: &str = "This binary is a plugin. These are not meant to be executed directly.\nPlease execute the program that consumes these plugins, which will\nload any plugins automatically\n";
-
-/// What a plugin binary serves and how (go-plugin's `ServeConfig`).
-///
-/// ```no_run
-/// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
-/// # async fn run(plugins: PluginSet) -> Result<(), plugin_runtime::ServeError> {
-/// let config = ServeConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello")).plugins(plugins);
-/// plugin_runtime::serve(config).await
-/// # }
-/// ```
-pub struct ServeConfig {
-    handshake: HandshakeConfig,
-    plugins: VersionedPlugins,
-    listen: Listen,
-    tls: Option<rustls::ServerConfig>,
-    test: Option<ServeTestConfig>,
-    logging: bool,
-    max_message_size: usize,
-}
-
-impl ServeConfig {
-    /// A config with this handshake and no plugins yet.
-    pub fn new(handshake: HandshakeConfig) -> Self {
-        ServeConfig {
-            handshake,
-            plugins: BTreeMap::new(),
-            listen: Listen::default(),
-            tls: None,
-            test: None,
-            logging: true,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-        }
-    }
-
-    /// Serves `set` at the handshake's protocol version (go-plugin's `Plugins`).
-    pub fn plugins(mut self, set: PluginSet) -> Self {
-        self.plugins.insert(self.handshake.protocol_version, set);
-        self
-    }
-
-    /// Serves `set` at `version` (go-plugin's `VersionedPlugins`); the host and the plugin
-    /// settle on the highest version both have.
-    pub fn versioned_plugins(mut self, version: u32, set: PluginSet) -> Self {
-        self.plugins.insert(version, set);
-        self
-    }
-
-    /// Unix socket (the default) or TCP on 127.0.0.1.
-    pub fn listen(mut self, listen: Listen) -> Self {
-        self.listen = listen;
-        self
-    }
-
-    /// Manual TLS (go-plugin's `TLSProvider`): used instead of AutoMTLS even when the host
-    /// sends a certificate. ALPN `h2` is set for you.
-    pub fn tls(mut self, config: rustls::ServerConfig) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
-    /// Test mode (go-plugin's `ServeTestConfig`): serve in-process, hand out a reattach
-    /// config instead of printing a handshake.
-    pub fn test(mut self, test: ServeTestConfig) -> Self {
-        self.test = Some(test);
-        self
-    }
-
-    /// Whether `serve` installs the hclog JSON `tracing` subscriber (default: yes).
-    pub fn logging(mut self, on: bool) -> Self {
-        self.logging = on;
-        self
-    }
-
-    /// Largest message the plugin accepts or sends (default [`DEFAULT_MAX_MESSAGE_SIZE`]).
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-}
-
-/// In-process serving for tests (go-plugin's `ServeTestConfig`). A complete example, with an
-/// interface, is on [`crate::plugin_interface`].
-///
-/// ```no_run
-/// # use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig, ServeTestConfig};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-/// let (test, reattach) = ServeTestConfig::new(async { let _ = stop_rx.await; });
-/// # let plugins = PluginSet::new();
-/// let config = ServeConfig::new(HandshakeConfig::new(1, "K", "V")).plugins(plugins).test(test);
-/// let server = tokio::spawn(plugin_runtime::serve(config));
-/// let reattach = reattach.await.unwrap();
-/// assert!(reattach.test);
-/// stop_tx.send(()).unwrap();
-/// server.await.unwrap().unwrap();
-/// # }
-/// ```
-pub struct ServeTestConfig {
-    reattach: Option<oneshot::Sender<ReattachConfig>>,
-    stop: Pin<Box<dyn Future<Output = ()> + Send>>,
-    sync_stdio: bool,
-}
-
-impl ServeTestConfig {
-    /// Serving ends when `stop` completes; the reattach config arrives on the receiver.
-    pub fn new(
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> (Self, oneshot::Receiver<ReattachConfig>) {
-        let (tx, rx) = oneshot::channel();
-        (
-            ServeTestConfig {
-                reattach: Some(tx),
-                stop: Box::pin(stop),
-                sync_stdio: false,
-            },
-            rx,
-        )
-    }
-
-    /// Capture stdout/stderr for the host's sync writers, as outside test mode (default: off).
-    pub fn sync_stdio(mut self, on: bool) -> Self {
-        self.sync_stdio = on;
-        self
-    }
-}
 
 /// Serves the plugins until the host asks the plugin to stop.
 ///
@@ -312,18 +182,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     result
 }
 
-fn check_cookie(handshake: &HandshakeConfig) {
-    if handshake.magic_cookie_key.is_empty() || handshake.magic_cookie_value.is_empty() {
-        eprint!("{MSG_MISCONFIGURED}");
-        std::process::exit(1);
-    }
-    let value = std::env::var_os(&handshake.magic_cookie_key);
-    if value.as_deref() != Some(std::ffi::OsStr::new(&handshake.magic_cookie_value)) {
-        eprint!("{MSG_NOT_DIRECTLY}");
-        std::process::exit(1);
-    }
-}
-
 fn negotiate(plugins: &VersionedPlugins) -> Result<(u32, &PluginSet), ServeError> {
     let host = std::env::var(env::PROTOCOL_VERSIONS).ok().map(|raw| {
         let (list, invalid) = VersionList::parse(&raw);
@@ -458,85 +316,6 @@ async fn accept_loop(
                     }
                 });
             }
-        }
-    }
-}
-
-/// SIGINT is the terminal's, shared with the host, which drives shutdown: ignore it. SIGTERM
-/// stops serving cleanly (the socket file is removed).
-fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    if let Ok(mut interrupts) = signal(SignalKind::interrupt()) {
-        tokio::spawn(async move {
-            let mut count = 0u64;
-            while interrupts.recv().await.is_some() {
-                count += 1;
-                tracing::trace!(count, "plugin received interrupt signal, ignoring");
-            }
-        });
-    }
-    if let Ok(mut terms) = signal(SignalKind::terminate()) {
-        tokio::spawn(async move {
-            if terms.recv().await.is_some() {
-                tracing::debug!("plugin received SIGTERM, shutting down");
-                let _ = shutdown.send(true);
-            }
-        });
-    }
-}
-
-/// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
-fn watch_parent(shutdown: watch::Sender<bool>) {
-    // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() };
-    let _ = std::thread::Builder::new()
-        .name("plugin-parent-watch".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(Duration::from_millis(500));
-                // SAFETY: as above.
-                if unsafe { libc::getppid() } != parent {
-                    tracing::warn!("the host process is gone; shutting down");
-                    let _ = shutdown.send(true);
-                    return;
-                }
-                if shutdown.is_closed() {
-                    return;
-                }
-            }
-        });
-}
-
-/// Panics go to the real stderr as `panic: ...`, which go-plugin hosts (and ours) log at error.
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let message = crate::transport::dispatch::panic_message(info.payload());
-        let thread = std::thread::current();
-        let location = info.location().map(ToString::to_string).unwrap_or_default();
-        let backtrace = std::backtrace::Backtrace::capture();
-        let text = format!(
-            "panic: {message}\n\nthread '{}' panicked at {location}\n{backtrace}\n",
-            thread.name().unwrap_or("<unnamed>")
-        );
-        logging::write_log_line(text.as_bytes());
-    }));
-}
-
-/// Serves one of several plugins from one binary, chosen by its only argument (go-plugin's
-/// `ServeMux`). Exits with status 1 and a message on stderr for a missing or unknown argument.
-pub async fn serve_mux(mut configs: BTreeMap<String, ServeConfig>) -> Result<(), ServeError> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() != 2 {
-        eprint!(
-            "Invoked improperly. This is an internal command that shouldn't\nbe manually invoked.\n"
-        );
-        std::process::exit(1);
-    }
-    match configs.remove(&args[1]) {
-        Some(config) => serve(config).await,
-        None => {
-            eprintln!("Unknown plugin: {}", args[1]);
-            std::process::exit(1);
         }
     }
 }

@@ -1,0 +1,140 @@
+//! What a plugin binary serves, and how: [`ServeConfig`] and [`ServeTestConfig`].
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use plugin_core::{HandshakeConfig, ReattachConfig};
+use tokio::sync::oneshot;
+
+use super::listener::Listen;
+use crate::plugin::{PluginSet, VersionedPlugins};
+
+/// Default largest message a plugin accepts: 256 MiB, as Terraform's providers use (gRPC's own
+/// default, which Go plugins keep, is 4 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+/// What a plugin binary serves and how (go-plugin's `ServeConfig`).
+///
+/// ```no_run
+/// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
+/// # async fn run(plugins: PluginSet) -> Result<(), plugin_runtime::ServeError> {
+/// let config = ServeConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello")).plugins(plugins);
+/// plugin_runtime::serve(config).await
+/// # }
+/// ```
+pub struct ServeConfig {
+    pub(super) handshake: HandshakeConfig,
+    pub(super) plugins: VersionedPlugins,
+    pub(super) listen: Listen,
+    pub(super) tls: Option<rustls::ServerConfig>,
+    pub(super) test: Option<ServeTestConfig>,
+    pub(super) logging: bool,
+    pub(super) max_message_size: usize,
+}
+
+impl ServeConfig {
+    /// A config with this handshake and no plugins yet.
+    pub fn new(handshake: HandshakeConfig) -> Self {
+        ServeConfig {
+            handshake,
+            plugins: BTreeMap::new(),
+            listen: Listen::default(),
+            tls: None,
+            test: None,
+            logging: true,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// Serves `set` at the handshake's protocol version (go-plugin's `Plugins`).
+    pub fn plugins(mut self, set: PluginSet) -> Self {
+        self.plugins.insert(self.handshake.protocol_version, set);
+        self
+    }
+
+    /// Serves `set` at `version` (go-plugin's `VersionedPlugins`); the host and the plugin
+    /// settle on the highest version both have.
+    pub fn versioned_plugins(mut self, version: u32, set: PluginSet) -> Self {
+        self.plugins.insert(version, set);
+        self
+    }
+
+    /// Unix socket (the default) or TCP on 127.0.0.1.
+    pub fn listen(mut self, listen: Listen) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Manual TLS (go-plugin's `TLSProvider`): used instead of AutoMTLS even when the host
+    /// sends a certificate. ALPN `h2` is set for you.
+    pub fn tls(mut self, config: rustls::ServerConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Test mode (go-plugin's `ServeTestConfig`): serve in-process, hand out a reattach
+    /// config instead of printing a handshake.
+    pub fn test(mut self, test: ServeTestConfig) -> Self {
+        self.test = Some(test);
+        self
+    }
+
+    /// Whether `serve` installs the hclog JSON `tracing` subscriber (default: yes).
+    pub fn logging(mut self, on: bool) -> Self {
+        self.logging = on;
+        self
+    }
+
+    /// Largest message the plugin accepts or sends (default [`DEFAULT_MAX_MESSAGE_SIZE`]).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+}
+
+/// In-process serving for tests (go-plugin's `ServeTestConfig`). A complete example, with an
+/// interface, is on [`crate::plugin_interface`].
+///
+/// ```no_run
+/// # use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig, ServeTestConfig};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+/// let (test, reattach) = ServeTestConfig::new(async { let _ = stop_rx.await; });
+/// # let plugins = PluginSet::new();
+/// let config = ServeConfig::new(HandshakeConfig::new(1, "K", "V")).plugins(plugins).test(test);
+/// let server = tokio::spawn(plugin_runtime::serve(config));
+/// let reattach = reattach.await.unwrap();
+/// assert!(reattach.test);
+/// stop_tx.send(()).unwrap();
+/// server.await.unwrap().unwrap();
+/// # }
+/// ```
+pub struct ServeTestConfig {
+    pub(super) reattach: Option<oneshot::Sender<ReattachConfig>>,
+    pub(super) stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+    pub(super) sync_stdio: bool,
+}
+
+impl ServeTestConfig {
+    /// Serving ends when `stop` completes; the reattach config arrives on the receiver.
+    pub fn new(
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, oneshot::Receiver<ReattachConfig>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            ServeTestConfig {
+                reattach: Some(tx),
+                stop: Box::pin(stop),
+                sync_stdio: false,
+            },
+            rx,
+        )
+    }
+
+    /// Capture stdout/stderr for the host's sync writers, as outside test mode (default: off).
+    pub fn sync_stdio(mut self, on: bool) -> Self {
+        self.sync_stdio = on;
+        self
+    }
+}

@@ -1,0 +1,105 @@
+//! The plugin as a process: the cookie check, signals, the host's death, panics, ServeMux.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use plugin_core::HandshakeConfig;
+use tokio::sync::watch;
+
+use super::config::ServeConfig;
+use crate::error::ServeError;
+use crate::logging;
+
+const MSG_MISCONFIGURED: &str = "Misconfigured ServeConfig given to serve this plugin: no magic cookie\nkey or value was set. Please notify the plugin author and report\nthis as a bug.\n";
+const MSG_NOT_DIRECTLY: &str = "This binary is a plugin. These are not meant to be executed directly.\nPlease execute the program that consumes these plugins, which will\nload any plugins automatically\n";
+
+pub(super) fn check_cookie(handshake: &HandshakeConfig) {
+    if handshake.magic_cookie_key.is_empty() || handshake.magic_cookie_value.is_empty() {
+        eprint!("{MSG_MISCONFIGURED}");
+        std::process::exit(1);
+    }
+    let value = std::env::var_os(&handshake.magic_cookie_key);
+    if value.as_deref() != Some(std::ffi::OsStr::new(&handshake.magic_cookie_value)) {
+        eprint!("{MSG_NOT_DIRECTLY}");
+        std::process::exit(1);
+    }
+}
+
+/// SIGINT is the terminal's, shared with the host, which drives shutdown: ignore it. SIGTERM
+/// stops serving cleanly (the socket file is removed).
+pub(super) fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    if let Ok(mut interrupts) = signal(SignalKind::interrupt()) {
+        tokio::spawn(async move {
+            let mut count = 0u64;
+            while interrupts.recv().await.is_some() {
+                count += 1;
+                tracing::trace!(count, "plugin received interrupt signal, ignoring");
+            }
+        });
+    }
+    if let Ok(mut terms) = signal(SignalKind::terminate()) {
+        tokio::spawn(async move {
+            if terms.recv().await.is_some() {
+                tracing::debug!("plugin received SIGTERM, shutting down");
+                let _ = shutdown.send(true);
+            }
+        });
+    }
+}
+
+/// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
+pub(super) fn watch_parent(shutdown: watch::Sender<bool>) {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let _ = std::thread::Builder::new()
+        .name("plugin-parent-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                // SAFETY: as above.
+                if unsafe { libc::getppid() } != parent {
+                    tracing::warn!("the host process is gone; shutting down");
+                    let _ = shutdown.send(true);
+                    return;
+                }
+                if shutdown.is_closed() {
+                    return;
+                }
+            }
+        });
+}
+
+/// Panics go to the real stderr as `panic: ...`, which go-plugin hosts (and ours) log at error.
+pub(super) fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = crate::transport::dispatch::panic_message(info.payload());
+        let thread = std::thread::current();
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        let text = format!(
+            "panic: {message}\n\nthread '{}' panicked at {location}\n{backtrace}\n",
+            thread.name().unwrap_or("<unnamed>")
+        );
+        logging::write_log_line(text.as_bytes());
+    }));
+}
+
+/// Serves one of several plugins from one binary, chosen by its only argument (go-plugin's
+/// `ServeMux`). Exits with status 1 and a message on stderr for a missing or unknown argument.
+pub async fn serve_mux(mut configs: BTreeMap<String, ServeConfig>) -> Result<(), ServeError> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 2 {
+        eprint!(
+            "Invoked improperly. This is an internal command that shouldn't\nbe manually invoked.\n"
+        );
+        std::process::exit(1);
+    }
+    match configs.remove(&args[1]) {
+        Some(config) => super::serve(config).await,
+        None => {
+            eprintln!("Unknown plugin: {}", args[1]);
+            std::process::exit(1);
+        }
+    }
+}
