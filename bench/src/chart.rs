@@ -1,98 +1,58 @@
-//! The chart of a run (`chart.png`): p50 round trip per payload size and start-up, every
-//! implementation side by side, AutoMTLS off (light bar) and on (dark bar), the floor in grey.
+//! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size and
+//! start-up, every implementation side by side, AutoMTLS off (light bar) and on (dark bar), the
+//! floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
+//! same on every machine, with or without system fonts.
 
-use crate::font;
-use crate::png::Indexed;
-use crate::results::{Encoding, OK, Pair, Results, Side};
-use crate::units::{duration_ascii, size_label};
+use std::error::Error;
+use std::path::Path;
 
-const BG: u8 = 0;
-const TEXT: u8 = 1;
-const MUTED: u8 = 2;
-const RULE: u8 = 3;
-const FLOOR: u8 = 4;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::register_font;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-const PALETTE: [[u8; 3]; 15] = [
-    [255, 255, 255], // background
-    [20, 20, 20],    // text
-    [110, 110, 110], // muted text
-    [215, 215, 215], // rules
-    [150, 150, 150], // floor
-    [244, 180, 140], // Rust → Rust, AutoMTLS off
-    [192, 70, 27],   // Rust → Rust, on
-    [246, 214, 140], // Rust → Rust (serde), off
-    [176, 126, 16],  // Rust → Rust (serde), on
-    [150, 220, 240], // Go → Go, off
-    [0, 118, 148],   // Go → Go, on
-    [205, 185, 232], // Rust → Go, off
-    [106, 61, 154],  // Rust → Go, on
-    [185, 225, 170], // Go → Rust, off
-    [46, 125, 50],   // Go → Rust, on
-];
+use crate::results::{Encoding, Pair, Results, RowStatus, Side};
+use crate::units::{duration, size_label};
+
+const FONT: &str = "sans-serif";
+
+const TEXT: RGBColor = RGBColor(20, 20, 20);
+const MUTED: RGBColor = RGBColor(110, 110, 110);
+const RULE: RGBColor = RGBColor(215, 215, 215);
+const GRID: RGBColor = RGBColor(238, 238, 238);
+const FLOOR: RGBColor = RGBColor(150, 150, 150);
 
 /// The (AutoMTLS off, on) colours of `pair`.
-fn colours(pair: Pair) -> (u8, u8) {
-    let base = match (pair.host, pair.plugin, pair.interface) {
-        (Side::Rust, Side::Rust, Encoding::Protobuf) => 5,
-        (Side::Rust, Side::Rust, Encoding::Serde) => 7,
-        (Side::Go, Side::Go, _) => 9,
-        (Side::Rust, Side::Go, _) => 11,
-        (Side::Go, Side::Rust, _) => 13,
-    };
-    (base, base + 1)
-}
-
-const WIDTH: usize = 1000;
-const SCALE: usize = 2;
-const MARGIN: usize = 16;
-const LABEL_W: usize = 270;
-const VALUE_W: usize = 110;
-const BAR_H: usize = 18;
-const LINE_H: usize = font::HEIGHT * SCALE + 8;
-
-/// A palette canvas.
-struct Canvas {
-    width: usize,
-    height: usize,
-    pixels: Vec<u8>,
-}
-
-impl Canvas {
-    fn new(width: usize, height: usize) -> Self {
-        Canvas {
-            width,
-            height,
-            pixels: vec![BG; width * height],
+fn colours(pair: Pair) -> (RGBColor, RGBColor) {
+    match (pair.host, pair.plugin, pair.interface) {
+        (Side::Rust, Side::Rust, Encoding::Protobuf) => {
+            (RGBColor(244, 180, 140), RGBColor(192, 70, 27))
         }
-    }
-
-    fn rect(&mut self, x: usize, y: usize, w: usize, h: usize, colour: u8) {
-        for row in y..(y + h).min(self.height) {
-            let start = row * self.width + x.min(self.width);
-            let end = row * self.width + (x + w).min(self.width);
-            self.pixels[start..end].fill(colour);
+        (Side::Rust, Side::Rust, Encoding::Serde) => {
+            (RGBColor(246, 214, 140), RGBColor(176, 126, 16))
         }
-    }
-
-    fn text(&mut self, x: usize, y: usize, text: &str, colour: u8, scale: usize) {
-        for (i, c) in text.chars().enumerate() {
-            let glyph = font::glyph(c);
-            let gx = x + i * font::ADVANCE * scale;
-            for (r, bits) in glyph.iter().enumerate() {
-                for col in 0..font::WIDTH {
-                    if bits & (1 << (font::WIDTH - 1 - col)) != 0 {
-                        self.rect(gx + col * scale, y + r * scale, scale, scale, colour);
-                    }
-                }
-            }
-        }
+        (Side::Go, Side::Go, _) => (RGBColor(150, 220, 240), RGBColor(0, 118, 148)),
+        (Side::Rust, Side::Go, _) => (RGBColor(205, 185, 232), RGBColor(106, 61, 154)),
+        (Side::Go, Side::Rust, _) => (RGBColor(185, 225, 170), RGBColor(46, 125, 50)),
     }
 }
 
-/// One bar (or a note where there is no number).
+/// Pixel sizes of the layout.
+const WIDTH: u32 = 1000;
+const MARGIN: u32 = 16;
+const LABEL_W: u32 = 240;
+const BAR_H: u32 = 18;
+const ROW_GAP: u32 = 10;
+const TITLE_SIZE: u32 = 19;
+const TEXT_SIZE: u32 = 15;
+const VALUE_SIZE: u32 = 14;
+const AXIS_H: u32 = 26;
+const HEADER_LINE: u32 = 22;
+
+/// One bar, or a note where there is no number.
 struct Bar {
     value: Result<u64, String>,
-    colour: u8,
+    colour: RGBColor,
 }
 
 /// One labelled row of one or two bars.
@@ -107,28 +67,55 @@ struct Panel {
     rows: Vec<Row>,
 }
 
-fn ascii_label(pair: Pair) -> String {
-    let label = pair.label().replace('→', "->");
-    if pair == Pair::GO {
-        format!("{label} (go-plugin)")
-    } else {
-        label
+impl Panel {
+    /// The height of the bars and the gaps between rows.
+    fn rows_height(&self) -> u32 {
+        self.rows
+            .iter()
+            .map(|r| r.bars.len() as u32 * BAR_H + ROW_GAP)
+            .sum()
+    }
+
+    fn height(&self) -> u32 {
+        TITLE_SIZE + 14 + self.rows_height() + AXIS_H + 12
+    }
+
+    /// The longest bar.
+    fn max(&self) -> u64 {
+        self.rows
+            .iter()
+            .flat_map(|r| &r.bars)
+            .filter_map(|b| b.value.as_ref().ok().copied())
+            .max()
+            .unwrap_or(1)
+            .max(1)
     }
 }
 
-fn status_note(status: &str) -> String {
-    if status.starts_with("failed") {
-        "failed".into()
+fn pair_label(pair: Pair) -> String {
+    if pair == Pair::GO {
+        format!("{} (go-plugin)", pair.label())
     } else {
-        status.to_string()
+        pair.label()
     }
+}
+
+/// The bar of a measurement: its p50, or a note saying why there is none.
+fn bar(found: Option<(&RowStatus, Option<u64>)>, colour: RGBColor) -> Bar {
+    let value = match found {
+        Some((RowStatus::Ok, p50)) => p50.ok_or_else(|| "no value".to_string()),
+        Some((RowStatus::Failed(_), _)) => Err("failed".into()),
+        Some((status, _)) => Err(status.to_string()),
+        None => Err("not measured".into()),
+    };
+    Bar { value, colour }
 }
 
 /// One row per host/plugin pair (in order of first appearance), each with an AutoMTLS-off and an
 /// AutoMTLS-on bar; `find` gives a measurement's status and p50.
 fn pair_rows<'a>(
     pairs: impl Iterator<Item = Pair>,
-    find: impl Fn(Pair, bool) -> Option<(&'a str, Option<u64>)>,
+    find: impl Fn(Pair, bool) -> Option<(&'a RowStatus, Option<u64>)>,
 ) -> Vec<Row> {
     let mut seen: Vec<Pair> = Vec::new();
     for pair in pairs {
@@ -139,20 +126,9 @@ fn pair_rows<'a>(
     seen.into_iter()
         .map(|pair| {
             let (off, on) = colours(pair);
-            let bars = [(false, off), (true, on)]
-                .into_iter()
-                .map(|(automtls, colour)| Bar {
-                    value: match find(pair, automtls) {
-                        Some((status, p50)) if status == OK => p50.ok_or_else(|| "no value".into()),
-                        Some((status, _)) => Err(status_note(status)),
-                        None => Err("not measured".into()),
-                    },
-                    colour,
-                })
-                .collect();
             Row {
-                label: ascii_label(pair),
-                bars,
+                label: pair_label(pair),
+                bars: vec![bar(find(pair, false), off), bar(find(pair, true), on)],
             }
         })
         .collect()
@@ -173,7 +149,7 @@ fn latency_panel(results: &Results, size: usize) -> Panel {
                 .latency
                 .iter()
                 .find(|r| r.pair == pair && r.automtls == automtls && r.size == size)
-                .map(|r| (r.status.as_str(), r.p50_ns))
+                .map(|r| (&r.status, r.p50_ns))
         },
     ));
     Panel {
@@ -202,7 +178,7 @@ fn startup_panel(results: &Results) -> Panel {
                 .startup
                 .iter()
                 .find(|r| r.pair == pair && r.automtls == automtls)
-                .map(|r| (r.status.as_str(), r.p50_ns))
+                .map(|r| (&r.status, r.p50_ns))
         },
     ));
     Panel {
@@ -211,84 +187,31 @@ fn startup_panel(results: &Results) -> Panel {
     }
 }
 
-fn panel_height(panel: &Panel) -> usize {
-    LINE_H
-        + 6
-        + panel
-            .rows
-            .iter()
-            .map(|r| r.bars.len() * BAR_H + 10)
-            .sum::<usize>()
-        + 14
-}
-
-fn draw_panel(canvas: &mut Canvas, y0: usize, panel: &Panel) -> usize {
-    canvas.text(MARGIN, y0, &panel.title, TEXT, SCALE);
-    let mut y = y0 + LINE_H + 6;
-    let bar_x = MARGIN + LABEL_W;
-    let bar_w = WIDTH - bar_x - VALUE_W - MARGIN;
-    let max = panel
-        .rows
-        .iter()
-        .flat_map(|r| r.bars.iter())
-        .filter_map(|b| b.value.as_ref().ok().copied())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let top = y;
-    for row in &panel.rows {
-        let h = row.bars.len() * BAR_H;
-        let text_y = y + h.saturating_sub(font::HEIGHT * SCALE) / 2;
-        canvas.text(MARGIN, text_y, &row.label, TEXT, SCALE);
-        for (i, bar) in row.bars.iter().enumerate() {
-            let by = y + i * BAR_H;
-            match &bar.value {
-                Ok(v) => {
-                    let w = ((*v as f64 / max as f64) * bar_w as f64).round() as usize;
-                    canvas.rect(bar_x, by + 1, w.max(1), BAR_H - 2, bar.colour);
-                    canvas.text(bar_x + w + 6, by + 1, &duration_ascii(*v), MUTED, SCALE);
-                }
-                Err(note) => canvas.text(bar_x + 6, by + 1, note, MUTED, SCALE),
-            }
-        }
-        y += h + 10;
-    }
-    // The zero line.
-    canvas.rect(bar_x - 1, top, 1, y - top - 6, RULE);
-    y + 14
-}
-
-/// Draws the chart of `results` as a PNG file.
-pub fn render(results: &Results) -> Vec<u8> {
-    let mut panels: Vec<Panel> = Vec::new();
+fn panels(results: &Results) -> Vec<Panel> {
     let mut sizes: Vec<usize> = results.floor.unix_socket.iter().map(|f| f.size).collect();
     for row in &results.latency {
         if !sizes.contains(&row.size) {
             sizes.push(row.size);
         }
     }
-    for size in sizes {
-        panels.push(latency_panel(results, size));
-    }
+    let mut panels: Vec<Panel> = sizes
+        .into_iter()
+        .map(|size| latency_panel(results, size))
+        .collect();
     panels.push(startup_panel(results));
+    panels
+}
 
-    let header = MARGIN + 3 * font::HEIGHT + 12 + 3 * (font::HEIGHT * SCALE + 6) + 10;
-    let height = header + panels.iter().map(panel_height).sum::<usize>() + MARGIN;
-    let mut canvas = Canvas::new(WIDTH, height);
-    let mut y = MARGIN;
-    canvas.text(MARGIN, y, "rust-plugin vs go-plugin vs the floor", TEXT, 3);
-    y += 3 * font::HEIGHT + 12;
+/// The lines under the chart's title.
+fn header_lines(results: &Results) -> Vec<String> {
     let m = &results.machine;
+    let go = m.go.as_deref().and_then(|g| g.split(' ').next());
     let mut lines = vec![
         format!(
             "one run, {} CPUs, {} build, Go {}, {} round(s) per cell",
             m.cpus,
             if m.release_build { "release" } else { "debug" },
-            m.go.as_deref()
-                .unwrap_or("none")
-                .split(' ')
-                .next()
-                .unwrap_or("none"),
+            go.unwrap_or("none"),
             results.rounds
         ),
         "light bar: AutoMTLS off; dark bar: AutoMTLS on; shorter is better".into(),
@@ -300,20 +223,163 @@ pub fn render(results: &Results) -> Vec<u8> {
     } else {
         lines.push("scripts/bench.sh regenerates this chart".into());
     }
-    for line in lines {
-        canvas.text(MARGIN, y, &line, MUTED, SCALE);
-        y += font::HEIGHT * SCALE + 6;
+    lines
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+fn text_style(size: u32, colour: RGBColor) -> TextStyle<'static> {
+    (FONT, size)
+        .into_font()
+        .color(&colour)
+        .pos(Pos::new(HPos::Left, VPos::Center))
+}
+
+fn draw_header(area: &Area, lines: &[String]) -> Result<(), Box<dyn Error>> {
+    let title = (FONT, 26, FontStyle::Bold)
+        .into_font()
+        .color(&TEXT)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let x = MARGIN as i32;
+    area.draw(&Text::new(
+        "rust-plugin vs go-plugin vs the floor",
+        (x, 24),
+        title,
+    ))?;
+    for (i, line) in lines.iter().enumerate() {
+        let y = 56 + (i as u32 * HEADER_LINE) as i32;
+        area.draw(&Text::new(
+            line.as_str(),
+            (x, y),
+            text_style(TEXT_SIZE, MUTED),
+        ))?;
     }
-    y += 10;
+    Ok(())
+}
+
+fn draw_panel(area: &Area, panel: &Panel) -> Result<(), Box<dyn Error>> {
+    area.draw(&PathElement::new(
+        [(MARGIN as i32, 2), ((WIDTH - MARGIN) as i32, 2)],
+        RULE,
+    ))?;
+    let rows_h = f64::from(panel.rows_height());
+    // Room right of the longest bar for its value.
+    let x_max = panel.max() as f64 * 1.2;
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(MARGIN)
+        // Room for the last tick's label, centred on its tick.
+        .margin_right(3 * MARGIN)
+        .margin_top(8)
+        .margin_bottom(4)
+        .caption(
+            &panel.title,
+            (FONT, TITLE_SIZE, FontStyle::Bold).into_font().color(&TEXT),
+        )
+        .x_label_area_size(AXIS_H)
+        .y_label_area_size(LABEL_W)
+        // y counts pixels of the rows' layout down from the top.
+        .build_cartesian_2d(0f64..x_max, rows_h..0f64)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(6)
+        .x_label_formatter(&|&ns| {
+            if ns > 0.0 {
+                duration(ns as u64)
+            } else {
+                "0".into()
+            }
+        })
+        .x_label_style(text_style(VALUE_SIZE, MUTED).pos(Pos::new(HPos::Center, VPos::Top)))
+        .axis_style(RULE)
+        .bold_line_style(GRID)
+        .light_line_style(WHITE)
+        .draw()?;
+
+    let pad = x_max * 0.01;
+    let base = area.get_base_pixel();
+    let mut top = f64::from(ROW_GAP) / 2.0;
+    for row in &panel.rows {
+        let height = f64::from(row.bars.len() as u32 * BAR_H);
+        let (_, label_y) = chart.backend_coord(&(0.0, top + height / 2.0));
+        area.draw(&Text::new(
+            row.label.as_str(),
+            ((MARGIN + 4) as i32, label_y - base.1),
+            text_style(TEXT_SIZE, TEXT),
+        ))?;
+        for (i, bar) in row.bars.iter().enumerate() {
+            let y0 = top + f64::from(i as u32 * BAR_H) + 1.0;
+            let y1 = y0 + f64::from(BAR_H) - 2.0;
+            let middle = (y0 + y1) / 2.0;
+            match &bar.value {
+                Ok(ns) => {
+                    let x = *ns as f64;
+                    chart
+                        .draw_series([Rectangle::new([(0.0, y0), (x, y1)], bar.colour.filled())])?;
+                    chart.draw_series([Text::new(
+                        duration(*ns),
+                        (x + pad, middle),
+                        text_style(VALUE_SIZE, MUTED),
+                    )])?;
+                }
+                Err(note) => {
+                    chart.draw_series([Text::new(
+                        note.clone(),
+                        (pad, middle),
+                        text_style(VALUE_SIZE, MUTED),
+                    )])?;
+                }
+            }
+        }
+        top += height + f64::from(ROW_GAP);
+    }
+    Ok(())
+}
+
+/// Draws the chart of `results` into the PNG file `path`.
+pub fn render(results: &Results, path: &Path) -> Result<(), Box<dyn Error>> {
+    for (style, font) in [
+        (FontStyle::Normal, dejavu::sans::regular()),
+        (FontStyle::Bold, dejavu::sans::bold()),
+    ] {
+        register_font(FONT, style, font).map_err(|_| "DejaVu Sans does not load as a font")?;
+    }
+    let lines = header_lines(results);
+    let header_h = 56 + lines.len() as u32 * HEADER_LINE;
+    let panels = panels(results);
+    let height = header_h + panels.iter().map(Panel::height).sum::<u32>() + MARGIN;
+    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (header, mut rest) = root.split_vertically(header_h);
+    draw_header(&header, &lines)?;
     for panel in &panels {
-        canvas.rect(MARGIN, y - 8, WIDTH - 2 * MARGIN, 1, RULE);
-        y = draw_panel(&mut canvas, y, panel);
+        let (area, below) = rest.split_vertically(panel.height());
+        draw_panel(&area, panel)?;
+        rest = below;
     }
-    Indexed {
-        width: WIDTH as u32,
-        height: height as u32,
-        palette: PALETTE.to_vec(),
-        pixels: canvas.pixels,
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_a_full_run_with_skipped_and_failed_rows() {
+        let json = include_str!("../../docs/bench/results.json");
+        let mut results: Results = serde_json::from_str(json).expect("results.json parses");
+        results.latency[0].status = RowStatus::Failed("the plugin died".into());
+        results.latency[0].p50_ns = None;
+        results.startup[1].status = RowStatus::Skipped("no Go toolchain".into());
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("chart.png");
+        render(&results, &path).expect("the chart renders");
+        let image = image::open(&path).expect("chart.png is a valid PNG");
+        assert_eq!(image.width(), WIDTH);
+        let panels = panels(&results);
+        assert_eq!(panels.len(), 4, "three sizes and start-up");
+        assert_eq!(panels[0].rows[1].bars[0].value, Err("failed".to_string()));
     }
-    .encode()
 }

@@ -1,5 +1,5 @@
 //! What the harness and its plugin agree on: plugin names and the seed variable. The wire is
-//! that of go-plugin's KV example (`kv_example::handshake()`, `proto.KV`), so the Go fixtures
+//! that of go-plugin's KV example (`plugin_fixtures::kv`, `proto.KV`), so the Go fixtures
 //! in `tests/go` are interchangeable with `bench-plugin`.
 
 /// The name of the `proto.KV` plugin (protobuf), as in go-plugin's KV example.

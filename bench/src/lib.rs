@@ -14,18 +14,16 @@
 //!
 //! then prints a markdown report of medians, ratios and the targets ([`report`],
 //! [`targets`]) and writes `results.json` ([`results`]), `results.md` and `chart.png`
-//! ([`chart`], drawn with its own [`font`] and [`png`] encoder). `bench-plugin` is the Rust
-//! plugin it measures: an in-memory store on go-plugin's `proto.KV`.
+//! ([`chart`], drawn with plotters). `bench-plugin` is the Rust plugin it measures: an
+//! in-memory store on go-plugin's `proto.KV` (from `plugin-fixtures`).
 
 #![deny(missing_docs)]
 
 pub mod chart;
 pub mod floor;
-pub mod font;
 pub mod go;
 pub mod interface;
 pub mod plan;
-pub mod png;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -1,159 +1,179 @@
 //! `plugin-bench`: rust-plugin against go-plugin and against the physical floor, in one run.
 //! See the crate documentation; `plugin-bench --help` for the options.
 
+use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, Parser, Subcommand};
 use plugin_bench::floor::{ECHO_PEER_FLAG, echo_peer};
 use plugin_bench::plan::Plan;
+use plugin_bench::results::Results;
 use plugin_bench::run::{Options, run};
 use plugin_bench::rust::{Interface, PluginCommand, throughput};
 use plugin_bench::{chart, report};
 
-const USAGE: &str = "\
-usage: plugin-bench [--tiny] [--out DIR] [--plugin PATH] [--go-module DIR] [--go-out DIR]
-       plugin-bench hot-path [--size BYTES] [--calls N] [--concurrency C] [--automtls] [--serde]
-                             [--plugin PATH]
-
-Measures rust-plugin against go-plugin and against the physical floor in one run, prints a
-markdown report (medians, ratios, targets) and writes DIR/results.json, DIR/results.md and
-DIR/chart.png.
-
-  --tiny           a smoke test: every measurement, a handful of calls (numbers meaningless)
-  --out DIR        where to write the results (default: docs/bench of this workspace)
-  --plugin PATH    the Rust bench plugin (default: bench-plugin next to this binary)
-  --go-module DIR  the Go fixtures' module (default: tests/go of this workspace)
-  --go-out DIR     where to build the Go fixtures (default: TARGET/bench-go)
-
-Without a Go toolchain the go-plugin rows are reported as skipped.
-Full runs should use a release build: scripts/bench.sh.
-
-hot-path: only Rust host -> Rust plugin calls (default: 20000 Gets of 64 B, one caller,
-AutoMTLS off, protobuf), printing their summary as JSON: a steady workload to run under a
-profiler (perf record -g, valgrind --tool=callgrind --trace-children=yes).";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
+/// Measures rust-plugin against go-plugin and against the physical floor in one run, prints a
+/// markdown report (medians, ratios, targets) and writes DIR/results.json, DIR/results.md and
+/// DIR/chart.png.
+///
+/// Without a Go toolchain the go-plugin rows are reported as skipped. Full runs should use a
+/// release build: scripts/bench.sh.
+#[derive(Parser)]
+#[command(
+    name = "plugin-bench",
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    bench: BenchArgs,
+    /// Serve as the floor's echo peer on this unix socket (the harness runs itself so).
+    #[arg(long = ECHO_PEER_FLAG.trim_start_matches('-'), value_name = "SOCKET", hide = true)]
+    echo_peer: Option<PathBuf>,
 }
 
-struct Args {
+#[derive(Args)]
+struct BenchArgs {
+    /// A smoke test: every measurement, a handful of calls (numbers meaningless).
+    #[arg(long)]
     tiny: bool,
-    out: PathBuf,
+    /// Where to write the results [default: docs/bench of this workspace].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The Rust bench plugin [default: bench-plugin next to this binary].
+    #[arg(long, value_name = "PATH")]
     plugin: Option<PathBuf>,
-    go_module: PathBuf,
+    /// The Go fixtures' module [default: tests/go of this workspace].
+    #[arg(long, value_name = "DIR")]
+    go_module: Option<PathBuf>,
+    /// Where to build the Go fixtures [default: TARGET/bench-go].
+    #[arg(long, value_name = "DIR")]
     go_out: Option<PathBuf>,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut parsed = Args {
-        tiny: false,
-        out: workspace().join("docs").join("bench"),
-        plugin: None,
-        go_module: workspace().join("tests").join("go"),
-        go_out: None,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--tiny" => parsed.tiny = true,
-            "--out" => parsed.out = value("--out")?.into(),
-            "--plugin" => parsed.plugin = Some(value("--plugin")?.into()),
-            "--go-module" => parsed.go_module = value("--go-module")?.into(),
-            "--go-out" => parsed.go_out = Some(value("--go-out")?.into()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(parsed)
+#[derive(Subcommand)]
+enum Command {
+    /// Only Rust host -> Rust plugin calls, printing their summary as JSON: a steady workload
+    /// to run under a profiler (perf record -g, valgrind --tool=callgrind --trace-children=yes).
+    HotPath(HotPathArgs),
+    /// Redraws DIR/chart.png from DIR/results.json, without measuring.
+    Chart {
+        /// The directory of a run [default: docs/bench of this workspace].
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct HotPathArgs {
+    /// Bytes of each `Get` reply.
+    #[arg(long, value_name = "BYTES", default_value_t = 64)]
+    size: usize,
+    /// Timed calls (a tenth as many go first, untimed).
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    calls: usize,
+    /// Concurrent callers on one dispensed client.
+    #[arg(long, value_name = "C", default_value_t = 1,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    concurrency: usize,
+    /// With AutoMTLS.
+    #[arg(long)]
+    automtls: bool,
+    /// Through the serde interface instead of protobuf `proto.KV`.
+    #[arg(long)]
+    serde: bool,
+    /// The Rust bench plugin [default: bench-plugin next to this binary].
+    #[arg(long, value_name = "PATH")]
+    plugin: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let mut argv = std::env::args().skip(1).peekable();
-    if argv.peek().map(String::as_str) == Some(ECHO_PEER_FLAG) {
-        let socket = argv.nth(1).unwrap_or_default();
-        return match echo_peer(Path::new(&socket)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("plugin-bench echo peer: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if argv.peek().is_some_and(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if argv.peek().is_some_and(|a| a == "hot-path") {
-        argv.next();
-        return match hot_path(argv) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("plugin-bench hot-path: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let args = match parse(argv) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("plugin-bench: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    let result = match (cli.echo_peer, cli.command) {
+        (Some(socket), _) => echo_peer(&socket)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| format!("echo peer: {e}").into()),
+        (None, Some(Command::HotPath(args))) => hot_path(args).map(|()| ExitCode::SUCCESS),
+        (None, Some(Command::Chart { dir })) => redraw(dir).map(|()| ExitCode::SUCCESS),
+        (None, None) => bench(cli.bench),
     };
-    match bench(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("plugin-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|e| {
+        eprintln!("plugin-bench: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The directory of this workspace.
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+}
+
+/// This executable's directory: where cargo put `bench-plugin` too.
+fn profile_dir() -> Result<PathBuf, Box<dyn Error>> {
+    let exe = std::env::current_exe().map_err(|e| format!("locating this executable: {e}"))?;
+    Ok(exe.parent().unwrap_or(Path::new(".")).to_path_buf())
 }
 
 /// Rust host → Rust plugin calls only, for profilers.
-fn hot_path(mut args: impl Iterator<Item = String>) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("locating this executable: {e}"))?;
-    let mut plugin = exe.with_file_name("bench-plugin");
-    let (mut size, mut calls, mut concurrency) = (64usize, 20_000usize, 1usize);
-    let (mut automtls, mut interface) = (false, Interface::Protobuf);
-    while let Some(arg) = args.next() {
-        let mut number = |name: &str| {
-            args.next()
-                .and_then(|v| v.parse::<usize>().ok())
-                .ok_or(format!("{name} needs a number"))
-        };
-        match arg.as_str() {
-            "--size" => size = number("--size")?,
-            "--calls" => calls = number("--calls")?,
-            "--concurrency" => concurrency = number("--concurrency")?.max(1),
-            "--automtls" => automtls = true,
-            "--serde" => interface = Interface::Serde,
-            "--plugin" => plugin = args.next().ok_or("--plugin needs a path")?.into(),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+fn hot_path(args: HotPathArgs) -> Result<(), Box<dyn Error>> {
+    let plugin = match args.plugin {
+        Some(plugin) => plugin,
+        None => profile_dir()?.join("bench-plugin"),
+    };
+    let interface = if args.serde {
+        Interface::Serde
+    } else {
+        Interface::Protobuf
+    };
+    let rt = tokio::runtime::Runtime::new()?;
     let summary = rt.block_on(throughput(
         &PluginCommand::new(plugin),
         interface,
-        automtls,
-        size,
-        concurrency,
-        calls,
-        calls / 10,
+        args.automtls,
+        args.size,
+        args.concurrency,
+        args.calls,
+        args.calls / 10,
     ))?;
-    println!(
-        "{}",
-        serde_json::to_string(&summary).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
 
-fn bench(args: Args) -> Result<ExitCode, String> {
+/// Where a run's files go unless `--out` says otherwise.
+fn default_out() -> PathBuf {
+    workspace().join("docs").join("bench")
+}
+
+/// Redraws the chart of the run in `dir` from its `results.json`.
+fn redraw(dir: Option<PathBuf>) -> Result<(), Box<dyn Error>> {
+    let dir = dir.unwrap_or_else(default_out);
+    let json = dir.join("results.json");
+    let text =
+        std::fs::read_to_string(&json).map_err(|e| format!("reading {}: {e}", json.display()))?;
+    let results = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+    draw_chart(&results, &dir)?;
+    eprintln!("plugin-bench: wrote {}/chart.png", dir.display());
+    Ok(())
+}
+
+/// Draws `dir/chart.png`.
+fn draw_chart(results: &Results, dir: &Path) -> Result<(), Box<dyn Error>> {
+    let chart = dir.join("chart.png");
+    chart::render(results, &chart).map_err(|e| format!("drawing {}: {e}", chart.display()))?;
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode, Box<dyn Error>> {
     let exe = std::env::current_exe().map_err(|e| format!("locating this executable: {e}"))?;
-    let profile_dir = exe.parent().unwrap_or(Path::new("."));
-    let target_dir = profile_dir.parent().unwrap_or(profile_dir);
+    let profile_dir = profile_dir()?;
+    let target_dir = profile_dir.parent().unwrap_or(&profile_dir);
+    let out = args.out.unwrap_or_else(default_out);
     let options = Options {
         plan: if args.tiny {
             Plan::tiny()
@@ -163,7 +183,9 @@ fn bench(args: Args) -> Result<ExitCode, String> {
         plugin: args
             .plugin
             .unwrap_or_else(|| profile_dir.join("bench-plugin")),
-        go_module: args.go_module,
+        go_module: args
+            .go_module
+            .unwrap_or_else(|| workspace().join("tests").join("go")),
         go_out: args.go_out.unwrap_or_else(|| target_dir.join("bench-go")),
         exe,
     };
@@ -175,31 +197,30 @@ fn bench(args: Args) -> Result<ExitCode, String> {
     }
     let results = run(&options)?;
     let markdown = report::markdown(&results);
-    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
-    let png = chart::render(&results);
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
-    for (name, bytes) in [
-        ("results.json", json.as_bytes()),
-        ("results.md", markdown.as_bytes()),
-        ("chart.png", &png[..]),
-    ] {
-        let path = args.out.join(name);
-        std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    }
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+    };
+    write(
+        "results.json",
+        serde_json::to_string_pretty(&results)?.as_bytes(),
+    )?;
+    write("results.md", markdown.as_bytes())?;
+    draw_chart(&results, &out)?;
     println!("{markdown}");
     eprintln!(
         "plugin-bench: wrote {0}/results.json, {0}/results.md and {0}/chart.png ({1:.0} s of measurement)",
-        args.out.display(),
+        out.display(),
         results.duration_s
     );
     let failures = results.failures();
-    if failures.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for f in &failures {
-            eprintln!("plugin-bench: FAILED: {f}");
-        }
-        Ok(ExitCode::FAILURE)
+    for f in &failures {
+        eprintln!("plugin-bench: FAILED: {f}");
     }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

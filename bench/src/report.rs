@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{OK, Pair, Results, Side};
+use crate::results::{Pair, Results, RowStatus, Side};
 use crate::units::{duration, kib, rate, ratio, size_label};
 
 fn pair_label(pair: Pair) -> String {
@@ -18,11 +18,11 @@ fn on_off(on: bool) -> &'static str {
 }
 
 /// The text of a cell: the value when measured, else the row's status.
-fn cell(status: &str, value: Option<String>) -> String {
-    match value {
-        Some(v) if status == OK => v,
-        _ if status.starts_with("failed") => "**failed**".into(),
-        _ => status.to_string(),
+fn cell(status: &RowStatus, value: Option<String>) -> String {
+    match (status, value) {
+        (RowStatus::Ok, Some(v)) => v,
+        (RowStatus::Failed(_), _) => "**failed**".into(),
+        (status, _) => status.to_string(),
     }
 }
 

@@ -1,16 +1,74 @@
 //! The raw numbers of one run, as written to `results.json`.
 //!
-//! Every row has a `status`: `ok` (its numbers are present and positive), `skipped: <why>`
-//! (e.g. `skipped: no Go toolchain`; no numbers), or `failed: <error>` (the run exits non-zero).
-//! Durations are nanoseconds, memory KiB.
+//! Every row has a [`RowStatus`], written as a string: `ok` (its numbers are present and
+//! positive), `skipped: <why>` (e.g. `skipped: no Go toolchain`; no numbers), or
+//! `failed: <error>` (the run exits non-zero). Durations are nanoseconds, memory KiB.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::rust::{Resident, StartupRun};
 use crate::stats::Summary;
 
-/// The `status` of a row that was measured.
-pub const OK: &str = "ok";
+/// Whether a row was measured; in `results.json`, `"ok"`, `"skipped: <why>"` or
+/// `"failed: <error>"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum RowStatus {
+    /// Measured: the row's numbers are present.
+    Ok,
+    /// Not measured, on purpose (e.g. no Go toolchain).
+    Skipped(String),
+    /// The measurement failed; the run exits non-zero.
+    Failed(String),
+}
+
+impl RowStatus {
+    /// Whether the row was measured.
+    pub fn is_ok(&self) -> bool {
+        *self == RowStatus::Ok
+    }
+
+    /// Whether the measurement failed.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, RowStatus::Failed(_))
+    }
+}
+
+impl fmt::Display for RowStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowStatus::Ok => f.write_str("ok"),
+            RowStatus::Skipped(why) => write!(f, "skipped: {why}"),
+            RowStatus::Failed(error) => write!(f, "failed: {error}"),
+        }
+    }
+}
+
+impl From<RowStatus> for String {
+    fn from(status: RowStatus) -> String {
+        status.to_string()
+    }
+}
+
+impl TryFrom<String> for RowStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text == "ok" {
+            Ok(RowStatus::Ok)
+        } else if let Some(why) = text.strip_prefix("skipped: ") {
+            Ok(RowStatus::Skipped(why.to_string()))
+        } else if let Some(error) = text.strip_prefix("failed: ") {
+            Ok(RowStatus::Failed(error.to_string()))
+        } else {
+            Err(format!(
+                "a row status is \"ok\", \"skipped: ...\" or \"failed: ...\", not {text:?}"
+            ))
+        }
+    }
+}
 
 /// A side of a plugin connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,8 +206,8 @@ pub struct LatencyRow {
     pub automtls: bool,
     /// Payload bytes of each `Get` reply.
     pub size: usize,
-    /// `ok`, `skipped: ...` or `failed: ...`.
-    pub status: String,
+    /// Whether it was measured.
+    pub status: RowStatus,
     /// Median over rounds of each round's p50.
     pub p50_ns: Option<u64>,
     /// Median over rounds of each round's p99.
@@ -170,8 +228,8 @@ pub struct ThroughputRow {
     pub size: usize,
     /// Concurrent callers.
     pub concurrency: usize,
-    /// `ok`, `skipped: ...` or `failed: ...`.
-    pub status: String,
+    /// Whether it was measured.
+    pub status: RowStatus,
     /// Median over rounds.
     pub calls_per_sec: Option<f64>,
     /// Each round.
@@ -186,8 +244,8 @@ pub struct StartupRow {
     pub pair: Pair,
     /// AutoMTLS on.
     pub automtls: bool,
-    /// `ok`, `skipped: ...` or `failed: ...`.
-    pub status: String,
+    /// Whether it was measured.
+    pub status: RowStatus,
     /// Median over every run.
     pub p50_ns: Option<u64>,
     /// Fastest run.
@@ -210,8 +268,8 @@ pub struct MemoryRow {
     pub size: usize,
     /// Calls made before reading.
     pub calls: usize,
-    /// `ok`, `skipped: ...` or `failed: ...`.
-    pub status: String,
+    /// Whether it was measured.
+    pub status: RowStatus,
     /// The reading.
     #[serde(flatten)]
     pub resident: Option<Resident>,
@@ -262,11 +320,11 @@ pub struct Results {
 }
 
 impl Results {
-    /// Every `failed: ...` status, with what it belongs to.
+    /// Every failed row, with what it belongs to.
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |what: String, status: &str| {
-            if status.starts_with("failed") {
+        let mut check = |what: String, status: &RowStatus| {
+            if status.is_failed() {
                 out.push(format!("{what}: {status}"));
             }
         };
@@ -290,9 +348,7 @@ impl Results {
         }
         out
     }
-}
 
-impl Results {
     /// The measured p50 of `pair` at `size` bytes, if it was measured.
     pub fn latency_p50(&self, pair: Pair, automtls: bool, size: usize) -> Option<u64> {
         self.latency
@@ -332,5 +388,29 @@ impl Results {
             .iter()
             .find(|r| r.pair.plugin == plugin)
             .and_then(|r| r.resident)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RowStatus;
+
+    #[test]
+    fn a_status_is_written_as_the_string_the_json_has_always_had() {
+        for (status, json) in [
+            (RowStatus::Ok, r#""ok""#),
+            (
+                RowStatus::Skipped("no Go toolchain".into()),
+                r#""skipped: no Go toolchain""#,
+            ),
+            (
+                RowStatus::Failed("boom: it broke".into()),
+                r#""failed: boom: it broke""#,
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&status).unwrap(), json);
+            assert_eq!(serde_json::from_str::<RowStatus>(json).unwrap(), status);
+        }
+        assert!(serde_json::from_str::<RowStatus>(r#""maybe""#).is_err());
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
+use plugin_fixtures::kv::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
 use plugin_runtime::{Client, ClientConfig, PluginSet};
 
 use crate::interface::{
@@ -66,7 +66,7 @@ impl PluginCommand {
 /// The plugin interface a measurement calls through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interface {
-    /// `proto.KV` `Get`, protobuf messages (kv-example's `KvPlugin`).
+    /// `proto.KV` `Get`, protobuf messages (`plugin_fixtures::kv`).
     Protobuf,
     /// [`Store::get`], bincode through serde (`#[plugin_interface]`).
     Serde,

@@ -13,21 +13,13 @@ pub fn size_label(bytes: usize) -> String {
 
 /// A duration with three significant digits: `850 ns`, `12.3 µs`, `1.05 ms`, `2.10 s`.
 pub fn duration(ns: u64) -> String {
-    duration_with(ns, "µs")
-}
-
-/// As [`duration`], in ASCII (`us`), for the chart's bitmap font.
-pub fn duration_ascii(ns: u64) -> String {
-    duration_with(ns, "us")
-}
-
-fn duration_with(ns: u64, micro: &str) -> String {
     let ns = ns as f64;
-    let (value, unit) = if ns < 1e3 {
+    // A value that rounds up to 1000 of a unit is written in the next one.
+    let (value, unit) = if ns < 999.5 {
         (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, micro)
-    } else if ns < 1e9 {
+    } else if ns < 999.5e3 {
+        (ns / 1e3, "µs")
+    } else if ns < 999.5e6 {
         (ns / 1e6, "ms")
     } else {
         (ns / 1e9, "s")
@@ -84,7 +76,8 @@ mod tests {
         assert_eq!(size_label(1 << 20), "1 MiB");
         assert_eq!(duration(850), "850 ns");
         assert_eq!(duration(12_345), "12.3 µs");
-        assert_eq!(duration_ascii(1_050_000), "1.05 ms");
+        assert_eq!(duration(1_050_000), "1.05 ms");
+        assert_eq!(duration(999_600), "1.00 ms");
         assert_eq!(duration(2_100_000_000), "2.10 s");
         assert_eq!(rate(23456.4), "23,456/s");
         assert_eq!(rate(999.0), "999/s");

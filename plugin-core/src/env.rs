@@ -21,9 +21,6 @@ pub const MULTIPLEX_GRPC: &str = "PLUGIN_MULTIPLEX_GRPC";
 pub const UNIX_SOCKET_DIR: &str = "PLUGIN_UNIX_SOCKET_DIR";
 /// Group (name or numeric gid) that should own the plugin's unix sockets (mode 0660).
 pub const UNIX_SOCKET_GROUP: &str = "PLUGIN_UNIX_SOCKET_GROUP";
-/// Not go-plugin's: set by this SDK's hosts to ask the plugin to listen on TCP instead of a
-/// unix socket (go-plugin decides by OS; its hosts accept either network).
-pub const TRANSPORT: &str = "PLUGIN_TRANSPORT";
 
 /// Host default for [`MIN_PORT`], as go-plugin's.
 pub const DEFAULT_MIN_PORT: u16 = 10000;
@@ -31,7 +28,7 @@ pub const DEFAULT_MIN_PORT: u16 = 10000;
 pub const DEFAULT_MAX_PORT: u16 = 25000;
 
 /// Every variable name above, for hosts that scrub or print the launch environment.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 7] = [
     PROTOCOL_VERSIONS,
     MIN_PORT,
     MAX_PORT,
@@ -39,5 +36,4 @@ pub const ALL: [&str; 8] = [
     MULTIPLEX_GRPC,
     UNIX_SOCKET_DIR,
     UNIX_SOCKET_GROUP,
-    TRANSPORT,
 ];

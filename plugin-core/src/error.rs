@@ -104,12 +104,6 @@ pub enum HandshakeError {
         /// The field's text.
         value: String,
     },
-    /// The host asked for broker multiplexing and the plugin does not support it.
-    #[error(
-        "client requested gRPC broker multiplexing but plugin does not support the feature; \
-         upgrade the plugin's go-plugin library or turn multiplexing off in the host"
-    )]
-    MuxNotSupported,
 }
 
 /// The host's configuration cannot be used (checked before anything is launched).
@@ -126,9 +120,6 @@ pub enum ConfigError {
     /// go-plugin's `ErrSecureConfigAndReattach`.
     #[error("only one of Reattach or SecureConfig can be set")]
     SecureConfigAndReattach,
-    /// Multiplexing cannot be combined with reattach (nothing carries the session).
-    #[error("gRPC broker multiplexing is not supported with Reattach config")]
-    MultiplexWithReattach,
     /// AutoMTLS cannot be combined with reattach (the one-time certificates are gone).
     #[error(
         "AutoMTLS cannot be used with a reattach config: the one-time certificates are not persisted; disable AutoMTLS for reattached clients"

@@ -13,16 +13,17 @@
 //! assert_eq!(line.to_string(), "1|1|unix|/tmp/plugin123|grpc|");
 //! # Ok::<(), plugin_core::HandshakeError>(())
 //! ```
-#![deny(missing_docs)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-pub mod bytes;
-pub mod codec;
+mod bytes;
+mod codec;
 pub mod env;
-pub mod error;
-pub mod handshake;
-pub mod negotiate;
-pub mod protocol;
-pub mod reattach;
+mod error;
+mod handshake;
+pub mod hclog;
+mod negotiate;
+mod protocol;
+mod reattach;
 
 pub use bytes::ByteBuf;
 pub use codec::{Bincode, Codec, CodecError};

@@ -3,21 +3,25 @@
 //! types of its arguments, result and error, as written (normalized tokens: whitespace and
 //! formatting do not count; method order does not either, since calls go by name).
 //!
+//! The macro writes one line per method; the compiler hashes them (a `const fn` in
+//! `__private`), since only it knows which methods a `#[cfg]` leaves in.
+//!
 //! It sees the trait only: a field changed inside a struct used as an argument does not change
 //! it (the codec's decode error catches most of those).
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::ToTokens;
 
-use crate::model::{Interface, Output};
+use crate::model::{Interface, Method, Output};
 
 /// The hidden method that answers the fingerprint. Only the macro knows this name: it lists the
 /// method in the server and writes its path into the client.
 pub const METHOD: &str = "_Fingerprint";
 
-/// 16 lowercase hex digits.
-pub fn of(interface: &Interface<'_>) -> String {
-    let mut methods: Vec<String> = interface
+/// One line per method, sorted: `plugin_runtime::__private::fingerprint` hashes the service
+/// name and the lines of the methods compiled in (FNV-1a, 64 bits, as 16 lowercase hex digits).
+pub fn lines<'i, 'a>(interface: &'i Interface<'a>) -> Vec<(String, &'i Method<'a>)> {
+    let mut lines: Vec<(String, &Method<'_>)> = interface
         .methods
         .iter()
         .map(|m| {
@@ -27,12 +31,14 @@ pub fn of(interface: &Interface<'_>) -> String {
                 Output::Other(ty) => normalize(ty),
                 Output::Unit => String::new(),
             };
-            format!("{}({}) -> {output}", m.wire.value, args.join(", "))
+            (
+                format!("{}({}) -> {output}", m.wire.value, args.join(", ")),
+                m,
+            )
         })
         .collect();
-    methods.sort();
-    let text = format!("{}\n{}", interface.service_name(), methods.join("\n"));
-    format!("{:016x}", fnv1a64(text.as_bytes()))
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    lines
 }
 
 /// Tokens separated by single spaces, whatever their spacing in the source.
@@ -68,34 +74,20 @@ fn push_tokens(tokens: TokenStream, out: &mut Vec<String>) {
     }
 }
 
-/// FNV-1a, 64 bits: tiny, stable, and enough to tell versions of one trait apart.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes
-        .iter()
-        .fold(OFFSET, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(PRIME))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctxt::Errors;
     use crate::parse::TraitOptions;
-    use crate::validate::Errors;
 
-    fn fingerprint(item: syn::ItemTrait) -> String {
+    /// What is hashed: the service name and the lines.
+    fn fingerprint(item: syn::ItemTrait) -> (String, Vec<String>) {
         let options = TraitOptions::default();
         let errors = Errors::default();
         let interface = Interface::from_syn(&item, &options, &errors);
         assert!(errors.finish().is_ok());
-        of(&interface)
-    }
-
-    #[test]
-    fn fnv1a64_matches_the_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+        let lines = lines(&interface).into_iter().map(|(l, _)| l).collect();
+        (interface.service_name(), lines)
     }
 
     #[test]
@@ -114,7 +106,13 @@ mod tests {
             }
         });
         assert_eq!(a, b);
-        assert_eq!(a.len(), 16);
+        assert_eq!(
+            a.1,
+            [
+                "Count() -> u64 ! E",
+                "Greet(String, Vec < Vec < u8 > >) -> String ! E"
+            ]
+        );
     }
 
     #[test]

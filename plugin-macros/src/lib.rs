@@ -1,19 +1,28 @@
 //! `#[plugin_interface]`: a Rust trait becomes a plugin API.
 //!
 //! Use it through `plugin_runtime::plugin_interface`: the code it generates names
-//! `::plugin_runtime` only. The macro reads the trait and its options (`parse`), builds a model
-//! of the interface (`model`), checks it and reports every problem on the user's own tokens
-//! (`validate`), then writes the client, the server and the registration (`expand`). The
-//! interface fingerprint is computed in `fingerprint`.
+//! `::plugin_runtime::__private` only (or `<crate>::__private` with `crate = "..."`). The macro
+//! reads the trait and its options (`parse`), builds a model of the interface (`model`), checks
+//! it and reports every problem on the user's own tokens (`validate`), then writes the client,
+//! the server and the registration (`expand`); all of them report to one collector (`ctxt`).
+//! The lines the interface fingerprint hashes are written in `fingerprint`.
 #![deny(missing_docs)]
 
+mod ctxt;
 mod expand;
 mod fingerprint;
 mod model;
 mod parse;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use proc_macro::TokenStream;
+use syn::Item;
+
+use crate::ctxt::Errors;
+use crate::expand::fallback;
+use crate::model::Interface;
 
 /// Turns a trait into a plugin API: a client for hosts, a server for plugins, and the
 /// registration both put in their `PluginSet`.
@@ -52,6 +61,7 @@ use proc_macro::TokenStream;
 /// ```rust,ignore
 /// // The trait itself, as written (doc comments kept, `#[plugin(...)]` removed), made
 /// // `#[async_trait]` and given `Send + Sync + 'static`, so `Arc<dyn Greeter>` crosses tasks.
+/// // Its docs gain a paragraph: implementations need `#[plugin_runtime::async_trait]`.
 /// #[plugin_runtime::async_trait]
 /// pub trait Greeter: Send + Sync + 'static { /* the methods */ }
 ///
@@ -64,20 +74,21 @@ use proc_macro::TokenStream;
 /// impl Greeter for GreeterClient { /* ... */ }
 ///
 /// /// Plugin side: serves an implementation as the gRPC service `plugin.Greeter`.
-/// #[derive(Clone)]
+/// #[derive(Clone)] // and Debug: `GreeterServer { service: "plugin.Greeter", .. }`
 /// pub struct GreeterServer { /* private */ }
 /// impl GreeterServer {
 ///     pub fn new(imp: impl Greeter) -> Self;
 ///     pub fn from_arc(imp: Arc<dyn Greeter>) -> Self;
 /// }
-/// impl plugin_runtime::Dispatch for GreeterServer {
+/// // The hidden dispatch trait the runtime serves (not a public API).
+/// impl plugin_runtime::__private::Dispatch for GreeterServer {
 ///     const SERVICE: &'static str = "plugin.Greeter";
 ///     const METHODS: &'static [&'static str] = &["Greet", "Count", "_Fingerprint"];
 ///     /* ... */
 /// }
 ///
 /// /// The registration, for a `PluginSet` on either side.
-/// #[derive(Clone)]
+/// #[derive(Clone)] // and Debug: `GreeterPlugin { service: "plugin.Greeter", side: "host" }`
 /// pub struct GreeterPlugin { /* private */ }
 /// impl GreeterPlugin {
 ///     pub const FINGERPRINT: &'static str; // serde interfaces only
@@ -89,7 +100,7 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// Everything else it needs (marker types, trait impls) sits in an anonymous
-/// `const _: () = { ... };` block.
+/// `const _: () = { ... };` block. Every generated trait impl is `#[automatically_derived]`.
 ///
 /// # Using it
 ///
@@ -137,8 +148,8 @@ use proc_macro::TokenStream;
 ///
 /// # Options
 ///
-/// `#[plugin_interface(package = "...", service = "...", encoding = "...", codec = ...)]`, all
-/// optional:
+/// `#[plugin_interface(package = "...", service = "...", encoding = "...", codec = ...,
+/// crate = "...")]`, all optional:
 ///
 /// | option | default | meaning |
 /// |---|---|---|
@@ -146,9 +157,32 @@ use proc_macro::TokenStream;
 /// | `service = "KV"` | the trait's name | the gRPC service: methods are `/<package>.<service>/<Method>` |
 /// | `encoding = "serde"` or `"protobuf"` | `"serde"` | how values travel (below) |
 /// | `codec = path::To::Codec` | `plugin_runtime::Bincode` | serde only: a type implementing `plugin_runtime::Codec` |
+/// | `crate = "rt"` | `"::plugin_runtime"` | the path to `plugin_runtime` in this crate, when it is renamed or re-exported |
+///
+/// Every path the macro generates starts at that root, so a crate that renames the dependency
+/// (`rt = { package = "plugin-runtime", ... }` in `Cargo.toml`) or reaches it through a facade
+/// crate's re-export names it once, as with serde's `#[serde(crate = "...")]`:
+///
+/// ```rust,ignore
+/// extern crate plugin_runtime as rt; // or a renamed dependency
+///
+/// #[rt::plugin_interface(crate = "rt")]
+/// pub trait Greeter {
+///     async fn greet(&self, name: String) -> Result<String, GreetError>;
+/// }
+///
+/// #[rt::async_trait]
+/// impl Greeter for English { /* ... */ }
+/// ```
 ///
 /// On a method, `#[plugin(name = "Get")]` sets its name on the wire; the default is the
 /// method's name in UpperCamelCase (`get_value` is `GetValue`).
+///
+/// A method's `#[cfg(...)]` applies to everything generated for it: where the cfg is false,
+/// the method is in neither the client, the server's method list and dispatch, nor the
+/// fingerprint, and its types need not exist. Two methods may share a wire name under
+/// different cfgs (a `v2` feature changing one method's types, say); the fingerprint of each
+/// build tells them apart.
 ///
 /// # Methods
 ///
@@ -204,9 +238,69 @@ use proc_macro::TokenStream;
 /// `impl Trait` arguments and results, return types not written `Result<T, E>`, two methods
 /// with the same wire name, unknown options, and protobuf methods without exactly one argument.
 /// Types that lack a required trait (`Serialize`, `prost::Message`, `From<CallError>`...) fail
-/// on the type as written in the trait. On any error the trait is still emitted, so the rest
-/// of the crate (and the IDE) keeps seeing it.
+/// on the type as written in the trait, with a message in the interface's terms:
+///
+/// ```text
+/// error[E0277]: `Key` must be a prost message to travel in a protobuf plugin interface
+///   --> src/lib.rs:20:30
+///    |
+/// 20 |     async fn get(&self, key: Key) -> Result<Response, Status>;
+///    |                              ^^^ not a prost message
+/// ```
+///
+/// Likewise "`Person` cannot travel in a serde plugin interface" (it must be
+/// `Serialize + DeserializeOwned + Send + Sync + 'static`), "`MyError` must implement
+/// `From<plugin_runtime::CallError>`..." and, in protobuf interfaces, "`MyError` must convert
+/// into `plugin_runtime::Status`...". On any error the trait is still emitted, so the rest of
+/// the crate (and the IDE) keeps seeing it.
+///
+/// # Common mistakes
+///
+/// **An `impl` without `#[plugin_runtime::async_trait]`.** The trait is an `async_trait`
+/// trait: its methods return boxed futures with lifetimes of their own, and an impl must be
+/// rewritten the same way. Without the attribute, rustc rejects each method with
+///
+/// ```text
+/// error[E0195]: lifetime parameters or bounds on method `greet` do not match the trait declaration
+/// ```
+///
+/// pointing at the impl's method. The fix is the attribute on the impl block (the trait's own
+/// docs say so too, on hover):
+///
+/// ```rust,ignore
+/// #[plugin_runtime::async_trait]
+/// impl Greeter for English {
+///     async fn greet(&self, name: String, times: u32) -> Result<String, GreetError> { /* ... */ }
+/// }
+/// ```
+///
+/// **`#[async_trait]` on the trait.** `#[plugin_interface]` applies it already; the macro asks
+/// to remove the extra one.
+///
+/// **A `&str` or `&[u8]` argument.** Values cross a process boundary: take `String` or
+/// `Vec<u8>` (better, `plugin_runtime::ByteBuf`); the error says which owned type to use.
 #[proc_macro_attribute]
 pub fn plugin_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::plugin_interface(attr.into(), item.into()).into()
+    expand_interface(attr.into(), item.into()).into()
+}
+
+/// Parse, model, validate, expand; on any error, the trait and stubs of the generated items
+/// plus the errors, so the user sees those errors and nothing else.
+fn expand_interface(
+    attr: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let item_trait = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Trait(t)) => t,
+        Ok(other) => return fallback::unparsed(item, validate::not_a_trait(&other)),
+        Err(error) => return fallback::unparsed(item, error),
+    };
+    let errors = Errors::default();
+    let options = parse::trait_options(attr, &errors);
+    let interface = Interface::from_syn(&item_trait, &options, &errors);
+    validate::check(&interface, &errors);
+    match errors.finish() {
+        Ok(()) => expand::expand(&interface),
+        Err(error) => fallback::expand(&item_trait, &interface.root, error),
+    }
 }

@@ -4,18 +4,20 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;
 use syn::{
-    FnArg, GenericArgument, ItemTrait, LitStr, Path, PathArguments, ReturnType, Signature,
-    TraitItem, Type,
+    Attribute, FnArg, GenericArgument, ItemTrait, LitStr, Path, PathArguments, ReturnType,
+    Signature, TraitItem, Type,
 };
 
+use crate::ctxt::Errors;
 use crate::parse::{self, TraitOptions};
-use crate::validate::Errors;
 
 /// The package of interfaces that do not name one.
 pub const DEFAULT_PACKAGE: &str = "plugin";
 
 pub struct Interface<'a> {
     pub item: &'a ItemTrait,
+    /// The path to `plugin_runtime` (`crate = "..."`, by default `::plugin_runtime`).
+    pub root: Path,
     /// The gRPC package (`proto` in `proto.KV`).
     pub package: Name,
     /// The gRPC service (`KV` in `proto.KV`).
@@ -44,6 +46,8 @@ pub struct Name {
 
 pub struct Method<'a> {
     pub sig: &'a Signature,
+    /// The method's `#[cfg(...)]`s: everything generated for it carries them too.
+    pub cfgs: Vec<&'a Attribute>,
     /// `Greet` in `/plugin.Greeter/Greet`.
     pub wire: Name,
     /// The arguments after the receiver.
@@ -108,6 +112,7 @@ impl<'a> Interface<'a> {
             .collect();
         Interface {
             item,
+            root: root(options, errors),
             package,
             service,
             encoding,
@@ -127,8 +132,31 @@ impl<'a> Interface<'a> {
     }
 }
 
+/// The default root: the crate users depend on.
+pub fn default_root() -> Path {
+    syn::parse_quote!(::plugin_runtime)
+}
+
+/// `crate = "..."` as a path; the default when absent or not a path (the error is reported).
+pub fn root(options: &TraitOptions, errors: &Errors) -> Path {
+    let Some(lit) = &options.krate else {
+        return default_root();
+    };
+    lit.parse().unwrap_or_else(|_| {
+        errors.spanned(
+            lit,
+            format!(
+                "`crate` takes the path to plugin_runtime as renamed in this crate, like \
+                 \"my_runtime\" or \"::my_runtime\"; {:?} is not a path",
+                lit.value()
+            ),
+        );
+        default_root()
+    })
+}
+
 impl<'a> Method<'a> {
-    fn from_syn(sig: &'a Signature, attrs: &[syn::Attribute], errors: &Errors) -> Self {
+    fn from_syn(sig: &'a Signature, attrs: &'a [Attribute], errors: &Errors) -> Self {
         let options = parse::method_options(attrs, errors);
         let wire = match &options.name {
             Some(lit) => Name::written(lit),
@@ -155,6 +183,7 @@ impl<'a> Method<'a> {
         };
         Method {
             sig,
+            cfgs: attrs.iter().filter(|a| a.path().is_ident("cfg")).collect(),
             wire,
             args,
             output,

@@ -7,7 +7,7 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser as _;
 use syn::{Attribute, LitStr, Path};
 
-use crate::validate::Errors;
+use crate::ctxt::Errors;
 
 /// The name of the method attribute, stripped from the emitted trait.
 pub const METHOD_ATTRIBUTE: &str = "plugin";
@@ -19,6 +19,8 @@ pub struct TraitOptions {
     pub service: Option<LitStr>,
     pub encoding: Option<LitStr>,
     pub codec: Option<Path>,
+    /// `crate = "..."`: where the generated code finds `plugin_runtime`.
+    pub krate: Option<LitStr>,
 }
 
 /// The options written on one method.
@@ -38,10 +40,13 @@ pub fn trait_options(attr: TokenStream, errors: &Errors) -> TraitOptions {
             set(&mut options.encoding, &meta, "encoding", || lit_str(&meta))
         } else if meta.path.is_ident("codec") {
             set(&mut options.codec, &meta, "codec", || meta.value()?.parse())
+        } else if meta.path.is_ident("crate") {
+            set(&mut options.krate, &meta, "crate", || lit_str(&meta))
         } else {
             Err(meta.error(format!(
                 "unknown option `{}`; #[plugin_interface] takes `package = \"...\"`, \
-                 `service = \"...\"`, `encoding = \"protobuf\" | \"serde\"` and `codec = path::To::Codec`",
+                 `service = \"...\"`, `encoding = \"protobuf\" | \"serde\"`, `codec = path::To::Codec` \
+                 and `crate = \"path::to::plugin_runtime\"`",
                 path_text(&meta.path)
             )))
         }

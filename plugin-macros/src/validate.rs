@@ -1,15 +1,15 @@
 //! The rules an interface must follow, each reported on the user's own tokens. Every problem
 //! found is reported (one error each); the expansion only runs when there is none.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
-use std::fmt::Display;
+use std::collections::HashMap;
 
 use proc_macro2::Span;
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::visit::Visit;
-use syn::{FnArg, ItemTrait, Signature, TraitItem, Type, TypeParamBound};
+use syn::{FnArg, Item, ItemTrait, Signature, TraitItem, Type, TypeParamBound};
 
+use crate::ctxt::Errors;
 use crate::fingerprint;
 use crate::model::{Encoding, Interface, Method, Name, Output};
 
@@ -17,36 +17,35 @@ use crate::model::{Encoding, Interface, Method, Name, Output};
 /// to this size (serde's largest tuple).
 pub const MAX_SERDE_ARGS: usize = 16;
 
-/// Errors collected across the whole input, so that the user sees all of them at once.
-#[derive(Default)]
-pub struct Errors {
-    errors: RefCell<Vec<syn::Error>>,
+/// The error for an item that is not a trait.
+pub fn not_a_trait(item: &Item) -> syn::Error {
+    syn::Error::new_spanned(
+        first_tokens(item),
+        "#[plugin_interface] goes on a trait: `pub trait Greeter { async fn greet(&self, \
+         name: String) -> Result<String, GreetError>; }`",
+    )
 }
 
-impl Errors {
-    pub fn push(&self, error: syn::Error) {
-        self.errors.borrow_mut().push(error);
-    }
-
-    /// An error spanning `tokens` (from their first to their last token).
-    pub fn spanned(&self, tokens: impl ToTokens, message: impl Display) {
-        self.push(syn::Error::new_spanned(tokens, message));
-    }
-
-    pub fn at(&self, span: Span, message: impl Display) {
-        self.push(syn::Error::new(span, message));
-    }
-
-    /// All errors as one, or `Ok` when there were none.
-    pub fn finish(self) -> syn::Result<()> {
-        let mut errors = self.errors.into_inner().into_iter();
-        let Some(mut first) = errors.next() else {
-            return Ok(());
-        };
-        for e in errors {
-            first.combine(e);
+/// Where to point "this is not a trait": the item's first tokens (`pub struct Name`).
+fn first_tokens(item: &Item) -> TokenStream {
+    match item {
+        Item::Struct(s) => {
+            let (vis, token, ident) = (&s.vis, &s.struct_token, &s.ident);
+            quote::quote!(#vis #token #ident)
         }
-        Err(first)
+        Item::Enum(e) => {
+            let (vis, token, ident) = (&e.vis, &e.enum_token, &e.ident);
+            quote::quote!(#vis #token #ident)
+        }
+        Item::Fn(f) => {
+            let (vis, sig) = (&f.vis, &f.sig);
+            quote::quote!(#vis #sig)
+        }
+        Item::Impl(i) => {
+            let (token, ty) = (&i.impl_token, &i.self_ty);
+            quote::quote!(#token #ty)
+        }
+        other => quote::quote!(#other),
     }
 }
 
@@ -58,10 +57,19 @@ pub fn check(interface: &Interface<'_>, errors: &Errors) {
     }
     check_trait(item, errors);
     check_options(interface, errors);
-    let mut seen = HashSet::new();
+    // Wire name -> the `#[cfg]`s of the methods served under it: two methods under different
+    // cfgs may share a name (one per build, like `v1`/`v2` features); rustc sees to the rest.
+    let mut seen: HashMap<&str, Vec<String>> = HashMap::new();
     for method in &interface.methods {
         check_method(interface, method, errors);
-        if !seen.insert(method.wire.value.as_str()) {
+        let cfgs = method
+            .cfgs
+            .iter()
+            .map(|a| a.to_token_stream().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let under = seen.entry(method.wire.value.as_str()).or_default();
+        if under.contains(&cfgs) {
             errors.at(
                 method.wire.span,
                 format!(
@@ -71,6 +79,7 @@ pub fn check(interface: &Interface<'_>, errors: &Errors) {
                 ),
             );
         }
+        under.push(cfgs);
     }
 }
 

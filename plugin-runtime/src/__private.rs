@@ -32,13 +32,15 @@ pub use crate::transport::dispatch::Dispatch;
 /// An argument or success type of a serde interface.
 pub trait SerdeType {
     /// The user's type.
+    // The serde bounds stay bounds: the argument tuples need them generically. A missing one
+    // is reported by rustc as `Person: Serialize`, with serde's own hint to derive it.
     type Type: Serialize + DeserializeOwned + Send + Sync + 'static;
 }
 
 /// The error type of a serde interface's method.
 pub trait SerdeError {
     /// The user's type.
-    type Type: From<CallError> + Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Type: FromCallError + Serialize + DeserializeOwned + Send + Sync + 'static;
 }
 
 /// The codec of a serde interface.
@@ -50,13 +52,80 @@ pub trait SerdeCodec {
 /// A request or response message of a protobuf interface.
 pub trait ProstType {
     /// The user's message.
-    type Type: prost::Message + Default + 'static;
+    type Type: ProstMessage;
 }
 
 /// The error type of a protobuf interface's method.
 pub trait ProstError {
     /// The user's type.
-    type Type: From<CallError> + Into<Status> + 'static;
+    type Type: FromCallError + IntoStatus;
+}
+
+// The traits below stand for bounds on the user's types (`prost::Message + Default`,
+// `From<CallError>`, `Into<Status>`): `on_unimplemented` says what the type must be in the
+// interface's terms, `do_not_recommend` keeps rustc from reporting the leaf bound behind the
+// blanket impl instead (`Key: Default`, with a list of unrelated types). They have methods and
+// no supertraits on purpose: rustc checks a supertrait of an associated type's bound on its
+// own, and would report it next to ours.
+
+/// What a protobuf interface's requests and responses must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must be a prost message to travel in a protobuf plugin interface",
+    label = "not a prost message",
+    note = "requests and responses of a protobuf interface must be `prost::Message + Default`: generate them from a .proto file with prost-build, or `#[derive(Clone, PartialEq, prost::Message)]`; for other types, use a serde interface"
+)]
+pub trait ProstMessage: Sized + 'static {
+    /// The message, to send.
+    fn into_body(self) -> BoxOutgoing;
+    /// A received message.
+    fn decode(bytes: Bytes) -> Result<Self, CodecError>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: prost::Message + Default + 'static> ProstMessage for T {
+    fn into_body(self) -> BoxOutgoing {
+        prost_body(self)
+    }
+
+    fn decode(bytes: Bytes) -> Result<Self, CodecError> {
+        decode_prost(bytes)
+    }
+}
+
+/// What every method's error type must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `From<plugin_runtime::CallError>` to be a plugin method's error type",
+    label = "no `From<CallError>` for this error type",
+    note = "a call can fail outside the plugin's code (the plugin died, the connection broke, a value did not decode); the caller receives those as `{Self}::from(CallError)`: add `impl From<plugin_runtime::CallError> for {Self}`"
+)]
+pub trait FromCallError: Sized + 'static {
+    /// `Self::from(error)`.
+    fn from_call_error(error: CallError) -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: From<CallError> + 'static> FromCallError for T {
+    fn from_call_error(error: CallError) -> Self {
+        T::from(error)
+    }
+}
+
+/// What a protobuf interface's error types must also be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must convert into `plugin_runtime::Status` to be a protobuf method's error type",
+    label = "no `Into<Status>` for this error type",
+    note = "a protobuf method's error travels as a gRPC status: add `impl From<{Self}> for plugin_runtime::Status`, or use `Status` as the error type"
+)]
+pub trait IntoStatus {
+    /// `self.into()`.
+    fn into_status(self) -> Status;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Into<Status>> IntoStatus for T {
+    fn into_status(self) -> Status {
+        self.into()
+    }
 }
 
 /// The arguments of a serde method travel as one tuple; up to 16 (serde's largest tuple, and
@@ -103,9 +172,12 @@ where
 {
     let request = serde_body::<K::Codec, A::Type>(args);
     Box::pin(async move {
-        let reply = conn.unary(path, request).await.map_err(E::Type::from)?;
+        let reply = conn
+            .unary(path, request)
+            .await
+            .map_err(E::Type::from_call_error)?;
         decode_serde::<K::Codec, Result<T::Type, E::Type>>(&reply)
-            .unwrap_or_else(|e| Err(E::Type::from(CallError::Codec(e))))
+            .unwrap_or_else(|e| Err(E::Type::from_call_error(CallError::Codec(e))))
     })
 }
 
@@ -134,16 +206,19 @@ where
     R: ProstType + 'static,
     E: ProstError + 'static,
 {
-    let request = prost_body(request);
+    let request = request.into_body();
     Box::pin(async move {
-        let reply = conn.unary(path, request).await.map_err(E::Type::from)?;
-        decode_prost::<R::Type>(reply).map_err(|e| E::Type::from(CallError::Codec(e)))
+        let reply = conn
+            .unary(path, request)
+            .await
+            .map_err(E::Type::from_call_error)?;
+        R::Type::decode(reply).map_err(|e| E::Type::from_call_error(CallError::Codec(e)))
     })
 }
 
 /// Plugin side of one protobuf method: its request.
 pub fn prost_request<Q: ProstType>(request: Bytes) -> Result<Q::Type, Status> {
-    decode_prost::<Q::Type>(request).map_err(bad_request)
+    Q::Type::decode(request).map_err(bad_request)
 }
 
 /// Plugin side of one protobuf method: the response, or the error as a gRPC status.
@@ -151,9 +226,55 @@ pub fn prost_reply<R: ProstType, E: ProstError>(
     result: Result<R::Type, E::Type>,
 ) -> Result<BoxOutgoing, Status> {
     match result {
-        Ok(response) => Ok(prost_body(response)),
-        Err(e) => Err(e.into()),
+        Ok(response) => Ok(response.into_body()),
+        Err(e) => Err(e.into_status()),
     }
+}
+
+/// The interface fingerprint, as 16 lowercase hex digits: FNV-1a (64 bits) of the service name
+/// and the lines of the methods compiled in, sorted (`plugin_macros` writes them). A `const fn`
+/// because only the compiler knows which methods a `#[cfg]` leaves in.
+pub const fn fingerprint(service: &str, methods: &[&str]) -> [u8; 16] {
+    let mut hash = fnv1a64(FNV_OFFSET, service.as_bytes());
+    hash = fnv1a64(hash, b"\n");
+    let mut i = 0;
+    while i < methods.len() {
+        if i > 0 {
+            hash = fnv1a64(hash, b"\n");
+        }
+        hash = fnv1a64(hash, methods[i].as_bytes());
+        i += 1;
+    }
+    let mut hex = [0u8; 16];
+    let mut digit = 0;
+    while digit < 16 {
+        let nibble = (hash >> (60 - 4 * digit)) & 0xf;
+        hex[digit] = b"0123456789abcdef"[nibble as usize];
+        digit += 1;
+    }
+    hex
+}
+
+/// [`fingerprint`]'s digits as a `str`.
+pub const fn fingerprint_str(hex: &'static [u8; 16]) -> &'static str {
+    match std::str::from_utf8(hex) {
+        Ok(text) => text,
+        Err(_) => panic!("a fingerprint is ASCII hex digits"),
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, 64 bits, continued from `hash`: tiny, stable, and enough to tell versions of one
+/// trait apart.
+const fn fnv1a64(mut hash: u64, bytes: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash = (hash ^ bytes[i] as u64).wrapping_mul(PRIME);
+        i += 1;
+    }
+    hash
 }
 
 /// The longest plugin fingerprint quoted in an error; anything longer is not one of ours.
@@ -256,4 +377,27 @@ pub fn decode_serde<C: Codec, T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Co
 /// Turns a decode failure on the server into the status the caller sees.
 pub fn bad_request(e: CodecError) -> Status {
     Status::invalid_argument(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        assert_eq!(fnv1a64(FNV_OFFSET, b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(FNV_OFFSET, b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(FNV_OFFSET, b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn the_fingerprint_hashes_the_service_and_the_lines_one_a_line() {
+        let hash = fnv1a64(FNV_OFFSET, b"demo.Greeter\nA() -> u8 ! E\nB() -> u8 ! E");
+        let expected = format!("{hash:016x}");
+        const HEX: [u8; 16] = fingerprint("demo.Greeter", &["A() -> u8 ! E", "B() -> u8 ! E"]);
+        assert_eq!(fingerprint_str(&HEX), expected);
+        let empty = format!("{:016x}", fnv1a64(FNV_OFFSET, b"demo.Greeter\n"));
+        const EMPTY: [u8; 16] = fingerprint("demo.Greeter", &[]);
+        assert_eq!(fingerprint_str(&EMPTY), empty);
+    }
 }

@@ -4,10 +4,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use plugin_core::{CodecError, ConfigError, HandshakeError, SecureConfigError};
+use plugin_core::{CodecError, ConfigError, HandshakeError, SecureConfigError};
 use tonic::Status;
 
+use crate::exit::PluginExit;
+use crate::tls::TlsError;
+
 /// What can go wrong while starting, connecting to, dispensing from or reattaching to a plugin.
+///
+/// Each message says what happened and, where there is one, what to do; an error from the OS
+/// or a library underneath is its [`source`](std::error::Error::source), not repeated in the
+/// message (print the whole chain, as `anyhow` and `eyre` do, to see it).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -19,7 +26,8 @@ pub enum Error {
     Secure(#[from] SecureConfigError),
     /// The plugin binary could not be started at all.
     #[error(
-        "failed to launch plugin {program}: {source}; check that the path is right and the file is executable"
+        "failed to launch plugin {}; check that the path is right and the file is executable",
+        program.display()
     )]
     Spawn {
         /// The program.
@@ -36,7 +44,7 @@ pub enum Error {
         /// The plugin's name.
         plugin: String,
         /// How it exited.
-        exit: String,
+        exit: PluginExit,
         /// The last lines it wrote to stderr.
         stderr: String,
     },
@@ -55,12 +63,12 @@ pub enum Error {
         stderr: String,
     },
     /// The plugin's handshake line was refused.
-    #[error("plugin {plugin}: {source}{}", stderr_tail(stderr))]
+    #[error("plugin {plugin}: {reason}{}", stderr_tail(stderr))]
     Handshake {
         /// The plugin's name.
         plugin: String,
         /// Why.
-        source: HandshakeError,
+        reason: HandshakeError,
         /// The last lines it wrote to stderr.
         stderr: String,
     },
@@ -75,21 +83,26 @@ pub enum Error {
         plugin: String,
     },
     /// A TLS setting or certificate could not be used.
-    #[error("TLS: {0}")]
-    Tls(String),
+    #[error("plugin {plugin}: TLS could not be set up")]
+    Tls {
+        /// The plugin's name.
+        plugin: String,
+        /// What failed.
+        source: TlsError,
+    },
     /// Connecting to the address in the handshake failed.
-    #[error("failed to connect to plugin {plugin} at {address}: {reason}")]
+    #[error("failed to connect to plugin {plugin} at {address}")]
     Connect {
         /// The plugin's name.
         plugin: String,
         /// The address from the handshake or reattach config.
         address: String,
-        /// Why.
-        reason: String,
+        /// Why: the OS error, the TLS or HTTP/2 handshake's, or a timeout.
+        source: std::io::Error,
     },
     /// go-plugin's `ErrProcessNotFound`: the plugin to reattach to is gone.
     #[error(
-        "reattachment process not found: plugin {pid} at {address} is not running or not listening ({reason})"
+        "reattachment process not found: plugin {pid} at {address} is not running or not listening"
     )]
     ProcessNotFound {
         /// The configured pid.
@@ -97,7 +110,7 @@ pub enum Error {
         /// The configured address.
         address: String,
         /// What the probe said.
-        reason: String,
+        source: std::io::Error,
     },
     /// The plugin set has no plugin of that name.
     #[error("unknown plugin type: {name:?}; the negotiated plugin set has {available:?}")]
@@ -119,17 +132,25 @@ pub enum Error {
         /// What the plugin dispenses.
         actual: &'static str,
     },
-    /// The plugin was killed (or never started) and cannot be used.
-    #[error("plugin {plugin} has been killed; create a new Client to start it again")]
+    /// [`Client::kill`](crate::Client::kill) was called: the client cannot be used again.
+    #[error("plugin {plugin} was killed by Client::kill; create a new Client to start it again")]
     Killed {
         /// The plugin's name.
         plugin: String,
+    },
+    /// An earlier start failed: the client cannot be used again.
+    #[error("plugin {plugin} failed to start ({reason}); create a new Client to try again")]
+    StartFailed {
+        /// The plugin's name.
+        plugin: String,
+        /// The error of the failed start, with its sources.
+        reason: String,
     },
     /// A call made on the host's behalf (ping, dispense) failed.
     #[error(transparent)]
     Call(#[from] CallError),
     /// An I/O error with the plugin's pipes or sockets.
-    #[error("plugin {plugin}: {context}: {source}")]
+    #[error("plugin {plugin}: {context}")]
     Io {
         /// The plugin's name.
         plugin: String,
@@ -138,6 +159,18 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// An error and its sources, joined with `": "`, for a log line or a message on stderr.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 fn stderr_tail(stderr: &str) -> String {
@@ -155,15 +188,15 @@ fn stderr_tail(stderr: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
-    /// The plugin process exited (or was killed) while or before the call was made.
-    #[error("plugin {plugin} exited ({exit}) during {method}")]
+    /// The plugin is gone (it exited, crashed or was killed) before or during the call.
+    #[error("plugin {plugin} {exit}: {method} cannot be called")]
     PluginExited {
         /// The plugin's name.
         plugin: String,
         /// The method.
         method: String,
-        /// How it exited.
-        exit: String,
+        /// How it ended.
+        exit: PluginExit,
     },
     /// The connection failed while the process is still (or was last seen) alive.
     #[error("connection to plugin {plugin} failed during {method}: {status}")]
@@ -215,19 +248,26 @@ pub enum ServeError {
     #[error("no plugins to serve: add a plugin set to the ServeConfig")]
     NoPlugins,
     /// The unix socket or TCP listener could not be created.
-    #[error("couldn't create the plugin listener: {0}")]
-    Listen(String),
+    #[error("couldn't create the plugin listener: {what}")]
+    Listen {
+        /// What failed, and what to change.
+        what: String,
+        /// The OS error, when there is one.
+        source: Option<std::io::Error>,
+    },
     /// `PLUGIN_UNIX_SOCKET_GROUP` names no group, or the socket could not be given to it.
-    #[error("unix socket group {group:?}: {reason}")]
+    #[error("unix socket group {group:?}: {what}")]
     SocketGroup {
         /// The configured group.
         group: String,
-        /// Why.
-        reason: String,
+        /// What failed, and what to change.
+        what: String,
+        /// The OS error, when there is one.
+        source: Option<std::io::Error>,
     },
     /// A TLS setting or certificate could not be used.
-    #[error("TLS: {0}")]
-    Tls(String),
+    #[error("TLS could not be set up")]
+    Tls(#[from] TlsError),
     /// A plugin could not register its services.
     #[error("plugin {name:?} could not be registered: {reason}")]
     Register {
@@ -237,7 +277,7 @@ pub enum ServeError {
         reason: String,
     },
     /// Redirecting stdout/stderr or another OS operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What we were doing.
         context: &'static str,
@@ -245,6 +285,6 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
-    Server(String),
+    #[error("the gRPC server failed")]
+    Server(#[source] tonic::transport::Error),
 }

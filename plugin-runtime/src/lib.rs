@@ -21,20 +21,27 @@
 //! client.kill().await;
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-pub mod client;
+mod client;
 mod discover;
-pub mod error;
-pub mod logging;
+mod error;
+mod exit;
+mod logging;
 mod os;
-pub mod plugin;
-pub mod secure;
-pub mod server;
-pub mod tls;
+mod plugin;
+mod secure;
+mod server;
+mod tls;
 mod transport;
 
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all,
+    clippy::pedantic
+)]
 mod proto {
     tonic::include_proto!("plugin");
 }
@@ -42,11 +49,13 @@ mod proto {
 pub use client::{Client, ClientConfig, cleanup_clients, cleanup_started};
 pub use discover::discover;
 pub use error::{CallError, Error, ServeError};
+pub use exit::PluginExit;
+pub use logging::HclogLayer;
 pub use plugin::{Dispensed, Plugin, PluginSet, ServiceRegistry, VersionedPlugins};
-pub use plugin_core as core;
 pub use plugin_core::{
-    Bincode, ByteBuf, Codec, CodecError, HandshakeConfig, HandshakeLine, Network, Protocol,
-    ReattachAddr, ReattachConfig, ReattachMap,
+    Bincode, ByteBuf, CORE_PROTOCOL_VERSION, Codec, CodecError, ConfigError, GRPC_HEALTH_SERVICE,
+    HandshakeConfig, HandshakeError, HandshakeLine, Negotiation, Network, Protocol, ReattachAddr,
+    ReattachConfig, ReattachMap, SecureConfigError, VersionList, env,
 };
 /// Turns a trait into a plugin interface: a client stub (`<Trait>Client`), a server dispatch
 /// (`<Trait>Server`) and a registration (`<Trait>Plugin`). The options, the exact generated
@@ -116,12 +125,11 @@ pub use plugin_core::{
 /// # Ok(()) }
 /// ```
 pub use plugin_macros::plugin_interface;
-pub use secure::SecureConfig;
-pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_mux};
+pub use secure::{ChecksumHash, SecureConfig, Sha256};
+pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_main, serve_mux};
+pub use tls::{Certificate, TlsError};
 pub use transport::channel::GrpcChannel;
-pub use transport::codec::{BoxOutgoing, Outgoing};
 pub use transport::connection::GrpcConnection;
-pub use transport::dispatch::Dispatch;
 
 /// Implement interfaces with it: `#[plugin_runtime::async_trait] impl MyTrait for MyImpl`.
 pub use async_trait::async_trait;

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use tracing_subscriber::prelude::*;
-//! let subscriber = tracing_subscriber::registry().with(plugin_runtime::logging::HclogLayer::new());
+//! let subscriber = tracing_subscriber::registry().with(plugin_runtime::HclogLayer::new());
 //! tracing::subscriber::with_default(subscriber, || tracing::info!(answer = 42, "hello"));
 //! ```
 
@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
+use plugin_core::hclog;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -44,14 +45,14 @@ pub(crate) fn write_log_line(line: &[u8]) {
     }
 }
 
-/// go-hclog's level names.
-pub(crate) fn level_name(level: &Level) -> &'static str {
+/// A `tracing` level as go-hclog's.
+fn hclog_level(level: &Level) -> hclog::Level {
     match *level {
-        Level::TRACE => "trace",
-        Level::DEBUG => "debug",
-        Level::INFO => "info",
-        Level::WARN => "warn",
-        Level::ERROR => "error",
+        Level::TRACE => hclog::Level::Trace,
+        Level::DEBUG => hclog::Level::Debug,
+        Level::INFO => hclog::Level::Info,
+        Level::WARN => hclog::Level::Warn,
+        Level::ERROR => hclog::Level::Error,
     }
 }
 
@@ -130,24 +131,22 @@ impl<S: Subscriber> Layer<S> for HclogLayer {
         };
         event.record(&mut fields);
         let message = std::mem::take(&mut fields.message);
-        map.insert("@level".into(), level_name(event.metadata().level()).into());
-        map.insert("@message".into(), message.into());
-        map.insert("@timestamp".into(), timestamp().into());
         map.insert("@module".into(), event.metadata().target().into());
-        let mut line = serde_json::to_vec(&Value::Object(map)).unwrap_or_default();
-        line.push(b'\n');
-        write_log_line(&line);
+        let level = hclog_level(event.metadata().level());
+        let mut line = level.format(&message, &timestamp(), map);
+        line.push('\n');
+        write_log_line(line.as_bytes());
     }
 }
 
 /// Installs [`HclogLayer`] as the global subscriber, filtered by `RUST_LOG` (default: everything
 /// from the plugin at trace, the transport's own crates at warn). Does nothing if a global
 /// subscriber is already set.
-pub fn try_init() {
+pub(crate) fn try_init() {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "trace,h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,rustls=warn,tokio_util=warn",
+            "trace,h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,rustls=warn",
         )
     });
     let _ = tracing_subscriber::registry()

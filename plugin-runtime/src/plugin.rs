@@ -29,6 +29,7 @@ pub trait Plugin: Send + Sync + 'static {
 }
 
 /// A dispensed client, typed as `Arc<dyn Trait>` inside.
+#[derive(Debug)]
 pub struct Dispensed {
     value: Box<dyn Any + Send + Sync>,
     type_name: &'static str,
@@ -59,6 +60,7 @@ impl Dispensed {
 }
 
 /// Where a plugin registers its services while serving.
+#[derive(Debug)]
 pub struct ServiceRegistry {
     routes: RoutesBuilder,
     limits: MessageLimits,
@@ -73,6 +75,7 @@ impl ServiceRegistry {
     }
 
     /// Registers an interface implementation (used by generated code).
+    #[doc(hidden)]
     pub fn add_dispatch<D: Dispatch>(&mut self, dispatch: Arc<D>) -> &mut Self {
         self.routes
             .add_service(DispatchService::new(dispatch, self.limits));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sha2::Digest as _;
 
-pub use plugin_core::SecureConfigError;
+use plugin_core::SecureConfigError;
 
 /// A digest algorithm for [`SecureConfig`].
 pub trait ChecksumHash: Send + Sync + 'static {

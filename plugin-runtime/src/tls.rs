@@ -19,7 +19,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::transport::io::BoxedIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The server name both sides use, as go-plugin does.
 const SERVER_NAME: &str = "localhost";
@@ -67,14 +67,21 @@ impl rcgen::SigningKey for RingKey {
     }
 }
 
-/// A TLS failure, described for people.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TlsError(String);
+/// Setting up TLS failed: what we were doing, and the crypto library's error as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+pub struct TlsError {
+    context: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
 
 impl TlsError {
-    fn new(what: &str, e: impl fmt::Display) -> Self {
-        TlsError(format!("{what}: {e}"))
+    fn new(context: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        TlsError {
+            context,
+            source: Box::new(source),
+        }
     }
 }
 
@@ -84,9 +91,9 @@ impl TlsError {
 /// own certificates are P-521, which we accept but do not send).
 ///
 /// ```
-/// let cert = plugin_runtime::tls::Certificate::generate()?;
+/// let cert = plugin_runtime::Certificate::generate()?;
 /// assert!(cert.pem().starts_with("-----BEGIN CERTIFICATE-----"));
-/// # Ok::<(), plugin_runtime::tls::TlsError>(())
+/// # Ok::<(), plugin_runtime::TlsError>(())
 /// ```
 pub struct Certificate {
     der: CertificateDer<'static>,
@@ -332,10 +339,10 @@ impl ClientTls {
         }
     }
 
-    pub(crate) async fn connect(
+    pub(crate) async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
-        io: BoxedIo,
-    ) -> io::Result<tokio_rustls::client::TlsStream<BoxedIo>> {
+        io: S,
+    ) -> io::Result<tokio_rustls::client::TlsStream<S>> {
         let name = ServerName::try_from(SERVER_NAME)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         tokio::time::timeout(HANDSHAKE_TIMEOUT, self.connector.connect(name, io))
@@ -378,10 +385,10 @@ impl ServerTls {
         }
     }
 
-    pub(crate) async fn accept(
+    pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
-        io: BoxedIo,
-    ) -> io::Result<tokio_rustls::server::TlsStream<BoxedIo>> {
+        io: S,
+    ) -> io::Result<tokio_rustls::server::TlsStream<S>> {
         tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(io))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
@@ -412,10 +419,7 @@ mod tests {
         let client = ClientTls::auto_with(client_cert, pinned.to_vec(), client_provider)
             .map_err(io::Error::other)?;
         let (a, b) = tokio::io::duplex(64 * 1024);
-        let (accepted, connected) = tokio::join!(
-            server.accept(BoxedIo::new(a)),
-            client.connect(BoxedIo::new(b))
-        );
+        let (accepted, connected) = tokio::join!(server.accept(a), client.connect(b));
         let (mut s, mut c) = (accepted?, connected?);
         c.write_all(b"ping").await?;
         c.flush().await?;

@@ -10,12 +10,13 @@
 //! `plugin-bench hot-path`).
 
 use std::collections::HashMap;
+use std::error::Error;
 use std::sync::{Arc, Mutex};
 
-use kv_example::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
 use plugin_bench::interface::{
     PROTOBUF_PLUGIN, RUNTIME_ENV, SEED_ENV, SERDE_PLUGIN, Store, StoreError, StorePlugin,
 };
+use plugin_fixtures::kv::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
 use plugin_runtime::{PluginSet, ServeConfig, Status};
 
 /// The shared map.
@@ -66,7 +67,7 @@ impl Store for Memory {
     }
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn Error>> {
     let memory = Memory::default();
     if let Some((key, value)) = std::env::var(SEED_ENV)
         .ok()
@@ -81,21 +82,12 @@ fn main() {
     let runtime = if std::env::var(RUNTIME_ENV).as_deref() == Ok("current_thread") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
+            .build()?
     } else {
-        tokio::runtime::Runtime::new()
+        tokio::runtime::Runtime::new()?
     };
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bench-plugin: no runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = runtime.block_on(plugin_runtime::serve(
+    runtime.block_on(plugin_runtime::serve(
         ServeConfig::new(handshake()).plugins(plugins),
-    )) {
-        eprintln!("bench-plugin: {e}");
-        std::process::exit(1);
-    }
+    ))?;
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Bench, Cell, THROUGHPUT_PAIRS, describe, latency_pairs, on_off, progress};
-use crate::results::{LatencyRow, OK, Pair, ThroughputRow};
+use crate::results::{LatencyRow, Pair, ThroughputRow};
 use crate::stats;
 
 impl Bench {
@@ -47,7 +47,7 @@ impl Bench {
                         .remove(&(pair, automtls, size.bytes))
                         .unwrap_or_default();
                     let status = self.status(pair, &cell);
-                    let ok = status == OK;
+                    let ok = status.is_ok();
                     rows.push(LatencyRow {
                         pair,
                         automtls,
@@ -110,7 +110,8 @@ impl Bench {
                         automtls,
                         size: plan.throughput_size,
                         concurrency,
-                        calls_per_sec: (status == OK)
+                        calls_per_sec: status
+                            .is_ok()
                             .then(|| stats::median_of(&cell.rounds, |s| s.calls_per_sec)),
                         status,
                         rounds: cell.rounds,

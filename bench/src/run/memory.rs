@@ -1,7 +1,7 @@
 //! The plugin's resident memory after many calls, both plugins behind the Rust host.
 
 use super::{Bench, MEMORY_PAIRS, describe, progress};
-use crate::results::{MemoryRow, OK};
+use crate::results::{MemoryRow, RowStatus};
 use crate::rust;
 
 impl Bench {
@@ -30,8 +30,8 @@ impl Bench {
                             describe(&result, |m| format!("VmRSS {} KiB", m.vm_rss_kb))
                         ));
                         match result {
-                            Ok(m) => (OK.to_string(), Some(m)),
-                            Err(e) => (format!("failed: {e}"), None),
+                            Ok(m) => (RowStatus::Ok, Some(m)),
+                            Err(e) => (RowStatus::Failed(e), None),
                         }
                     }
                 };

@@ -13,7 +13,7 @@ mod startup;
 use crate::go::{self, GoFixtures};
 use crate::interface::{SEED_ENV, STARTUP_KEY, STARTUP_VALUE};
 use crate::plan::Plan;
-use crate::results::{Encoding, Machine, OK, Pair, Results, Side};
+use crate::results::{Encoding, Machine, Pair, Results, RowStatus, Side};
 use crate::rust::{self, Interface, PluginCommand};
 use crate::stats::{self, Summary};
 use crate::targets;
@@ -92,10 +92,10 @@ impl Cell {
 
 impl Bench {
     /// Why `pair` cannot be measured, if it cannot.
-    fn skip(&self, pair: Pair) -> Option<String> {
+    fn skip(&self, pair: Pair) -> Option<RowStatus> {
         match (&self.go, pair.needs_go()) {
-            (Err(why), true) if why.starts_with(go::NO_GO) => Some(format!("skipped: {why}")),
-            (Err(why), true) => Some(format!("failed: {why}")),
+            (Err(why), true) if why.starts_with(go::NO_GO) => Some(RowStatus::Skipped(why.clone())),
+            (Err(why), true) => Some(RowStatus::Failed(why.clone())),
             _ => None,
         }
     }
@@ -157,13 +157,13 @@ impl Bench {
         }
     }
 
-    fn status(&self, pair: Pair, cell: &Cell) -> String {
+    fn status(&self, pair: Pair, cell: &Cell) -> RowStatus {
         if let Some(why) = self.skip(pair) {
             why
         } else if let Some(e) = &cell.error {
-            format!("failed: {e}")
+            RowStatus::Failed(e.clone())
         } else {
-            OK.to_string()
+            RowStatus::Ok
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{Bench, Cell, STARTUP_PAIRS, describe, median_ns, on_off, progress};
-use crate::results::{OK, Pair, Side, StartupRow};
+use crate::results::{Pair, Side, StartupRow};
 use crate::rust::{self, StartupRun};
 
 impl Bench {
@@ -75,7 +75,7 @@ impl Bench {
                     error,
                 };
                 let status = self.status(pair, &cell);
-                let ok = status == OK && !all.is_empty();
+                let ok = status.is_ok() && !all.is_empty();
                 rows.push(StartupRow {
                     pair,
                     automtls,

@@ -5,7 +5,8 @@
 //! the generated calls go through the markers, so they add no second error.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
+use syn::Attribute;
 use syn::ext::IdentExt as _;
 
 use super::rt;
@@ -39,27 +40,33 @@ pub struct Markers {
 
 impl Markers {
     pub fn new(interface: &Interface<'_>) -> Self {
-        let rt = rt();
+        let rt = rt(&interface.root);
         let (value_trait, error_trait) = match interface.encoding {
             Encoding::Serde => (quote!(#rt::SerdeType), quote!(#rt::SerdeError)),
             Encoding::Protobuf => (quote!(#rt::ProstType), quote!(#rt::ProstError)),
         };
         let mut items = TokenStream::new();
-        let mut marker = |name: Ident, bound: &TokenStream, ty: &dyn quote::ToTokens| {
-            items.extend(quote! {
-                #[allow(non_camel_case_types)]
-                enum #name {}
-                impl #bound for #name {
-                    type Type = #ty;
-                }
-            });
-            name
-        };
+        // A method's markers carry its `#[cfg]`s: its types may exist only under them.
+        let mut marker =
+            |name: Ident, cfgs: &[&Attribute], bound: &TokenStream, ty: &dyn ToTokens| {
+                items.extend(quote! {
+                    #(#cfgs)*
+                    #[allow(non_camel_case_types)]
+                    enum #name {}
+                    #(#cfgs)*
+                    #[automatically_derived]
+                    impl #bound for #name {
+                        type Type = #ty;
+                    }
+                });
+                name
+            };
         let methods = interface
             .methods
             .iter()
             .map(|m| {
                 let name = m.sig.ident.unraw().to_string();
+                let cfgs = &m.cfgs;
                 // `validate` refused every other output; `()` only keeps this total.
                 let (ok, err) = match &m.output {
                     Output::Result { ok, err } => (quote!(#ok), quote!(#err)),
@@ -71,11 +78,11 @@ impl Markers {
                         .iter()
                         .enumerate()
                         .map(|(i, ty)| {
-                            marker(format_ident!("__{}_arg{}", name, i), &value_trait, ty)
+                            marker(format_ident!("__{}_arg{}", name, i), cfgs, &value_trait, ty)
                         })
                         .collect(),
-                    ok: marker(format_ident!("__{}_ok", name), &value_trait, &ok),
-                    err: marker(format_ident!("__{}_err", name), &error_trait, &err),
+                    ok: marker(format_ident!("__{}_ok", name), cfgs, &value_trait, &ok),
+                    err: marker(format_ident!("__{}_err", name), cfgs, &error_trait, &err),
                 }
             })
             .collect();
@@ -87,6 +94,7 @@ impl Markers {
             };
             items.extend(quote! {
                 enum #codec {}
+                #[automatically_derived]
                 impl #rt::SerdeCodec for #codec {
                     type Codec = #path;
                 }

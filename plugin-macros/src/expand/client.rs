@@ -9,7 +9,7 @@ use super::{Names, Output, rt};
 use crate::model::{Encoding, Interface, Method};
 
 pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Output {
-    let rt = rt();
+    let rt = rt(&interface.root);
     let Names {
         trait_,
         client,
@@ -46,6 +46,7 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
         .zip(&markers.methods)
         .map(|(method, types)| client_method(interface, method, types, &markers.codec));
     let hidden = quote! {
+        #[automatically_derived]
         impl #trait_ for #client {
             #(#methods)*
         }
@@ -64,8 +65,9 @@ fn client_method(
     types: &MethodMarkers,
     codec: &Ident,
 ) -> TokenStream {
-    let rt = rt();
+    let rt = rt(&interface.root);
     let ident = &method.sig.ident;
+    let cfgs = &method.cfgs;
     let output = match &method.sig.output {
         ReturnType::Type(_, ty) => quote!(#ty),
         ReturnType::Default => quote!(()),
@@ -92,6 +94,7 @@ fn client_method(
         }
     };
     quote! {
+        #(#cfgs)*
         fn #ident<'life0, 'async_trait>(
             &'life0 self,
             #(#args: #arg_types),*

@@ -4,7 +4,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemTrait;
+use syn::{ItemTrait, Path};
 
 use super::{Names, emit_trait, rt};
 
@@ -14,8 +14,8 @@ pub fn unparsed(item: TokenStream, error: syn::Error) -> TokenStream {
     quote!(#item #error)
 }
 
-pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
-    let rt = rt();
+pub fn expand(item: &ItemTrait, root: &Path, error: syn::Error) -> TokenStream {
+    let rt = rt(root);
     let error = error.to_compile_error();
     let user_async_trait = item.attrs.iter().any(|a| {
         a.path()
@@ -23,7 +23,7 @@ pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
             .last()
             .is_some_and(|s| s.ident == "async_trait")
     });
-    let the_trait = emit_trait(item, !user_async_trait);
+    let the_trait = emit_trait(item, root, !user_async_trait);
     let Names {
         client,
         server,
@@ -38,6 +38,7 @@ pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
         #the_trait
 
         #[allow(dead_code)]
+        #[derive(#rt::std::clone::Clone, #rt::std::fmt::Debug)]
         #vis struct #client {}
 
         #[allow(dead_code)]
@@ -49,6 +50,7 @@ pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
         }
 
         #[allow(dead_code)]
+        #[derive(#rt::std::clone::Clone, #rt::std::fmt::Debug)]
         #vis struct #server {}
 
         #[allow(dead_code)]
@@ -65,6 +67,7 @@ pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
         }
 
         #[allow(dead_code)]
+        #[derive(#rt::std::clone::Clone, #rt::std::fmt::Debug)]
         #vis struct #plugin {}
 
         #[allow(dead_code)]
@@ -86,6 +89,7 @@ pub fn expand(item: &ItemTrait, error: syn::Error) -> TokenStream {
             }
         }
 
+        #[automatically_derived]
         impl #rt::Plugin for #plugin {
             fn interface(&self) -> &'static str {
                 ""

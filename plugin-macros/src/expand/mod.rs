@@ -4,17 +4,16 @@
 
 mod bounds;
 mod client;
-mod fallback;
+pub mod fallback;
 mod plugin;
 mod server;
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
-use syn::{Item, ItemTrait, TraitItem};
+use syn::{Attribute, ItemTrait, Path, TraitItem};
 
-use crate::model::Interface;
+use crate::model::{Interface, Method};
 use crate::parse;
-use crate::validate::{self, Errors};
 
 /// The generated names of an interface `Greeter`.
 pub struct Names {
@@ -46,39 +45,15 @@ pub struct Output {
     pub hidden: TokenStream,
 }
 
-/// The hidden module of `plugin_runtime` that all generated code names.
-pub fn rt() -> TokenStream {
-    quote!(::plugin_runtime::__private)
+/// The hidden module of `plugin_runtime` (found at `root`) that all generated code names.
+pub fn rt(root: &Path) -> TokenStream {
+    quote!(#root::__private)
 }
 
-/// The whole macro: parse, model, validate, expand; on any error, the trait and stubs of the
-/// generated items plus the errors, so the user sees those errors and nothing else.
-pub fn plugin_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_trait = match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Trait(t)) => t,
-        Ok(other) => {
-            let error = syn::Error::new_spanned(
-                first_tokens(&other),
-                "#[plugin_interface] goes on a trait: `pub trait Greeter { async fn greet(&self, \
-                 name: String) -> Result<String, GreetError>; }`",
-            );
-            return fallback::unparsed(item, error);
-        }
-        Err(error) => return fallback::unparsed(item, error),
-    };
-    let errors = Errors::default();
-    let options = parse::trait_options(attr, &errors);
-    let interface = Interface::from_syn(&item_trait, &options, &errors);
-    validate::check(&interface, &errors);
-    match errors.finish() {
-        Ok(()) => expand(&interface),
-        Err(error) => fallback::expand(&item_trait, error),
-    }
-}
-
-fn expand(interface: &Interface<'_>) -> TokenStream {
+/// The items of a valid interface.
+pub fn expand(interface: &Interface<'_>) -> TokenStream {
     let names = Names::new(&interface.item.ident);
-    let the_trait = emit_trait(interface.item, true);
+    let the_trait = emit_trait(interface.item, &interface.root, true);
     let markers = bounds::Markers::new(interface);
     let parts = [
         client::expand(interface, &names, &markers),
@@ -99,15 +74,29 @@ fn expand(interface: &Interface<'_>) -> TokenStream {
 }
 
 /// The user's trait with our `#[plugin(...)]` attributes removed, `Send + Sync + 'static`
-/// added (so `Arc<dyn Trait>` crosses tasks) and, unless it would apply twice, `async_trait`.
-fn emit_trait(item: &ItemTrait, async_trait: bool) -> TokenStream {
+/// added (so `Arc<dyn Trait>` crosses tasks), a note on implementing it appended to its docs
+/// and, unless it would apply twice, `async_trait`.
+fn emit_trait(item: &ItemTrait, root: &Path, async_trait: bool) -> TokenStream {
     let mut item = item.clone();
     for trait_item in &mut item.items {
         if let TraitItem::Fn(f) = trait_item {
             f.attrs.retain(|a| !parse::is_method_attribute(a));
         }
     }
-    let rt = rt();
+    // Forgetting `#[async_trait]` on an impl gives rustc's E0195 with no hint of the fix, and
+    // no span of ours can change that message: the hint lives where users look, on hover and
+    // in rustdoc.
+    if item.attrs.iter().any(|a| a.path().is_ident("doc")) {
+        item.attrs.push(syn::parse_quote!(#[doc = ""]));
+    }
+    let note = format!(
+        "Implementations need `#[{}::async_trait]` on the `impl` block, like this trait \
+         (`#[plugin_interface]` made it an `async_trait`); without it rustc reports E0195, \
+         \"lifetime parameters or bounds on method do not match the trait declaration\".",
+        path_text(root)
+    );
+    item.attrs.push(syn::parse_quote!(#[doc = #note]));
+    let rt = rt(root);
     if item.colon_token.is_none() {
         item.colon_token = Some(Default::default());
     }
@@ -123,126 +112,22 @@ fn emit_trait(item: &ItemTrait, async_trait: bool) -> TokenStream {
     }
 }
 
-/// Where to point "this is not a trait": the item's first tokens (`pub struct Name`).
-fn first_tokens(item: &Item) -> TokenStream {
-    match item {
-        Item::Struct(s) => {
-            let (vis, token, ident) = (&s.vis, &s.struct_token, &s.ident);
-            quote!(#vis #token #ident)
-        }
-        Item::Enum(e) => {
-            let (vis, token, ident) = (&e.vis, &e.enum_token, &e.ident);
-            quote!(#vis #token #ident)
-        }
-        Item::Fn(f) => {
-            let (vis, sig) = (&f.vis, &f.sig);
-            quote!(#vis #sig)
-        }
-        Item::Impl(i) => {
-            let (token, ty) = (&i.impl_token, &i.self_ty);
-            quote!(#token #ty)
-        }
-        other => quote!(#other),
-    }
+/// `plugin_runtime` for `::plugin_runtime`: a path as users write it in an attribute.
+fn path_text(path: &Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `cfg!(all(...))` of a method's `#[cfg]`s, `true` without any: whether it is compiled in.
+fn enabled(rt: &TokenStream, method: &Method<'_>) -> TokenStream {
+    let predicates = method.cfgs.iter().filter_map(|a| cfg_predicate(a));
+    quote!(#rt::std::cfg!(all(#(#predicates),*)))
+}
 
-    fn expand_str(attr: TokenStream, item: TokenStream) -> String {
-        plugin_interface(attr, item).to_string()
-    }
-
-    #[test]
-    fn a_valid_trait_expands_to_items_that_parse() {
-        let out = plugin_interface(
-            quote!(package = "demo"),
-            quote! {
-                /// Greets.
-                pub trait Greeter {
-                    #[plugin(name = "Hello")]
-                    async fn greet(&self, name: String, times: u32) -> Result<String, E>;
-                }
-            },
-        );
-        if std::env::var_os("SHOW_EXPANSION").is_some() {
-            println!("{out}");
-        }
-        let file: syn::File = syn::parse2(out).expect("the expansion parses");
-        let names: Vec<String> = file
-            .items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Trait(t) => Some(t.ident.to_string()),
-                Item::Struct(s) => Some(s.ident.to_string()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            names,
-            ["Greeter", "GreeterClient", "GreeterServer", "GreeterPlugin"]
-        );
-        let text = quote!(#file).to_string();
-        assert!(text.contains("\"/demo.Greeter/Hello\""), "{text}");
-        assert!(text.contains("\"/demo.Greeter/_Fingerprint\""), "{text}");
-        assert!(
-            !text.contains("# [plugin"),
-            "helper attributes are removed: {text}"
-        );
-    }
-
-    #[test]
-    fn an_invalid_trait_is_emitted_with_its_errors_and_stubs() {
-        let out = expand_str(
-            quote!(),
-            quote! {
-                pub trait Greeter {
-                    fn greet(&self, name: String) -> Result<String, E>;
-                    async fn count(&mut self) -> Result<u64, E>;
-                }
-            },
-        );
-        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
-        assert!(out.contains("must be async"), "{out}");
-        assert!(out.contains("not `&mut self`"), "{out}");
-        assert!(out.contains("trait Greeter"), "{out}");
-        assert!(out.contains("struct GreeterPlugin"), "{out}");
-    }
-
-    #[test]
-    fn anything_but_a_trait_is_emitted_unchanged_with_one_error() {
-        let out = expand_str(
-            quote!(),
-            quote!(
-                pub struct Greeter;
-            ),
-        );
-        assert!(out.starts_with("pub struct Greeter ;"), "{out}");
-        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
-    }
-
-    #[test]
-    fn options_are_checked() {
-        for (attr, expected) in [
-            (quote!(package = "a..b"), "not a valid package"),
-            (quote!(service = "9lives"), "not a valid gRPC service name"),
-            (
-                quote!(package = "a", package = "b"),
-                "`package` is given twice",
-            ),
-            (quote!(encoding = "json"), "unknown encoding"),
-            (quote!(codec), "expected `=`"),
-        ] {
-            let out = expand_str(
-                attr,
-                quote!(
-                    trait T {
-                        async fn f(&self) -> Result<(), E>;
-                    }
-                ),
-            );
-            assert!(out.contains(expected), "{expected}: {out}");
-        }
+fn cfg_predicate(attr: &Attribute) -> Option<&TokenStream> {
+    match &attr.meta {
+        syn::Meta::List(list) => Some(&list.tokens),
+        // rustc reports a malformed `#[cfg]` on the trait itself.
+        _ => None,
     }
 }

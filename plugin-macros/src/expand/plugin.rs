@@ -7,7 +7,7 @@ use crate::fingerprint;
 use crate::model::{Encoding, Interface};
 
 pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
-    let rt = rt();
+    let rt = rt(&interface.root);
     let Names {
         trait_,
         client,
@@ -27,7 +27,12 @@ pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
     );
     let (fingerprint_const, check) = match interface.encoding {
         Encoding::Serde => {
-            let value = fingerprint::of(interface);
+            let lines = fingerprint::lines(interface)
+                .into_iter()
+                .map(|(line, method)| {
+                    let cfgs = &method.cfgs;
+                    quote!(#(#cfgs)* #line)
+                });
             let path = interface.path(fingerprint::METHOD);
             let doc = format!(
                 "The fingerprint of this interface: a hash of its service name and of each \
@@ -38,7 +43,11 @@ pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
             (
                 quote! {
                     #[doc = #doc]
-                    pub const FINGERPRINT: &'static str = #value;
+                    // Hashed by the compiler, which alone knows which methods are compiled in.
+                    pub const FINGERPRINT: &'static str = {
+                        const HEX: [u8; 16] = #rt::fingerprint(#service, &[#(#lines),*]);
+                        #rt::fingerprint_str(&HEX)
+                    };
                 },
                 quote! {
                     #rt::check_fingerprint(&conn, #path, #service, #plugin::FINGERPRINT).await?;
@@ -77,6 +86,21 @@ pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
         }
     };
     let hidden = quote! {
+        #[automatically_derived]
+        impl #rt::std::fmt::Debug for #plugin {
+            fn fmt(&self, f: &mut #rt::std::fmt::Formatter<'_>) -> #rt::std::fmt::Result {
+                let side = match self.imp {
+                    #rt::std::option::Option::Some(_) => "plugin",
+                    #rt::std::option::Option::None => "host",
+                };
+                f.debug_struct(#rt::std::stringify!(#plugin))
+                    .field("service", &#service)
+                    .field("side", &side)
+                    .finish()
+            }
+        }
+
+        #[automatically_derived]
         impl #rt::Plugin for #plugin {
             fn interface(&self) -> &'static str {
                 #rt::std::any::type_name::<dyn #trait_>()

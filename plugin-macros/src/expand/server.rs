@@ -1,15 +1,15 @@
 //! The plugin side: `<Trait>Server` routes each gRPC method to the implementation.
 
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::bounds::{Markers, MethodMarkers};
-use super::{Names, Output, rt};
+use super::{Names, Output, enabled, rt};
 use crate::fingerprint;
 use crate::model::{Encoding, Interface, Method};
 
 pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Output {
-    let rt = rt();
+    let rt = rt(&interface.root);
     let Names {
         trait_,
         server,
@@ -45,30 +45,47 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
         }
     };
 
-    let mut wire_names: Vec<&str> = interface
-        .methods
-        .iter()
-        .map(|m| m.wire.value.as_str())
-        .collect();
-    let mut arms: Vec<TokenStream> = interface
-        .methods
-        .iter()
-        .zip(&markers.methods)
-        .enumerate()
-        .map(|(i, (method, types))| {
-            let index = Literal::usize_unsuffixed(i);
-            let body = server_method(interface, trait_, method, types, &markers.codec);
-            quote!(#index => { #body })
-        })
-        .collect();
+    // A method's index in `METHODS` counts the methods before it that are compiled in: under
+    // `#[cfg]`s, the compiler decides, so the index is a constant of `cfg!`s.
+    let compiled_in: Vec<TokenStream> = interface.methods.iter().map(|m| enabled(&rt, m)).collect();
+    let index_of = |i: usize| {
+        let before = compiled_in[..i].iter();
+        quote!(0 #(+ (#before as #rt::std::primitive::usize))*)
+    };
+    let mut wire_names: Vec<TokenStream> = Vec::new();
+    let mut consts: Vec<TokenStream> = Vec::new();
+    let mut arms: Vec<TokenStream> = Vec::new();
+    for (i, (method, types)) in interface.methods.iter().zip(&markers.methods).enumerate() {
+        let cfgs = &method.cfgs;
+        let wire = &method.wire.value;
+        let index = format_ident!("__M{}", i);
+        let value = index_of(i);
+        let body = server_method(interface, trait_, method, types, &markers.codec);
+        wire_names.push(quote!(#(#cfgs)* #wire));
+        consts.push(quote!(#(#cfgs)* const #index: #rt::std::primitive::usize = #value;));
+        arms.push(quote!(#(#cfgs)* #index => { #body }));
+    }
     if interface.encoding == Encoding::Serde {
-        let index = Literal::usize_unsuffixed(wire_names.len());
-        wire_names.push(fingerprint::METHOD);
+        let index = format_ident!("__M{}", interface.methods.len());
+        let value = index_of(interface.methods.len());
+        let wire = fingerprint::METHOD;
+        wire_names.push(quote!(#wire));
+        consts.push(quote!(const #index: #rt::std::primitive::usize = #value;));
         arms.push(quote! {
             #index => #rt::std::result::Result::Ok(#rt::fingerprint_reply(#plugin::FINGERPRINT)),
         });
     }
     let hidden = quote! {
+        #[automatically_derived]
+        impl #rt::std::fmt::Debug for #server {
+            fn fmt(&self, f: &mut #rt::std::fmt::Formatter<'_>) -> #rt::std::fmt::Result {
+                f.debug_struct(#rt::std::stringify!(#server))
+                    .field("service", &#service)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        #[automatically_derived]
         impl #rt::Dispatch for #server {
             const SERVICE: &'static str = #service;
             const METHODS: &'static [&'static str] = &[#(#wire_names),*];
@@ -78,6 +95,7 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
                 __method: #rt::std::primitive::usize,
                 __request: #rt::Bytes,
             ) -> #rt::BoxFuture<'static, #rt::std::result::Result<#rt::BoxOutgoing, #rt::Status>> {
+                #(#consts)*
                 #rt::std::boxed::Box::pin(async move {
                     match __method {
                         #(#arms)*
@@ -101,7 +119,7 @@ fn server_method(
     types: &MethodMarkers,
     codec: &Ident,
 ) -> TokenStream {
-    let rt = rt();
+    let rt = rt(&interface.root);
     let ident = &method.sig.ident;
     let (ok, err) = (&types.ok, &types.err);
     let args: Vec<Ident> = (0..method.args.len())

@@ -6,16 +6,9 @@ use std::time::Duration;
 
 use plugin_core::{HandshakeConfig, Protocol, ReattachConfig, env};
 
-use super::process::Output;
+use super::process::PluginOutput;
 use crate::plugin::{PluginSet, VersionedPlugins};
 use crate::secure::SecureConfig;
-
-/// Default time a plugin has to print its handshake line (go-plugin's `StartTimeout`).
-pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time a plugin has to exit after `Shutdown` before it is killed.
-pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
-/// Default largest message the host sends or accepts (go-plugin's: 2^31 - 1).
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = i32::MAX as usize;
 
 /// How to launch or reattach to one plugin (go-plugin's `ClientConfig`).
 ///
@@ -42,9 +35,9 @@ pub struct ClientConfig {
     pub(crate) max_port: u16,
     pub(crate) start_timeout: Duration,
     pub(crate) kill_grace: Duration,
-    pub(crate) stderr: Option<Output>,
-    pub(crate) sync_stdout: Option<Output>,
-    pub(crate) sync_stderr: Option<Output>,
+    pub(crate) stderr: Option<PluginOutput>,
+    pub(crate) sync_stdout: Option<PluginOutput>,
+    pub(crate) sync_stderr: Option<PluginOutput>,
     pub(crate) allowed_protocols: Vec<Protocol>,
     pub(crate) skip_host_env: bool,
     pub(crate) unix_socket_dir: Option<PathBuf>,
@@ -53,7 +46,38 @@ pub struct ClientConfig {
     pub(crate) name: Option<String>,
 }
 
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("handshake", &self.handshake)
+            .field("plugins", &self.plugins)
+            .field("command", &self.command)
+            .field("reattach", &self.reattach)
+            .field("secure", &self.secure)
+            .field("tls", &self.tls.is_some())
+            .field("auto_mtls", &self.auto_mtls)
+            .field("managed", &self.managed)
+            .field("port_range", &(self.min_port..=self.max_port))
+            .field("start_timeout", &self.start_timeout)
+            .field("kill_grace", &self.kill_grace)
+            .field("allowed_protocols", &self.allowed_protocols)
+            .field("skip_host_env", &self.skip_host_env)
+            .field("unix_socket_dir", &self.unix_socket_dir)
+            .field("unix_socket_group", &self.unix_socket_group)
+            .field("max_message_size", &self.max_message_size)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ClientConfig {
+    /// Default time a plugin has to print its handshake line (go-plugin's `StartTimeout`).
+    pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default time a plugin has to exit after `Shutdown` before it is killed.
+    pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+    /// Default largest message the host sends or accepts (go-plugin's: 2^31 - 1).
+    pub const DEFAULT_MAX_MESSAGE_SIZE: usize = i32::MAX as usize;
+
     /// A config with this handshake; add a command (or reattach config) and plugins.
     pub fn new(handshake: HandshakeConfig) -> Self {
         ClientConfig {
@@ -67,8 +91,8 @@ impl ClientConfig {
             managed: false,
             min_port: env::DEFAULT_MIN_PORT,
             max_port: env::DEFAULT_MAX_PORT,
-            start_timeout: DEFAULT_START_TIMEOUT,
-            kill_grace: DEFAULT_KILL_GRACE,
+            start_timeout: Self::DEFAULT_START_TIMEOUT,
+            kill_grace: Self::DEFAULT_KILL_GRACE,
             stderr: None,
             sync_stdout: None,
             sync_stderr: None,
@@ -76,7 +100,7 @@ impl ClientConfig {
             skip_host_env: false,
             unix_socket_dir: None,
             unix_socket_group: None,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             name: None,
         }
     }
@@ -94,16 +118,15 @@ impl ClientConfig {
         self
     }
 
-    /// The plugins of the handshake's protocol version (go-plugin's `Plugins`).
-    pub fn plugins(mut self, set: PluginSet) -> Self {
-        self.plugins
-            .entry(self.handshake.protocol_version)
-            .or_insert(set);
-        self
+    /// The plugins of the handshake's protocol version (go-plugin's `Plugins`): the same as
+    /// `versioned_plugins(handshake.protocol_version, set)`, as on [`crate::ServeConfig`].
+    pub fn plugins(self, set: PluginSet) -> Self {
+        let version = self.handshake.protocol_version;
+        self.versioned_plugins(version, set)
     }
 
-    /// The plugins of protocol `version` (go-plugin's `VersionedPlugins`); these win over
-    /// [`ClientConfig::plugins`] for the same version.
+    /// The plugins of protocol `version` (go-plugin's `VersionedPlugins`); a later call for the
+    /// same version replaces the earlier set. The host offers every version it has plugins for.
     pub fn versioned_plugins(mut self, version: u32, set: PluginSet) -> Self {
         self.plugins.insert(version, set);
         self
@@ -160,12 +183,14 @@ impl ClientConfig {
     }
 
     /// Receives what the plugin writes to stdout after its handshake (go-plugin's `SyncStdout`).
+    /// Without it, each line is logged at debug (go-plugin discards them).
     pub fn sync_stdout(mut self, out: impl std::io::Write + Send + 'static) -> Self {
         self.sync_stdout = Some(Box::new(out));
         self
     }
 
     /// Receives what the plugin writes to stderr after its handshake (go-plugin's `SyncStderr`).
+    /// Without it, each line is logged like the plugin's log lines (go-plugin discards them).
     pub fn sync_stderr(mut self, out: impl std::io::Write + Send + 'static) -> Self {
         self.sync_stderr = Some(Box::new(out));
         self

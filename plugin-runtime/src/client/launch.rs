@@ -92,7 +92,7 @@ pub(super) async fn wait_handshake(
             plugin: name.to_string(),
         });
     };
-    let mut exit = process.exit.clone();
+    let mut exit = process.ending.watch();
     enum Outcome {
         Line(Option<String>),
         Exited,
@@ -101,7 +101,7 @@ pub(super) async fn wait_handshake(
     let outcome = tokio::select! {
         biased;
         line = &mut first => Outcome::Line(line.ok().flatten()),
-        _ = exit.wait_for(|e| e.is_some()) => Outcome::Exited,
+        _ = exit.wait() => Outcome::Exited,
         _ = tokio::time::sleep_until(deadline) => Outcome::Timeout,
     };
     let outcome = match outcome {
@@ -112,32 +112,31 @@ pub(super) async fn wait_handshake(
         },
         other => other,
     };
-    let exited_before = |process: &Process| Error::ExitedBeforeHandshake {
-        plugin: name.to_string(),
-        exit: process.exited().unwrap_or_else(|| "still running".into()),
-        stderr: process.stderr_tail(),
+    // The exit if there is one, else the silence: stdout closed without a line.
+    let no_line = |process: &Process| match process.exited() {
+        Some(exit) => Error::ExitedBeforeHandshake {
+            plugin: name.to_string(),
+            exit,
+            stderr: process.stderr_tail(),
+        },
+        None => Error::Handshake {
+            plugin: name.to_string(),
+            reason: HandshakeError::Unrecognized {
+                line: String::new(),
+            },
+            stderr: process.stderr_tail(),
+        },
     };
     match outcome {
         Outcome::Line(Some(line)) => Ok(line),
         Outcome::Line(None) => {
-            // stdout closed without a line: report the exit if it follows, else the silence.
-            let _ = tokio::time::timeout_at(deadline, exit.wait_for(|e| e.is_some())).await;
+            let _ = tokio::time::timeout_at(deadline, exit.wait()).await;
             process.drain(Duration::from_secs(1)).await;
-            if process.exited().is_some() {
-                Err(exited_before(process))
-            } else {
-                Err(Error::Handshake {
-                    plugin: name.to_string(),
-                    source: HandshakeError::Unrecognized {
-                        line: String::new(),
-                    },
-                    stderr: process.stderr_tail(),
-                })
-            }
+            Err(no_line(process))
         }
         Outcome::Exited => {
             process.drain(Duration::from_secs(1)).await;
-            Err(exited_before(process))
+            Err(no_line(process))
         }
         Outcome::Timeout => Err(Error::StartTimeout {
             plugin: name.to_string(),

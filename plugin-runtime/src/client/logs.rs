@@ -5,8 +5,50 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use plugin_core::hclog::{self, Line};
+use serde_json::Value;
 use tracing::Level;
+
+/// Lines longer than this are handed on in pieces (go-plugin's default log buffer).
+pub(crate) const MAX_LINE: usize = 64 * 1024;
+
+/// Cuts a byte stream that arrives in chunks into lines: without their `\n` (and `\r`), lines
+/// over [`MAX_LINE`] in pieces, invalid UTF-8 replaced.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    /// Calls `each` with every line `chunk` completes.
+    pub(crate) fn push(&mut self, mut chunk: &[u8], each: &mut impl FnMut(&str)) {
+        while !chunk.is_empty() {
+            let room = MAX_LINE - self.partial.len();
+            let (taken, complete) = match chunk.iter().take(room).position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len().min(room), false),
+            };
+            self.partial.extend_from_slice(&chunk[..taken]);
+            chunk = &chunk[taken..];
+            if complete || self.partial.len() >= MAX_LINE {
+                Self::emit(&self.partial, each);
+                self.partial.clear();
+            }
+        }
+    }
+
+    /// Calls `each` with what is left after the last newline, if anything.
+    pub(crate) fn finish(&mut self, each: &mut impl FnMut(&str)) {
+        if !self.partial.is_empty() {
+            Self::emit(&self.partial, each);
+            self.partial.clear();
+        }
+    }
+
+    fn emit(line: &[u8], each: &mut impl FnMut(&str)) {
+        each(String::from_utf8_lossy(line).trim_end_matches(['\n', '\r']));
+    }
+}
 
 /// The last lines of the plugin's stderr, for error messages.
 #[derive(Debug, Default)]
@@ -39,16 +81,18 @@ impl Tail {
     }
 }
 
-/// Turns stderr lines into `tracing` events.
+/// Turns stderr lines into `tracing` events, or, on a host that installed no `tracing`
+/// subscriber, prints them on the host's stderr (as go-plugin's default logger does), so a
+/// plugin's logs and panics are never silently lost.
 pub(crate) struct LogForwarder {
     plugin: String,
     panicking: bool,
 }
 
 /// An hclog entry's extra fields, printed as `key=value` pairs.
-struct Fields(Vec<(String, Value)>);
+struct Fields<'a>(&'a [(String, Value)]);
 
-impl fmt::Display for Fields {
+impl fmt::Display for Fields<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (k, v)) in self.0.iter().enumerate() {
             if i > 0 {
@@ -73,86 +117,52 @@ impl LogForwarder {
 
     /// Emits one line (without its newline).
     pub(crate) fn line(&mut self, line: &str) {
-        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) {
-            if let Some((level, message, fields)) = hclog_entry(map) {
-                return emit(level, &self.plugin, &message, &fields);
+        match Line::parse(line) {
+            Line::Entry(entry) => self.emit(entry.level, &entry.message, &entry.fields),
+            Line::Json(text) => self.emit(hclog::Level::Debug, text, &[]),
+            Line::Plain { level, text } => {
+                let level = level.unwrap_or_else(|| {
+                    if text.starts_with("panic: ") || text.starts_with("fatal error: ") {
+                        // Everything after a panic is its trace: keep it at error (go-plugin 1.7).
+                        self.panicking = true;
+                    }
+                    if self.panicking {
+                        hclog::Level::Error
+                    } else {
+                        hclog::Level::Debug
+                    }
+                });
+                self.emit(level, text, &[]);
             }
-            return emit(Level::DEBUG, &self.plugin, line, &Fields(Vec::new()));
         }
-        let level = if let Some(level) = prefixed_level(line) {
-            level
-        } else if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
-            // Everything after a panic is its trace: keep it at error (go-plugin 1.7).
-            self.panicking = true;
-            Level::ERROR
-        } else if self.panicking {
-            Level::ERROR
-        } else {
-            Level::DEBUG
-        };
-        emit(level, &self.plugin, line, &Fields(Vec::new()));
     }
-}
 
-/// An hclog JSON line: `@level` and `@message` strings; other keys are fields. Lines without
-/// a known level are not hclog entries and are logged verbatim.
-fn hclog_entry(mut map: Map<String, Value>) -> Option<(Level, String, Fields)> {
-    let level = match map.get("@level")? {
-        Value::String(s) => parse_level(s)?,
-        _ => return None,
-    };
-    let message = match map.remove("@message") {
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    map.remove("@level");
-    if let Some(ts) = map.remove("@timestamp") {
-        map.insert("timestamp".into(), ts);
-    }
-    Some((level, message, Fields(map.into_iter().collect())))
-}
-
-fn parse_level(s: &str) -> Option<Level> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "trace" => Some(Level::TRACE),
-        "debug" => Some(Level::DEBUG),
-        "info" => Some(Level::INFO),
-        "warn" | "warning" => Some(Level::WARN),
-        "error" => Some(Level::ERROR),
-        _ => None,
-    }
-}
-
-fn prefixed_level(line: &str) -> Option<Level> {
-    [
-        ("[TRACE]", Level::TRACE),
-        ("[DEBUG]", Level::DEBUG),
-        ("[INFO]", Level::INFO),
-        ("[WARN]", Level::WARN),
-        ("[ERROR]", Level::ERROR),
-    ]
-    .into_iter()
-    .find(|(prefix, _)| line.starts_with(prefix))
-    .map(|(_, level)| level)
-}
-
-fn emit(level: Level, plugin: &str, message: &str, fields: &Fields) {
-    macro_rules! at {
-        ($lvl:expr) => {
-            if fields.0.is_empty() {
-                tracing::event!(target: "plugin", $lvl, plugin = %plugin, "{message}")
-            } else {
-                tracing::event!(target: "plugin", $lvl, plugin = %plugin, fields = %fields, "{message}")
+    fn emit(&self, level: hclog::Level, message: &str, fields: &[(String, Value)]) {
+        let (plugin, fields) = (&self.plugin, Fields(fields));
+        if !tracing::dispatcher::has_been_set() {
+            let level = level.name().to_uppercase();
+            match fields.0 {
+                [] => eprintln!("[{level}] plugin {plugin}: {message}"),
+                _ => eprintln!("[{level}] plugin {plugin}: {message} {fields}"),
             }
-        };
-    }
-    match level {
-        Level::ERROR => at!(Level::ERROR),
-        Level::WARN => at!(Level::WARN),
-        Level::INFO => at!(Level::INFO),
-        Level::DEBUG => at!(Level::DEBUG),
-        _ => at!(Level::TRACE),
+            return;
+        }
+        macro_rules! at {
+            ($lvl:expr) => {
+                if fields.0.is_empty() {
+                    tracing::event!(target: "plugin", $lvl, plugin = %plugin, "{message}")
+                } else {
+                    tracing::event!(target: "plugin", $lvl, plugin = %plugin, fields = %fields, "{message}")
+                }
+            };
+        }
+        match level {
+            hclog::Level::Error => at!(Level::ERROR),
+            hclog::Level::Warn => at!(Level::WARN),
+            hclog::Level::Info => at!(Level::INFO),
+            hclog::Level::Debug => at!(Level::DEBUG),
+            hclog::Level::Trace => at!(Level::TRACE),
+        }
     }
 }
 
@@ -160,27 +170,31 @@ fn emit(level: Level, plugin: &str, message: &str, fields: &Fields) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hclog_lines_keep_level_message_and_fields() {
-        let line = r#"{"@level":"warn","@message":"disk low","@timestamp":"2026-01-01T00:00:00.000000Z","free":3}"#;
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
-            panic!("test line is JSON")
-        };
-        let (level, message, fields) = hclog_entry(map).unwrap();
-        assert_eq!(level, Level::WARN);
-        assert_eq!(message, "disk low");
-        assert_eq!(
-            fields.to_string(),
-            "free=3 timestamp=2026-01-01T00:00:00.000000Z"
-        );
+    fn cut(chunks: &[&[u8]]) -> Vec<String> {
+        let mut lines = Lines::default();
+        let mut out = Vec::new();
+        let mut each = |l: &str| out.push(l.to_string());
+        for chunk in chunks {
+            lines.push(chunk, &mut each);
+        }
+        lines.finish(&mut each);
+        out
     }
 
     #[test]
-    fn json_without_level_is_not_an_entry() {
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(r#"{"a":1}"#) else {
-            panic!("test line is JSON")
-        };
-        assert!(hclog_entry(map).is_none());
+    fn lines_are_cut_across_chunks() {
+        assert_eq!(cut(&[b"a\r\nb", b"c\n", b"\nd"]), ["a", "bc", "", "d"]);
+        assert_eq!(cut(&[b"\xff\n"]), ["\u{fffd}"]);
+    }
+
+    #[test]
+    fn long_lines_come_in_pieces() {
+        let long = vec![b'x'; MAX_LINE + 10];
+        let lines = cut(&[&long, b"\n"]);
+        assert_eq!(
+            lines.iter().map(String::len).collect::<Vec<_>>(),
+            [MAX_LINE, 10]
+        );
     }
 
     #[test]

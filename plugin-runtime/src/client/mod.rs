@@ -17,15 +17,12 @@ use plugin_core::{
     GRPC_HEALTH_SERVICE, HandshakeError, HandshakeLine, Negotiation, Network, Protocol,
     ReattachAddr, ReattachConfig, VersionList,
 };
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{
-    ClientConfig, DEFAULT_KILL_GRACE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_START_TIMEOUT,
-};
-pub use process::Output;
+pub use config::ClientConfig;
 
-use crate::error::{CallError, ConfigError, Error};
+use crate::error::Error;
+use crate::exit::{Ending, ExitWatch, PluginExit};
 use crate::plugin::PluginSet;
 use crate::proto::grpc_controller_client::GrpcControllerClient;
 use crate::secure::resolve_program;
@@ -34,13 +31,20 @@ use crate::transport::channel::GrpcChannel;
 use crate::transport::connection::GrpcConnection;
 use crate::transport::io::{Address, connect_channel, dial_raw};
 use launch::{launch_command, validate, wait_handshake};
+use plugin_core::ConfigError;
 use process::Process;
 use sockets::{private_dir, remove_dir, remove_socket};
 use stdio::attach;
 
 /// Manages one plugin: its process, its connection, the interfaces dispensed from it
-/// (go-plugin's `Client`). Cheap to clone; the plugin is killed when the last clone is dropped
-/// (SIGKILL, without the graceful shutdown of [`Client::kill`]).
+/// (go-plugin's `Client`). Cheap to clone.
+///
+/// **Lifetime.** The plugin runs until [`Client::kill`], or until the last `Client` clone *and*
+/// the last interface dispensed from it (and every [`GrpcConnection`] handed out) are dropped;
+/// then it is SIGKILLed with its process group, without the graceful shutdown of `kill`. A
+/// dispensed `Arc<dyn Trait>` therefore stays usable after its `Client` is gone. After `kill`,
+/// or once the plugin has exited, every call fails with [`CallError::PluginExited`](crate::CallError::PluginExited), which says
+/// how it ended ([`PluginExit`]).
 ///
 /// ```no_run
 /// # use plugin_runtime::{Client, ClientConfig, HandshakeConfig, PluginSet};
@@ -60,6 +64,16 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("name", &self.inner.name)
+            .field("pid", &self.pid())
+            .field("exit", &self.exit())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     name: String,
     config: Mutex<Option<ClientConfig>>,
@@ -67,10 +81,10 @@ struct Inner {
     summary: Mutex<Summary>,
 }
 
-/// What callers can ask without awaiting.
+/// What callers can ask without awaiting, and what `Drop` must clean up.
 #[derive(Default, Clone)]
 struct Summary {
-    exit: Option<watch::Receiver<Option<String>>>,
+    exit: Option<ExitWatch>,
     version: Option<u32>,
     protocol: Option<Protocol>,
     reattach: Option<ReattachConfig>,
@@ -85,20 +99,34 @@ struct Summary {
 enum State {
     Idle,
     Running(Box<Running>),
-    Dead,
+    Killed,
+    /// The start failed; the error as it was reported then.
+    StartFailed(String),
+}
+
+/// What the client is attached to.
+enum Attachment {
+    /// A process we launched: ours to stop, reap and clean up after.
+    Launched {
+        process: Process,
+        socket_dir: Option<PathBuf>,
+        socket: Option<PathBuf>,
+    },
+    /// A plugin another host launched: asked to shut down, SIGKILLed if it does not.
+    Reattached {
+        pid: u32,
+        liveness: Option<JoinHandle<()>>,
+    },
+    /// A plugin serving in test mode: never stopped by the host (go-plugin), only let go.
+    TestMode { liveness: Option<JoinHandle<()>> },
 }
 
 struct Running {
-    process: Option<Process>,
-    test: bool,
-    reattached_pid: Option<u32>,
-    exit: watch::Receiver<Option<String>>,
+    attachment: Attachment,
+    ending: Arc<Ending>,
     plugins: PluginSet,
     conn: GrpcConnection,
     stdio: Option<JoinHandle<()>>,
-    liveness: Option<JoinHandle<()>>,
-    socket_dir: Option<PathBuf>,
-    socket: Option<PathBuf>,
     kill_grace: Duration,
 }
 
@@ -166,24 +194,17 @@ impl Client {
     }
 
     /// Launches (or reattaches to) the plugin, checks its handshake and connects. Does nothing
-    /// when already started; fails with [`Error::Killed`] after a kill or a failed start.
+    /// when already started; fails with [`Error::Killed`] after a kill and with
+    /// [`Error::StartFailed`] (saying why) after a failed start.
     pub async fn start(&self) -> Result<(), Error> {
         let mut state = self.inner.state.lock().await;
-        match &*state {
-            State::Running(_) => return Ok(()),
-            State::Dead => {
-                return Err(Error::Killed {
-                    plugin: self.inner.name.clone(),
-                });
-            }
-            State::Idle => {}
+        if let Some(unusable) = self.unusable(&state) {
+            return unusable;
         }
         let config = self.inner.config.lock().ok().and_then(|mut c| c.take());
         let Some(config) = config else {
-            *state = State::Dead;
-            return Err(Error::Killed {
-                plugin: self.inner.name.clone(),
-            });
+            *state = State::Killed;
+            return Err(self.killed());
         };
         let result = if config.reattach.is_some() {
             self.reattach(config).await
@@ -196,10 +217,46 @@ impl Client {
                 Ok(())
             }
             Err(e) => {
-                *state = State::Dead;
+                *state = State::StartFailed(crate::error::chain(&e));
                 self.summary(|s| s.group = None);
                 Err(e)
             }
+        }
+    }
+
+    /// `Ok` when running, the error to report when the client can no longer be used, `None`
+    /// when it has yet to start.
+    fn unusable(&self, state: &State) -> Option<Result<(), Error>> {
+        match state {
+            State::Idle => None,
+            State::Running(_) => Some(Ok(())),
+            State::Killed => Some(Err(self.killed())),
+            State::StartFailed(reason) => Some(Err(Error::StartFailed {
+                plugin: self.inner.name.clone(),
+                reason: reason.clone(),
+            })),
+        }
+    }
+
+    fn killed(&self) -> Error {
+        Error::Killed {
+            plugin: self.inner.name.clone(),
+        }
+    }
+
+    /// The running plugin's set and connection; the connection keeps the plugin alive.
+    async fn running(&self) -> Result<(PluginSet, GrpcConnection), Error> {
+        self.start().await?;
+        let state = self.inner.state.lock().await;
+        match &*state {
+            State::Running(running) => Ok((
+                running.plugins.clone(),
+                running.conn.owned_by(self.inner.clone()),
+            )),
+            other => Err(self
+                .unusable(other)
+                .and_then(Result::err)
+                .unwrap_or_else(|| self.killed())),
         }
     }
 
@@ -209,25 +266,11 @@ impl Client {
         &self,
         name: &str,
     ) -> Result<Arc<T>, Error> {
-        self.start().await?;
-        let (plugin, conn) = {
-            let state = self.inner.state.lock().await;
-            let State::Running(running) = &*state else {
-                return Err(Error::Killed {
-                    plugin: self.inner.name.clone(),
-                });
-            };
-            let plugin =
-                running
-                    .plugins
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| Error::UnknownPlugin {
-                        name: name.to_string(),
-                        available: running.plugins.names(),
-                    })?;
-            (plugin, running.conn.clone())
-        };
+        let (plugins, conn) = self.running().await?;
+        let plugin = plugins.get(name).ok_or_else(|| Error::UnknownPlugin {
+            name: name.to_string(),
+            available: plugins.names(),
+        })?;
         let dispensed = plugin.grpc_client(conn).await?;
         dispensed
             .downcast::<T>()
@@ -238,34 +281,25 @@ impl Client {
             })
     }
 
-    /// The connection the interfaces use, for hand-written tonic clients.
+    /// The connection the interfaces use, for hand-written tonic clients. Like a dispensed
+    /// interface, it keeps the plugin running while it lives.
     pub async fn connection(&self) -> Result<GrpcConnection, Error> {
-        self.start().await?;
-        match &*self.inner.state.lock().await {
-            State::Running(running) => Ok(running.conn.clone()),
-            _ => Err(Error::Killed {
-                plugin: self.inner.name.clone(),
-            }),
-        }
+        self.running().await.map(|(_, conn)| conn)
     }
 
     /// Checks that the plugin answers (gRPC health check of service `plugin`).
     pub async fn ping(&self) -> Result<(), Error> {
+        const METHOD: &str = "/grpc.health.v1.Health/Check";
         let conn = self.connection().await?;
+        conn.check_open(METHOD)?;
         let mut health = tonic_health::pb::health_client::HealthClient::new(conn.channel());
-        health
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: GRPC_HEALTH_SERVICE.to_string(),
-            })
-            .await
-            .map(|_| ())
-            .map_err(|status| {
-                Error::Call(CallError::Transport {
-                    plugin: self.inner.name.clone(),
-                    method: "grpc.health.v1.Health/Check".into(),
-                    status,
-                })
-            })
+        let request = tonic_health::pb::HealthCheckRequest {
+            service: GRPC_HEALTH_SERVICE.to_string(),
+        };
+        match health.check(request).await {
+            Ok(_) => Ok(()),
+            Err(status) => Err(conn.transport_failure(METHOD, status).await.into()),
+        }
     }
 
     /// Stops the plugin: asks it to shut down, waits the grace period (2 s by default), then
@@ -274,7 +308,10 @@ impl Client {
     pub async fn kill(&self) {
         let previous = {
             let mut state = self.inner.state.lock().await;
-            std::mem::replace(&mut *state, State::Dead)
+            match &*state {
+                State::StartFailed(_) => return,
+                _ => std::mem::replace(&mut *state, State::Killed),
+            }
         };
         if let State::Running(running) = previous {
             running.stop(&self.inner.name).await;
@@ -286,23 +323,18 @@ impl Client {
         });
     }
 
-    /// Whether the plugin process has exited.
+    /// Whether the plugin has ended (exited, crashed or was killed).
     pub fn exited(&self) -> bool {
-        self.inner
-            .summary
-            .lock()
-            .ok()
-            .and_then(|s| s.exit.as_ref().map(|e| e.borrow().is_some()))
-            .unwrap_or(false)
+        self.exit().is_some()
     }
 
-    /// How the plugin process ended (`exit status 0`, `killed by signal 9`, ...), once it has.
-    pub fn exit_reason(&self) -> Option<String> {
+    /// How the plugin ended, once it has.
+    pub fn exit(&self) -> Option<PluginExit> {
         self.inner
             .summary
             .lock()
             .ok()
-            .and_then(|s| s.exit.as_ref().and_then(|e| e.borrow().clone()))
+            .and_then(|s| s.exit.as_ref().and_then(ExitWatch::get))
     }
 
     /// The negotiated app protocol version, once started.
@@ -348,7 +380,10 @@ impl Client {
         let host_versions: VersionList = config.plugins.keys().copied().collect();
         let auto_mtls = config.tls.is_none() && config.auto_mtls.unwrap_or(true);
         let host_cert = if auto_mtls {
-            Some(Certificate::generate().map_err(|e| Error::Tls(e.to_string()))?)
+            Some(Certificate::generate().map_err(|source| Error::Tls {
+                plugin: name.clone(),
+                source,
+            })?)
         } else {
             None
         };
@@ -377,7 +412,7 @@ impl Client {
         self.summary(|s| {
             s.pid = Some(process.pid);
             s.group = Some(process.pid);
-            s.exit = Some(process.exit.clone());
+            s.exit = Some(process.ending.watch());
             s.socket_dir = socket_dir.clone();
         });
         let mut socket = None;
@@ -394,7 +429,7 @@ impl Client {
             Ok((line, channel)) => {
                 let version = line.app_version;
                 let plugins = config.plugins.remove(&version).unwrap_or_default();
-                let (conn, stdio) = attach(channel, process.exit.clone(), &mut config, &name);
+                let (conn, stdio) = attach(channel, process.ending.watch(), &mut config, &name);
                 self.summary(|s| {
                     s.socket = socket.clone();
                     s.version = Some(version);
@@ -411,16 +446,15 @@ impl Client {
                     });
                 });
                 Ok(Running {
-                    exit: process.exit.clone(),
-                    process: Some(process),
-                    test: false,
-                    reattached_pid: None,
+                    ending: process.ending.clone(),
+                    attachment: Attachment::Launched {
+                        process,
+                        socket_dir,
+                        socket,
+                    },
                     plugins,
                     conn,
                     stdio: Some(stdio),
-                    liveness: None,
-                    socket_dir,
-                    socket,
                     kill_grace: config.kill_grace,
                 })
             }
@@ -445,9 +479,9 @@ impl Client {
     ) -> Result<(HandshakeLine, GrpcChannel), Error> {
         let name = &self.inner.name;
         let raw = wait_handshake(process, config.start_timeout, name).await?;
-        let refused = |source: HandshakeError| Error::Handshake {
+        let refused = |reason: HandshakeError| Error::Handshake {
             plugin: name.clone(),
-            source,
+            reason,
             stderr: process.stderr_tail(),
         };
         let line: HandshakeLine = raw.parse().map_err(refused)?;
@@ -469,7 +503,11 @@ impl Client {
                         plugin: name.clone(),
                     });
                 };
-                Some(ClientTls::auto(&own, server_der).map_err(|e| Error::Tls(e.to_string()))?)
+                let tls = ClientTls::auto(&own, server_der).map_err(|source| Error::Tls {
+                    plugin: name.clone(),
+                    source,
+                })?;
+                Some(tls)
             }
             (None, None) => None,
         };
@@ -490,7 +528,7 @@ impl Client {
         if !config.allowed_protocols.contains(&reattach.protocol) {
             return Err(Error::Handshake {
                 plugin: name,
-                source: HandshakeError::ProtocolNotAllowed {
+                reason: HandshakeError::ProtocolNotAllowed {
                     protocol: reattach.protocol,
                     allowed: config.allowed_protocols.clone(),
                 },
@@ -501,27 +539,25 @@ impl Client {
             network: reattach.addr.network,
             address: reattach.addr.address.clone(),
         };
-        let not_found = |reason: String| Error::ProcessNotFound {
+        let not_found = |source: std::io::Error| Error::ProcessNotFound {
             pid: reattach.pid,
             address: address.to_string(),
-            reason,
+            source,
         };
-        if reattach.pid != 0 && !process::pid_alive(reattach.pid) {
-            return Err(not_found("no such process".into()));
+        if reattach.pid != 0 {
+            process::probe_pid(reattach.pid).map_err(not_found)?;
         }
-        dial_raw(&address)
-            .await
-            .map_err(|e| not_found(e.to_string()))?;
+        dial_raw(&address).await.map_err(not_found)?;
         let tls = config.tls.take().map(ClientTls::manual);
         let channel = connect(&name, address, tls, config.start_timeout).await?;
-        let (exit_tx, exit_rx) = watch::channel(None);
+        let ending = Ending::new();
         let liveness = (reattach.pid != 0).then(|| {
-            let pid = reattach.pid;
+            let (pid, ending) = (reattach.pid, ending.clone());
             tokio::spawn(async move {
-                while process::pid_alive(pid) {
+                while process::probe_pid(pid).is_ok() {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                let _ = exit_tx.send(Some(format!("process {pid} is gone")));
+                ending.publish(PluginExit::Vanished { pid });
             })
         });
         let version = [reattach.protocol_version, config.handshake.protocol_version]
@@ -529,25 +565,28 @@ impl Client {
             .find(|v| config.plugins.contains_key(v))
             .or_else(|| config.plugins.keys().next_back().copied())
             .unwrap_or_default();
-        let (conn, stdio) = attach(channel, exit_rx.clone(), &mut config, &name);
+        let (conn, stdio) = attach(channel, ending.watch(), &mut config, &name);
         self.summary(|s| {
-            s.exit = Some(exit_rx.clone());
+            s.exit = Some(ending.watch());
             s.version = Some(version);
             s.protocol = Some(reattach.protocol);
             s.pid = Some(reattach.pid);
             s.reattach = Some(reattach.clone());
         });
+        let attachment = if reattach.test {
+            Attachment::TestMode { liveness }
+        } else {
+            Attachment::Reattached {
+                pid: reattach.pid,
+                liveness,
+            }
+        };
         Ok(Running {
-            process: None,
-            test: reattach.test,
-            reattached_pid: Some(reattach.pid),
-            exit: exit_rx,
+            attachment,
+            ending,
             plugins: config.plugins.remove(&version).unwrap_or_default(),
             conn,
             stdio: Some(stdio),
-            liveness,
-            socket_dir: None,
-            socket: None,
             kill_grace: config.kill_grace,
         })
     }
@@ -560,78 +599,75 @@ async fn connect(
     timeout: Duration,
 ) -> Result<GrpcChannel, Error> {
     let shown = address.to_string();
-    let failed = |reason: String| Error::Connect {
+    let source =
+        match tokio::time::timeout(timeout, connect_channel(address, tls.map(Arc::new))).await {
+            Ok(Ok(channel)) => return Ok(channel),
+            Ok(Err(e)) => e,
+            Err(_) => std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection after {timeout:?}"),
+            ),
+        };
+    Err(Error::Connect {
         plugin: name.to_string(),
-        address: shown.clone(),
-        reason,
-    };
-    match tokio::time::timeout(timeout, connect_channel(address, tls.map(Arc::new))).await {
-        Ok(Ok(channel)) => Ok(channel),
-        Ok(Err(e)) => {
-            let mut reason = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                reason.push_str(": ");
-                reason.push_str(&s.to_string());
-                source = s.source();
-            }
-            Err(failed(reason))
-        }
-        Err(_) => Err(failed(format!("no connection after {timeout:?}"))),
-    }
+        address: shown,
+        source,
+    })
 }
 
 impl Running {
     async fn stop(mut self, name: &str) {
-        if self.test {
-            // go-plugin: a test-mode plugin is never killed by the host.
-            self.abort_tasks();
-            return;
-        }
+        self.ending.start_killing();
         let grace = self.kill_grace;
-        let mut controller = GrpcControllerClient::new(self.conn.channel());
-        // The plugin may close the connection before answering: any outcome is fine.
-        let _ = tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {})).await;
-        let mut exit = self.exit.clone();
-        let graceful = tokio::time::timeout(grace, exit.wait_for(|e| e.is_some()))
-            .await
-            .is_ok();
+        if !matches!(self.attachment, Attachment::TestMode { .. }) {
+            let mut controller = GrpcControllerClient::new(self.conn.channel());
+            // The plugin may close the connection before answering: any outcome is fine.
+            let _ = tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {})).await;
+        }
+        let graceful = match &self.attachment {
+            Attachment::TestMode { .. } => true,
+            _ => tokio::time::timeout(grace, self.ending.watch().wait())
+                .await
+                .is_ok(),
+        };
         if !graceful {
             tracing::warn!(plugin = %name, "plugin failed to exit gracefully");
         }
-        match (&mut self.process, self.reattached_pid) {
-            (Some(process), _) => {
+        match &mut self.attachment {
+            Attachment::Launched {
+                process,
+                socket_dir,
+                socket,
+            } => {
                 // Also ends whatever the plugin left running in its group.
                 process.kill_group();
                 process.wait_exit(Duration::from_secs(5)).await;
                 process.drain(grace).await;
-            }
-            (None, Some(pid)) if !graceful && pid != 0 => {
-                if let Ok(pid) = libc::pid_t::try_from(pid) {
-                    // SAFETY: the pid was the plugin's; we checked it was still alive above.
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
+                if let Some(stdio) = self.stdio.take() {
+                    let abort = stdio.abort_handle();
+                    if tokio::time::timeout(grace, stdio).await.is_err() {
+                        abort.abort();
                     }
                 }
+                remove_socket(socket.take().as_deref());
+                remove_dir(socket_dir.take().as_deref());
             }
-            _ => {}
+            Attachment::Reattached { pid, .. } if !graceful => process::kill_process(*pid),
+            Attachment::Reattached { .. } | Attachment::TestMode { .. } => {}
         }
-        if let Some(stdio) = self.stdio.take() {
-            let abort = stdio.abort_handle();
-            if tokio::time::timeout(grace, stdio).await.is_err() {
-                abort.abort();
-            }
-        }
+        // Calls on dispensed interfaces fail from now on, saying the host killed the plugin.
+        self.ending.publish(PluginExit::Killed { status: None });
         self.abort_tasks();
-        remove_socket(self.socket.take().as_deref());
-        remove_dir(self.socket_dir.take().as_deref());
     }
 
     fn abort_tasks(&mut self) {
         if let Some(t) = self.stdio.take() {
             t.abort();
         }
-        if let Some(t) = self.liveness.take() {
+        if let Attachment::Reattached { liveness, .. } | Attachment::TestMode { liveness } =
+            &mut self.attachment
+            && let Some(t) = liveness.take()
+        {
             t.abort();
         }
     }

@@ -3,43 +3,30 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::{oneshot, watch};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::logs::{LogForwarder, Tail};
+use super::logs::{Lines, LogForwarder, MAX_LINE, Tail};
 use crate::error::Error;
-
-/// Lines longer than this are handed on in pieces (go-plugin's default log buffer).
-pub(crate) const MAX_LINE: usize = 64 * 1024;
+use crate::exit::{Ending, PluginExit};
 
 /// A writer the host gives for the plugin's output.
-pub type Output = Box<dyn io::Write + Send + 'static>;
+pub(crate) type PluginOutput = Box<dyn io::Write + Send + 'static>;
 
 /// The running child.
 pub(crate) struct Process {
     pub(crate) pid: u32,
-    pub(crate) exit: watch::Receiver<Option<String>>,
+    pub(crate) ending: Arc<Ending>,
     pub(crate) first_line: Option<oneshot::Receiver<Option<String>>>,
     pub(crate) tail: Arc<Mutex<Tail>>,
     readers: Vec<JoinHandle<()>>,
-    /// Set when we kill it: its death is then expected, not worth a warning.
-    killing: Arc<AtomicBool>,
-}
-
-/// Describes how a process ended, for people.
-pub(crate) fn describe_exit(status: &ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        _ => status.to_string(),
-    }
 }
 
 impl Process {
@@ -47,7 +34,7 @@ impl Process {
         mut command: tokio::process::Command,
         program: PathBuf,
         name: &str,
-        stderr_out: Option<Output>,
+        stderr_out: Option<PluginOutput>,
     ) -> Result<Process, Error> {
         command
             .stdin(Stdio::inherit())
@@ -78,52 +65,52 @@ impl Process {
                 stderr_out,
             )));
         }
-        let (exit_tx, exit_rx) = watch::channel(None);
         let plugin = name.to_string();
-        let killing = Arc::new(AtomicBool::new(false));
-        let expected = killing.clone();
+        let ending = Ending::new();
+        let reaper = ending.clone();
         // The waiter owns the child: dropped with the runtime, kill_on_drop still kills it.
         tokio::spawn(async move {
-            let how = match child.wait().await {
+            match child.wait().await {
                 Ok(status) => {
-                    let how = describe_exit(&status);
-                    if status.success() || expected.load(Ordering::SeqCst) {
+                    if status.success() || reaper.is_killing() {
                         tracing::debug!(plugin = %plugin, pid, "plugin process exited");
                     } else {
-                        tracing::warn!(plugin = %plugin, pid, exit = %how, "plugin process exited");
+                        let exit = PluginExit::Exited(status);
+                        tracing::warn!(plugin = %plugin, pid, "plugin process {exit}");
                     }
-                    how
+                    reaper.exited(status);
                 }
-                Err(e) => format!("wait failed: {e}"),
-            };
-            let _ = exit_tx.send(Some(how));
+                Err(e) => {
+                    tracing::warn!(plugin = %plugin, pid, error = %e, "waiting for the plugin failed");
+                    reaper.publish(PluginExit::Vanished { pid });
+                }
+            }
         });
         Ok(Process {
             pid,
-            exit: exit_rx,
+            ending,
             first_line: Some(first_rx),
             tail,
             readers,
-            killing,
         })
     }
 
-    pub(crate) fn exited(&self) -> Option<String> {
-        self.exit.borrow().clone()
+    pub(crate) fn exited(&self) -> Option<PluginExit> {
+        self.ending.watch().get()
     }
 
     /// Waits up to `limit` for the exit.
-    pub(crate) async fn wait_exit(&mut self, limit: Duration) -> Option<String> {
-        let exit = &mut self.exit;
-        tokio::time::timeout(limit, exit.wait_for(|e| e.is_some()))
+    pub(crate) async fn wait_exit(&self, limit: Duration) -> Option<PluginExit> {
+        let mut exit = self.ending.watch();
+        tokio::time::timeout(limit, exit.wait())
             .await
             .ok()
-            .and_then(|r| r.ok().and_then(|e| e.clone()))
+            .flatten()
     }
 
     /// SIGKILL to the plugin's whole process group.
     pub(crate) fn kill_group(&self) {
-        self.killing.store(true, Ordering::SeqCst);
+        self.ending.start_killing();
         kill_group(self.pid);
     }
 
@@ -142,54 +129,51 @@ impl Process {
     }
 }
 
+/// A pid as the kernel takes it; 0 and out-of-range values are never signalled (0 would mean
+/// our own process group).
+fn pid_of(pid: u32) -> Option<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0)
+        .map(Pid::from_raw)
+}
+
+/// SIGKILL to the process group `pid` leads (one we created); already gone is fine.
 pub(crate) fn kill_group(pid: u32) {
-    if pid == 0 {
-        return;
-    }
-    let Ok(pgid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: signalling a process group we created; ESRCH (already gone) is fine.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
+    if let Some(pgid) = pid_of(pid) {
+        let _ = killpg(pgid, Signal::SIGKILL);
     }
 }
 
-/// Whether a process with this pid exists (signal 0).
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks for existence.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+/// SIGKILL to one process; already gone is fine.
+pub(crate) fn kill_process(pid: u32) {
+    if let Some(pid) = pid_of(pid) {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
 }
 
-/// Calls `each` with every line (without `\n`, `\r\n` trimmed); lines over [`MAX_LINE`] come in
-/// pieces. Invalid UTF-8 is replaced.
-async fn for_each_line(reader: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
-    let mut reader = BufReader::with_capacity(MAX_LINE, reader);
-    let mut line: Vec<u8> = Vec::new();
+/// Whether a process with this pid exists (signal 0), or why not.
+pub(crate) fn probe_pid(pid: u32) -> io::Result<()> {
+    let Some(pid) = pid_of(pid) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    match kill(pid, None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => Ok(()),
+        Err(errno) => Err(io::Error::from(errno)),
+    }
+}
+
+/// Calls `each` with every line of `reader` (see [`Lines`]) until EOF or a read error.
+async fn for_each_line(mut reader: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
+    let mut lines = Lines::default();
+    let mut buf = vec![0u8; MAX_LINE];
     loop {
-        let buf = match reader.fill_buf().await {
-            Ok([]) | Err(_) => break,
-            Ok(buf) => buf,
-        };
-        let (taken, complete) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (buf.len(), false),
-        };
-        line.extend_from_slice(&buf[..taken]);
-        reader.consume(taken);
-        if complete || line.len() >= MAX_LINE {
-            let text = String::from_utf8_lossy(&line);
-            each(text.trim_end_matches(['\n', '\r']));
-            line.clear();
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => lines.push(&buf[..n], &mut each),
         }
     }
-    if !line.is_empty() {
-        each(String::from_utf8_lossy(&line).trim_end_matches('\r'));
-    }
+    lines.finish(&mut each);
 }
 
 /// The first line is the handshake; later lines (writes to fd 1 that the plugin did not
@@ -216,7 +200,7 @@ async fn read_stderr(
     stderr: impl AsyncRead + Unpin,
     plugin: String,
     tail: Arc<Mutex<Tail>>,
-    mut out: Option<Output>,
+    mut out: Option<PluginOutput>,
 ) {
     let mut forward = LogForwarder::new(&plugin);
     for_each_line(stderr, |line| {

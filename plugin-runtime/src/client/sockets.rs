@@ -15,38 +15,31 @@ pub(super) fn private_dir(base: &Path, group: Option<&str>, name: &str) -> Resul
             source,
         }
     };
-    let dir = tempfile_dir(base).map_err(io_err("creating the socket directory"))?;
-    let mode = if let Some(group) = group {
-        let gid = crate::os::group_gid(group).map_err(|reason| {
-            io_err("finding the socket group")(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("{group:?}: {reason}"),
-            ))
-        })?;
-        std::os::unix::fs::chown(&dir, None, Some(gid))
-            .map_err(io_err("giving the socket directory to its group"))?;
-        0o770
-    } else {
-        0o700
+    // Kept: the client removes it once the plugin is gone, whatever way it goes.
+    let dir = tempfile::Builder::new()
+        .prefix("plugin-dir")
+        .tempdir_in(base)
+        .map_err(io_err("creating the socket directory"))?
+        .keep();
+    let configure = || -> Result<(), Error> {
+        let mode = if let Some(group) = group {
+            let gid = crate::os::group_gid(group).map_err(io_err("finding the socket group"))?;
+            std::os::unix::fs::chown(&dir, None, Some(gid.as_raw()))
+                .map_err(io_err("giving the socket directory to its group"))?;
+            0o770
+        } else {
+            0o700
+        };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
+            .map_err(io_err("setting the socket directory's mode"))
     };
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
-        .map_err(io_err("setting the socket directory's mode"))?;
-    Ok(dir)
-}
-
-fn tempfile_dir(base: &Path) -> std::io::Result<PathBuf> {
-    for attempt in 0u32..100 {
-        let dir = base.join(format!("plugin-dir{}", crate::os::random_u32() ^ attempt));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+    match configure() {
+        Ok(()) => Ok(dir),
+        Err(e) => {
+            remove_dir(Some(&dir));
+            Err(e)
         }
     }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        "no free plugin-dir name",
-    ))
 }
 
 /// Removes a dead plugin's socket file if it is still there (a killed plugin cannot).

@@ -1,10 +1,11 @@
 //! The plugin's output after its handshake, and the connection the stubs share.
 
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::config::ClientConfig;
-use super::process::Output;
+use super::logs::{Lines, LogForwarder};
+use super::process::PluginOutput;
+use crate::exit::ExitWatch;
 use crate::proto::grpc_stdio_client::GrpcStdioClient;
 use crate::proto::stdio_data::Channel as StdioChannel;
 use crate::transport::channel::GrpcChannel;
@@ -14,7 +15,7 @@ use crate::transport::dispatch::MessageLimits;
 /// The connection the stubs share, and the task copying the plugin's stdio to the sync writers.
 pub(super) fn attach(
     channel: GrpcChannel,
-    exit: watch::Receiver<Option<String>>,
+    exit: ExitWatch,
     config: &mut ClientConfig,
     name: &str,
 ) -> (GrpcConnection, JoinHandle<()>) {
@@ -32,11 +33,70 @@ pub(super) fn attach(
     (conn, stdio)
 }
 
-/// What the plugin writes after its handshake, copied to the sync writers.
+/// Where one of the plugin's streams goes after its handshake: the host's writer, or, when
+/// the host gave none, its log (stderr lines as the plugin's log lines; stdout lines at debug).
+enum Sink {
+    Writer(PluginOutput),
+    Log {
+        lines: Lines,
+        forward: Option<LogForwarder>,
+        plugin: String,
+    },
+}
+
+impl Sink {
+    fn new(writer: Option<PluginOutput>, plugin: &str, stderr: bool) -> Sink {
+        match writer {
+            Some(writer) => Sink::Writer(writer),
+            None => Sink::Log {
+                lines: Lines::default(),
+                forward: stderr.then(|| LogForwarder::new(plugin)),
+                plugin: plugin.to_string(),
+            },
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        match self {
+            Sink::Writer(out) => {
+                let _ = out.write_all(data);
+            }
+            Sink::Log {
+                lines,
+                forward,
+                plugin,
+            } => lines.push(data, &mut |line| log_line(forward, plugin, line)),
+        }
+    }
+
+    fn finish(&mut self) {
+        match self {
+            Sink::Writer(out) => {
+                let _ = out.flush();
+            }
+            Sink::Log {
+                lines,
+                forward,
+                plugin,
+            } => lines.finish(&mut |line| log_line(forward, plugin, line)),
+        }
+    }
+}
+
+fn log_line(forward: &mut Option<LogForwarder>, plugin: &str, line: &str) {
+    match forward {
+        Some(forward) => forward.line(line),
+        None => {
+            tracing::debug!(target: "plugin", plugin = %plugin, stdout = %line, "plugin wrote to stdout")
+        }
+    }
+}
+
+/// What the plugin writes after its handshake, copied to the sync writers (or logged).
 async fn forward_stdio(
     channel: GrpcChannel,
-    mut stdout: Option<Output>,
-    mut stderr: Option<Output>,
+    stdout: Option<PluginOutput>,
+    stderr: Option<PluginOutput>,
     plugin: String,
 ) {
     let mut client = GrpcStdioClient::new(channel);
@@ -47,20 +107,18 @@ async fn forward_stdio(
             return;
         }
     };
+    let mut sinks = [
+        Sink::new(stdout, &plugin, false),
+        Sink::new(stderr, &plugin, true),
+    ];
     while let Ok(Some(chunk)) = stream.message().await {
-        let out = match StdioChannel::try_from(chunk.channel) {
-            Ok(StdioChannel::Stdout) => stdout.as_mut(),
-            Ok(StdioChannel::Stderr) => stderr.as_mut(),
-            _ => {
-                tracing::warn!(plugin = %plugin, channel = chunk.channel, "unknown stdio channel");
-                continue;
-            }
-        };
-        if let Some(out) = out {
-            let _ = out.write_all(&chunk.data);
+        match StdioChannel::try_from(chunk.channel) {
+            Ok(StdioChannel::Stdout) => sinks[0].write(&chunk.data),
+            Ok(StdioChannel::Stderr) => sinks[1].write(&chunk.data),
+            _ => tracing::warn!(plugin = %plugin, channel = chunk.channel, "unknown stdio channel"),
         }
     }
-    for out in [stdout.as_mut(), stderr.as_mut()].into_iter().flatten() {
-        let _ = out.flush();
+    for sink in &mut sinks {
+        sink.finish();
     }
 }

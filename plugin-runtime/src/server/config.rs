@@ -10,10 +10,6 @@ use tokio::sync::oneshot;
 use super::listener::Listen;
 use crate::plugin::{PluginSet, VersionedPlugins};
 
-/// Default largest message a plugin accepts: 256 MiB, as Terraform's providers use (gRPC's own
-/// default, which Go plugins keep, is 4 MiB).
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
-
 /// What a plugin binary serves and how (go-plugin's `ServeConfig`).
 ///
 /// ```no_run
@@ -33,7 +29,25 @@ pub struct ServeConfig {
     pub(super) max_message_size: usize,
 }
 
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("handshake", &self.handshake)
+            .field("plugins", &self.plugins)
+            .field("listen", &self.listen)
+            .field("tls", &self.tls.is_some())
+            .field("test", &self.test)
+            .field("logging", &self.logging)
+            .field("max_message_size", &self.max_message_size)
+            .finish()
+    }
+}
+
 impl ServeConfig {
+    /// Default largest message a plugin accepts: 256 MiB, as Terraform's providers use (gRPC's
+    /// own default, which Go plugins keep, is 4 MiB).
+    pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
     /// A config with this handshake and no plugins yet.
     pub fn new(handshake: HandshakeConfig) -> Self {
         ServeConfig {
@@ -43,18 +57,20 @@ impl ServeConfig {
             tls: None,
             test: None,
             logging: true,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 
-    /// Serves `set` at the handshake's protocol version (go-plugin's `Plugins`).
-    pub fn plugins(mut self, set: PluginSet) -> Self {
-        self.plugins.insert(self.handshake.protocol_version, set);
-        self
+    /// Serves `set` at the handshake's protocol version (go-plugin's `Plugins`): the same as
+    /// `versioned_plugins(handshake.protocol_version, set)`, as on [`crate::ClientConfig`].
+    pub fn plugins(self, set: PluginSet) -> Self {
+        let version = self.handshake.protocol_version;
+        self.versioned_plugins(version, set)
     }
 
-    /// Serves `set` at `version` (go-plugin's `VersionedPlugins`); the host and the plugin
-    /// settle on the highest version both have.
+    /// Serves `set` at `version` (go-plugin's `VersionedPlugins`); a later call for the same
+    /// version replaces the earlier set. The host and the plugin settle on the highest version
+    /// both have.
     pub fn versioned_plugins(mut self, version: u32, set: PluginSet) -> Self {
         self.plugins.insert(version, set);
         self
@@ -86,7 +102,7 @@ impl ServeConfig {
         self
     }
 
-    /// Largest message the plugin accepts or sends (default [`DEFAULT_MAX_MESSAGE_SIZE`]).
+    /// Largest message the plugin accepts or sends (default [`ServeConfig::DEFAULT_MAX_MESSAGE_SIZE`]).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
@@ -114,6 +130,14 @@ pub struct ServeTestConfig {
     pub(super) reattach: Option<oneshot::Sender<ReattachConfig>>,
     pub(super) stop: Pin<Box<dyn Future<Output = ()> + Send>>,
     pub(super) sync_stdio: bool,
+}
+
+impl std::fmt::Debug for ServeTestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeTestConfig")
+            .field("sync_stdio", &self.sync_stdio)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeTestConfig {

@@ -2,9 +2,10 @@
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use plugin_core::{Network, env};
+use tempfile::TempPath;
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::error::ServeError;
@@ -23,11 +24,14 @@ pub enum Listen {
 
 /// Longest unix socket path the kernel accepts (`sun_path` is 108 bytes with its NUL).
 const MAX_SOCKET_PATH: usize = 107;
+/// Random characters after `plugin` in a socket's name (go-plugin's are `plugin` + digits).
+const SOCKET_NAME_RANDOM: usize = 10;
 
 pub(crate) enum Listener {
     Unix {
         listener: UnixListener,
-        path: PathBuf,
+        /// Removed when the listener is dropped.
+        path: TempPath,
     },
     Tcp(TcpListener),
 }
@@ -58,19 +62,18 @@ impl Listener {
     }
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Listener::Unix { path, .. } = self {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 /// Creates the listener from the launch environment.
 pub(crate) async fn listen(kind: Listen) -> Result<Listener, ServeError> {
     match kind {
         Listen::Unix => listen_unix(),
         Listen::Tcp => listen_tcp().await,
+    }
+}
+
+fn listen_failed(what: String, source: impl Into<Option<io::Error>>) -> ServeError {
+    ServeError::Listen {
+        what,
+        source: source.into(),
     }
 }
 
@@ -82,106 +85,98 @@ fn listen_unix() -> Result<Listener, ServeError> {
     let group = std::env::var(env::UNIX_SOCKET_GROUP)
         .ok()
         .filter(|g| !g.is_empty());
+    let group_failed = |group: &str, what: String, source: io::Error| ServeError::SocketGroup {
+        group: group.to_string(),
+        what,
+        source: Some(source),
+    };
     let gid = group
         .as_deref()
         .map(|g| {
-            crate::os::group_gid(g).map_err(|reason| ServeError::SocketGroup {
-                group: g.to_string(),
-                reason: format!(
-                    "{reason}; set {} to an existing group name or gid",
+            crate::os::group_gid(g).map_err(|e| {
+                let fix = format!(
+                    "set {} to an existing group name or gid",
                     env::UNIX_SOCKET_GROUP
-                ),
+                );
+                group_failed(g, fix, e)
             })
         })
         .transpose()?;
-    let path = reserve_socket_path(&dir)?;
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| ServeError::Listen(format!("bind {}: {e}", path.display())))?;
-    let listener = Listener::Unix {
-        listener,
-        path: path.clone(),
-    };
-    let path = path.as_path();
-    // Owner-only unless a group was asked for; the listener's Drop removes the file on error.
+    let longest = dir.join(format!("plugin{}", "0".repeat(SOCKET_NAME_RANDOM)));
+    if longest.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(listen_failed(
+            format!(
+                "socket path {} is {} bytes, longer than the {MAX_SOCKET_PATH} a unix socket \
+                 path may have; point {} (or TMPDIR) at a shorter directory",
+                longest.display(),
+                longest.as_os_str().len(),
+                env::UNIX_SOCKET_DIR
+            ),
+            None,
+        ));
+    }
+    // The name is chosen and bound in one step (a taken name is retried), so nothing can take
+    // the path between choosing and binding it.
+    let (listener, path) = tempfile::Builder::new()
+        .prefix("plugin")
+        .rand_bytes(SOCKET_NAME_RANDOM)
+        .make_in(&dir, |path| std::os::unix::net::UnixListener::bind(path))
+        .map_err(|e| {
+            let what = format!(
+                "cannot create a socket in {}; set {} to a writable directory",
+                dir.display(),
+                env::UNIX_SOCKET_DIR
+            );
+            listen_failed(what, e)
+        })?
+        .into_parts();
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| UnixListener::from_std(listener))
+        .map_err(|e| listen_failed(format!("listening on {}", path.display()), e))?;
+    // Owner-only unless a group was asked for; dropping `path` removes the file on error.
     let mode = match (gid, &group) {
         (Some(gid), Some(group)) => {
-            chown_group(path, gid).map_err(|e| ServeError::SocketGroup {
-                group: group.clone(),
-                reason: format!("chown {}: {e}", path.display()),
+            std::os::unix::fs::chown(&path, None, Some(gid.as_raw())).map_err(|e| {
+                group_failed(group, format!("giving {} to the group", path.display()), e)
             })?;
             0o660
         }
         _ => 0o600,
     };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| ServeError::Listen(format!("chmod {}: {e}", path.display())))?;
-    Ok(listener)
-}
-
-/// `plugin` + random digits in `dir`, reserved with an exclusive create and then removed, as
-/// Go's `os.CreateTemp` + remove does.
-fn reserve_socket_path(dir: &Path) -> Result<PathBuf, ServeError> {
-    for _ in 0..100 {
-        let path = dir.join(format!("plugin{}", crate::os::random_u32()));
-        if path.as_os_str().len() > MAX_SOCKET_PATH {
-            return Err(ServeError::Listen(format!(
-                "socket path {} is {} bytes, longer than the {MAX_SOCKET_PATH} a unix socket path may \
-                 have; point {} (or TMPDIR) at a shorter directory",
-                path.display(),
-                path.as_os_str().len(),
-                env::UNIX_SOCKET_DIR
-            )));
-        }
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => {
-                std::fs::remove_file(&path)
-                    .map_err(|e| ServeError::Listen(format!("remove {}: {e}", path.display())))?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(ServeError::Listen(format!(
-                    "cannot create a socket in {}: {e}; set {} to a writable directory",
-                    dir.display(),
-                    env::UNIX_SOCKET_DIR
-                )));
-            }
-        }
-    }
-    Err(ServeError::Listen(format!(
-        "no free socket name in {}",
-        dir.display()
-    )))
-}
-
-fn chown_group(path: &Path, gid: libc::gid_t) -> io::Result<()> {
-    std::os::unix::fs::chown(path, None, Some(gid))
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| listen_failed(format!("setting the mode of {}", path.display()), e))?;
+    Ok(Listener::Unix { listener, path })
 }
 
 async fn listen_tcp() -> Result<Listener, ServeError> {
     let min = port_var(env::MIN_PORT)?;
     let max = port_var(env::MAX_PORT)?;
     if min > max {
-        return Err(ServeError::Listen(format!(
-            "{} value of {min} is greater than {} value of {max}",
-            env::MIN_PORT,
-            env::MAX_PORT
-        )));
+        return Err(listen_failed(
+            format!(
+                "{} value of {min} is greater than {} value of {max}",
+                env::MIN_PORT,
+                env::MAX_PORT
+            ),
+            None,
+        ));
     }
+    let mut last = None;
     for port in min..=max {
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
-            return Ok(Listener::Tcp(l));
+        match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => return Ok(Listener::Tcp(l)),
+            Err(e) => last = Some(e),
         }
     }
-    Err(ServeError::Listen(format!(
-        "couldn't bind plugin TCP listener on 127.0.0.1 in ports {min}..={max}; widen {}..{}",
-        env::MIN_PORT,
-        env::MAX_PORT
-    )))
+    Err(listen_failed(
+        format!(
+            "couldn't bind plugin TCP listener on 127.0.0.1 in ports {min}..={max}; widen {}..{}",
+            env::MIN_PORT,
+            env::MAX_PORT
+        ),
+        last,
+    ))
 }
 
 /// An unset or empty variable counts as 0, as in go-plugin.
@@ -189,8 +184,9 @@ fn port_var(name: &str) -> Result<u16, ServeError> {
     match std::env::var(name) {
         Err(_) => Ok(0),
         Ok(v) if v.is_empty() => Ok(0),
-        Ok(v) => v
-            .parse()
-            .map_err(|e| ServeError::Listen(format!("couldn't get value from {name}: {v:?}: {e}"))),
+        Ok(v) => v.parse().map_err(|e| {
+            let source = io::Error::new(io::ErrorKind::InvalidInput, e);
+            listen_failed(format!("couldn't get value from {name}: {v:?}"), source)
+        }),
     }
 }

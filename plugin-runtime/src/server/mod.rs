@@ -18,7 +18,7 @@ use plugin_core::{
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
-pub use config::{DEFAULT_MAX_MESSAGE_SIZE, ServeConfig, ServeTestConfig};
+pub use config::{ServeConfig, ServeTestConfig};
 pub use listener::Listen;
 pub use process::serve_mux;
 use process::{check_cookie, install_panic_hook, spawn_signal_handlers, watch_parent};
@@ -30,10 +30,46 @@ use crate::proto::grpc_controller_server::GrpcControllerServer;
 use crate::proto::grpc_stdio_server::GrpcStdioServer;
 use crate::tls::{Certificate, ServerTls};
 use crate::transport::dispatch::MessageLimits;
-use crate::transport::io::BoxedIo;
+use crate::transport::io::{Address, BoxedIo};
 
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// A plugin binary's whole `main`, as go-plugin's `plugin.Serve`: builds a tokio runtime, runs
+/// [`serve`] until the host stops the plugin, and reports an error on stderr (the host shows it
+/// in its log) with exit status 1. Use [`serve`] inside your own runtime when you need more.
+///
+/// ```no_run
+/// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
+/// # fn plugins() -> PluginSet { PluginSet::new() }
+/// fn main() -> std::process::ExitCode {
+///     plugin_runtime::serve_main(
+///         ServeConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello")).plugins(plugins()),
+///     )
+/// }
+/// ```
+pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("plugin: could not start the tokio runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(serve(config));
+    // Tasks still running (a client's stream, a stdio copy) must not hold the exit back.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plugin: {}", crate::error::chain(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Serves the plugins until the host asks the plugin to stop.
 ///
@@ -47,124 +83,44 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         plugins,
         listen,
         tls,
-        mut test,
+        test,
         logging: install_logging,
         max_message_size,
     } = config;
-    let in_test = test.is_some();
-    if !in_test {
+    let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
+    if test.is_none() {
         check_cookie(&handshake);
     }
-    let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
-    if capture_stdio {
-        // Logs keep going to the real stderr once fd 2 is captured for the host.
-        let fd = stdio::dup_fd(2).map_err(|source| ServeError::Io {
-            context: "duplicating stderr",
-            source,
-        })?;
-        logging::set_log_file(File::from(fd));
-    }
-    if install_logging {
-        logging::try_init();
-    }
-    if !in_test {
-        install_panic_hook();
-    }
-
-    let (version, set) = negotiate(&plugins)?;
-    let limits = MessageLimits {
-        max_decode: max_message_size,
-        max_encode: max_message_size,
-    };
-    let mut registry = ServiceRegistry::new(limits);
-    for (_, plugin) in set.iter() {
-        plugin.grpc_server(&mut registry)?;
-    }
-
+    set_up_logging(capture_stdio, install_logging, test.is_none())?;
+    let (version, registry) = register(&plugins, max_message_size)?;
     let listener = Arc::new(listener::listen(listen).await?);
     let address = listener.address().map_err(|source| ServeError::Io {
         context: "reading the listener's address",
         source,
     })?;
     let (server_tls, server_cert) = server_tls(tls)?;
-
-    let handshake_out = if in_test {
-        None
-    } else {
-        Some(File::from(stdio::dup_fd(1).map_err(|source| {
+    // Taken before stdout is captured: the handshake line must reach the real stdout.
+    let announce = match test {
+        None => Announce::Handshake(File::from(stdio::dup_fd(1).map_err(|source| {
             ServeError::Io {
                 context: "duplicating stdout",
                 source,
             }
-        })?))
+        })?)),
+        Some(test) => Announce::Test(test),
     };
-    let capture = if capture_stdio {
-        Some(
+    let capture = capture_stdio
+        .then(|| {
             stdio::StdioCapture::start().map_err(|source| ServeError::Io {
                 context: "capturing stdout and stderr",
                 source,
-            })?,
-        )
-    } else {
-        None
-    };
+            })
+        })
+        .transpose()?;
 
     tracing::debug!(network = %address.network, address = %address.address, "plugin address");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    // Announce where we listen: the handshake line, or the reattach config in test mode.
-    let mut handshake_out = handshake_out;
-    let stopper = match (handshake_out.as_mut(), test.as_mut()) {
-        (Some(out), _) => {
-            // Signals are handled before the line is out: a host may act on it at once.
-            spawn_signal_handlers(shutdown_tx.clone());
-            watch_parent(shutdown_tx.clone());
-            let mut line = HandshakeLine::new(
-                version,
-                address.network,
-                address.address.clone(),
-                Protocol::Grpc,
-            );
-            if let Some(der) = server_cert {
-                line = line.with_server_cert(der);
-            }
-            if std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
-                // Broker multiplexing is not implemented yet: say so, and the host reports it.
-                line = line.with_multiplex(false);
-            }
-            out.write_all(format!("{line}\n").as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|source| ServeError::Io {
-                    context: "printing the handshake line",
-                    source,
-                })?;
-            None
-        }
-        (None, Some(test)) => {
-            if let Some(tx) = test.reattach.take() {
-                let _ = tx.send(ReattachConfig {
-                    protocol: Protocol::Grpc,
-                    protocol_version: version,
-                    addr: ReattachAddr {
-                        network: address.network,
-                        address: address.address.clone(),
-                    },
-                    pid: std::process::id(),
-                    test: true,
-                });
-            }
-            let stop = std::mem::replace(&mut test.stop, Box::pin(async {}));
-            let trigger = shutdown_tx.clone();
-            Some(tokio::spawn(async move {
-                stop.await;
-                let _ = trigger.send(true);
-            }))
-        }
-        (None, None) => {
-            return Err(ServeError::Server(
-                "no handshake output outside test mode".into(),
-            ));
-        }
-    };
+    let announced = announce.announce(version, &address, server_cert, &shutdown_tx)?;
     let result = serve_until_shutdown(
         listener,
         server_tls,
@@ -174,12 +130,122 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         shutdown_rx,
     )
     .await;
-    if let Some(stopper) = stopper {
-        stopper.abort();
-    }
     // The handshake's stdout stayed open until now: the host drains it until the process ends.
-    drop(handshake_out);
+    drop(announced);
     result
+}
+
+/// Logs keep going to the real stderr once fd 2 is captured for the host; panics go there too.
+fn set_up_logging(capture_stdio: bool, install: bool, process: bool) -> Result<(), ServeError> {
+    if capture_stdio {
+        let fd = stdio::dup_fd(2).map_err(|source| ServeError::Io {
+            context: "duplicating stderr",
+            source,
+        })?;
+        logging::set_log_file(File::from(fd));
+    }
+    if install {
+        logging::try_init();
+    }
+    if process {
+        install_panic_hook();
+    }
+    Ok(())
+}
+
+/// The negotiated version and the services of its plugin set.
+fn register(
+    plugins: &VersionedPlugins,
+    max_message_size: usize,
+) -> Result<(u32, ServiceRegistry), ServeError> {
+    let (version, set) = negotiate(plugins)?;
+    let mut registry = ServiceRegistry::new(MessageLimits {
+        max_decode: max_message_size,
+        max_encode: max_message_size,
+    });
+    for (_, plugin) in set.iter() {
+        plugin.grpc_server(&mut registry)?;
+    }
+    Ok((version, registry))
+}
+
+/// How the host learns where we listen.
+enum Announce {
+    /// The handshake line on the real stdout (a go-plugin host reads it).
+    Handshake(File),
+    /// The reattach config handed to the test (go-plugin's test mode).
+    Test(ServeTestConfig),
+}
+
+/// What must stay alive while serving: stdout held open, or the test's stop watcher.
+enum Announced {
+    Handshake(#[allow(dead_code)] File),
+    Test(tokio::task::JoinHandle<()>),
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        if let Announced::Test(stopper) = self {
+            stopper.abort();
+        }
+    }
+}
+
+impl Announce {
+    fn announce(
+        self,
+        version: u32,
+        address: &Address,
+        server_cert: Option<Vec<u8>>,
+        shutdown: &watch::Sender<bool>,
+    ) -> Result<Announced, ServeError> {
+        match self {
+            Announce::Handshake(mut out) => {
+                // Signals are handled before the line is out: a host may act on it at once.
+                spawn_signal_handlers(shutdown.clone());
+                watch_parent(shutdown.clone());
+                let mut line = HandshakeLine::new(
+                    version,
+                    address.network,
+                    address.address.clone(),
+                    Protocol::Grpc,
+                );
+                if let Some(der) = server_cert {
+                    line = line.with_server_cert(der);
+                }
+                if std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
+                    // Broker multiplexing is not implemented yet: say so, and the host reports it.
+                    line = line.with_multiplex(false);
+                }
+                out.write_all(format!("{line}\n").as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|source| ServeError::Io {
+                        context: "printing the handshake line",
+                        source,
+                    })?;
+                Ok(Announced::Handshake(out))
+            }
+            Announce::Test(ServeTestConfig { reattach, stop, .. }) => {
+                if let Some(tx) = reattach {
+                    let _ = tx.send(ReattachConfig {
+                        protocol: Protocol::Grpc,
+                        protocol_version: version,
+                        addr: ReattachAddr {
+                            network: address.network,
+                            address: address.address.clone(),
+                        },
+                        pid: std::process::id(),
+                        test: true,
+                    });
+                }
+                let trigger = shutdown.clone();
+                Ok(Announced::Test(tokio::spawn(async move {
+                    stop.await;
+                    let _ = trigger.send(true);
+                })))
+            }
+        }
+    }
 }
 
 fn negotiate(plugins: &VersionedPlugins) -> Result<(u32, &PluginSet), ServeError> {
@@ -221,10 +287,9 @@ fn server_tls(
     else {
         return Ok((None, None));
     };
-    let host_cert =
-        crate::tls::parse_pem_certificate(&pem).map_err(|e| ServeError::Tls(e.to_string()))?;
-    let own = Certificate::generate().map_err(|e| ServeError::Tls(e.to_string()))?;
-    let tls = ServerTls::auto(&own, host_cert).map_err(|e| ServeError::Tls(e.to_string()))?;
+    let host_cert = crate::tls::parse_pem_certificate(&pem)?;
+    let own = Certificate::generate()?;
+    let tls = ServerTls::auto(&own, host_cert)?;
     Ok((Some(tls), Some(own.der().to_vec())))
 }
 
@@ -268,7 +333,7 @@ async fn serve_until_shutdown(
         .serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stop);
     // Long-lived streams (the host's stdio and broker streams) may never end on their own.
     let result = tokio::select! {
-        result = server => result.map_err(|e| ServeError::Server(e.to_string())),
+        result = server => result.map_err(ServeError::Server),
         _ = async {
             let _ = shutdown_rx.wait_for(|stop| *stop).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

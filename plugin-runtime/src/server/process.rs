@@ -50,15 +50,13 @@ pub(super) fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
 
 /// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
 pub(super) fn watch_parent(shutdown: watch::Sender<bool>) {
-    // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() };
+    let parent = std::os::unix::process::parent_id();
     let _ = std::thread::Builder::new()
         .name("plugin-parent-watch".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(Duration::from_millis(500));
-                // SAFETY: as above.
-                if unsafe { libc::getppid() } != parent {
+                if std::os::unix::process::parent_id() != parent {
                     tracing::warn!("the host process is gone; shutting down");
                     let _ = shutdown.send(true);
                     return;
@@ -77,8 +75,13 @@ pub(super) fn install_panic_hook() {
         let thread = std::thread::current();
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let backtrace = std::backtrace::Backtrace::capture();
+        // Only a captured one (RUST_BACKTRACE): otherwise it would print "disabled backtrace".
+        let backtrace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("{backtrace}\n"),
+            _ => String::new(),
+        };
         let text = format!(
-            "panic: {message}\n\nthread '{}' panicked at {location}\n{backtrace}\n",
+            "panic: {message}\n\nthread '{}' panicked at {location}\n{backtrace}",
             thread.name().unwrap_or("<unnamed>")
         );
         logging::write_log_line(text.as_bytes());

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -25,31 +25,25 @@ const QUEUE: usize = 256;
 /// Bytes read from a pipe at once.
 const CHUNK: usize = 32 * 1024;
 
-/// Duplicates `fd` as an owned, close-on-exec descriptor.
+/// Duplicates `fd` as an owned, close-on-exec descriptor above the standard three.
 pub(crate) fn dup_fd(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own, or -1.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if new < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `new` is a fresh descriptor owned by nobody else.
+    use nix::fcntl::{FcntlArg, fcntl};
+    // SAFETY: `fd` is 1 or 2, open for the whole life of the process; borrowed only for this call.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let new = fcntl(borrowed, FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both are fresh descriptors we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
 }
 
-fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
-    // SAFETY: plain descriptor operation; `to` is 1 or 2.
-    if unsafe { libc::dup2(from, to) } < 0 {
-        return Err(io::Error::last_os_error());
+/// Makes `to` (fd 1 or 2) a copy of `from`.
+fn dup2(from: impl AsFd, to: RawFd) -> io::Result<()> {
+    match to {
+        1 => nix::unistd::dup2_stdout(from)?,
+        _ => nix::unistd::dup2_stderr(from)?,
     }
     Ok(())
 }
@@ -73,7 +67,7 @@ impl StdioCapture {
         for (fd, channel) in [(1, Channel::Stdout), (2, Channel::Stderr)] {
             let (read, write) = pipe()?;
             flush_std();
-            dup2(write.as_raw_fd(), fd)?;
+            dup2(&write, fd)?;
             drop(write);
             let tx = tx.clone();
             let subscribed = subscribed.clone();
@@ -95,8 +89,8 @@ impl StdioCapture {
     /// ends, and whatever the plugin prints after serving still reaches the host's pipes.
     pub(crate) fn finish(&self) {
         flush_std();
-        let _ = dup2(self.originals[0].as_raw_fd(), 1);
-        let _ = dup2(self.originals[1].as_raw_fd(), 2);
+        let _ = dup2(&self.originals[0], 1);
+        let _ = dup2(&self.originals[1], 2);
         let dropped = self.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(

@@ -57,7 +57,7 @@ impl GrpcChannel {
 }
 
 /// The response future of [`GrpcChannel`].
-pub type ResponseFuture = Pin<
+pub(crate) type ResponseFuture = Pin<
     Box<dyn Future<Output = Result<http::Response<hyper::body::Incoming>, hyper::Error>> + Send>,
 >;
 

@@ -40,7 +40,7 @@ pub(crate) struct MessageLimits {
 }
 
 /// A tower service serving one [`Dispatch`] under its gRPC service name.
-pub struct DispatchService<D> {
+pub(crate) struct DispatchService<D> {
     inner: Arc<D>,
     limits: MessageLimits,
 }
@@ -121,7 +121,7 @@ impl<D: Dispatch> tonic::server::UnaryService<Bytes> for MethodCall<D> {
             match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(result) => result.map(tonic::Response::new),
                 Err(panic) => {
-                    let what = panic_message(&panic);
+                    let what = panic_message(&*panic);
                     tracing::error!(service = D::SERVICE, method = name, panic = %what, "plugin method panicked");
                     Err(Status::internal(format!(
                         "{}/{name} panicked in the plugin: {what}",

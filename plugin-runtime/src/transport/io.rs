@@ -108,7 +108,7 @@ pub(crate) async fn dial(addr: &Address, tls: Option<&ClientTls>) -> io::Result<
 pub(crate) async fn connect_channel(
     addr: Address,
     tls: Option<Arc<ClientTls>>,
-) -> Result<GrpcChannel, Box<dyn std::error::Error + Send + Sync>> {
+) -> io::Result<GrpcChannel> {
     let io = dial(&addr, tls.as_deref()).await?;
-    Ok(GrpcChannel::handshake(io).await?)
+    GrpcChannel::handshake(io).await.map_err(io::Error::other)
 }

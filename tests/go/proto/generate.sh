@@ -1,5 +1,7 @@
 #!/bin/sh
-# Regenerates kv.pb.go and kv_grpc.pb.go from kv.proto.
+# Regenerates kv.pb.go and kv_grpc.pb.go from the KV example's proto,
+# examples/kv/proto/kv.proto: the one definition of proto.KV, which the Rust
+# side (examples/kv, tests/fixtures) compiles at build time.
 # The generated files are committed, so building the fixtures needs only
 # `go build`; run this only after changing kv.proto.
 #
@@ -16,7 +18,7 @@ cd "$(dirname "$0")"
 PATH="$(go env GOPATH)/bin:$PATH"
 export PATH
 protoc \
-  --proto_path=. \
+  --proto_path=../../../examples/kv/proto \
   --go_out=. --go_opt=paths=source_relative \
   --go-grpc_out=. --go-grpc_opt=paths=source_relative \
   kv.proto

@@ -7,11 +7,12 @@
 //! `version` (Get: the negotiated version), `env:NAME` (Get: that variable), `pid` (Get).
 
 use std::collections::HashMap;
+use std::error::Error;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kv_example::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
+use plugin_fixtures::kv::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
 use plugin_runtime::{Listen, PluginSet, ServeConfig, ServeTestConfig, Status};
 
 struct Fixture {
@@ -128,7 +129,7 @@ fn main() {
         }
         "no-cert" => {
             // SAFETY: single-threaded: no runtime or other thread exists yet.
-            unsafe { std::env::remove_var(plugin_runtime::core::env::CLIENT_CERT) };
+            unsafe { std::env::remove_var(plugin_runtime::env::CLIENT_CERT) };
         }
         "grandchild" => {
             let child = std::process::Command::new("sleep").arg("1000").spawn();
@@ -156,7 +157,7 @@ fn main() {
         if mode == "test-mode" {
             return test_mode(config).await;
         }
-        plugin_runtime::serve(config).await
+        Ok(plugin_runtime::serve(config).await?)
     });
     if let Err(e) = result {
         eprintln!("fixture: {e}");
@@ -170,35 +171,28 @@ fn main() {
 
 /// A server config from FIXTURE_TLS_DIR (ca.pem, server.pem, server.key): clients must present
 /// a certificate issued by the CA.
-fn manual_tls() -> Result<plugin_runtime::rustls::ServerConfig, plugin_runtime::ServeError> {
+fn manual_tls() -> Result<plugin_runtime::rustls::ServerConfig, Box<dyn Error>> {
     use plugin_runtime::rustls;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let err = |e: String| plugin_runtime::ServeError::Tls(e);
-    let dir =
-        std::path::PathBuf::from(std::env::var("FIXTURE_TLS_DIR").map_err(|e| err(e.to_string()))?);
-    let ca = CertificateDer::from_pem_file(dir.join("ca.pem")).map_err(|e| err(e.to_string()))?;
-    let cert =
-        CertificateDer::from_pem_file(dir.join("server.pem")).map_err(|e| err(e.to_string()))?;
-    let key =
-        PrivateKeyDer::from_pem_file(dir.join("server.key")).map_err(|e| err(e.to_string()))?;
+    let dir = std::path::PathBuf::from(std::env::var("FIXTURE_TLS_DIR")?);
+    let ca = CertificateDer::from_pem_file(dir.join("ca.pem"))?;
+    let cert = CertificateDer::from_pem_file(dir.join("server.pem"))?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key"))?;
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca).map_err(|e| err(e.to_string()))?;
+    roots.add(ca)?;
     let verifier =
         rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err(e.to_string()))?
+            .build()?;
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![cert], key)
-        .map_err(|e| err(e.to_string()))
+        .with_single_cert(vec![cert], key)?)
 }
 
 /// go-plugin's test mode: print the reattach config as one JSON line, serve until stdin closes.
-async fn test_mode(config: ServeConfig) -> Result<(), plugin_runtime::ServeError> {
+async fn test_mode(config: ServeConfig) -> Result<(), Box<dyn Error>> {
     let stop = async {
         let _ = tokio::task::spawn_blocking(|| {
             let mut sink = Vec::new();
@@ -210,9 +204,7 @@ async fn test_mode(config: ServeConfig) -> Result<(), plugin_runtime::ServeError
     let server = tokio::spawn(plugin_runtime::serve(config.test(test)));
     if let Ok(reattach) = reattach.await {
         let map = plugin_runtime::ReattachMap::from([("kv".to_string(), reattach)]);
-        println!("{}", serde_json::to_string(&map).unwrap_or_default());
+        println!("{}", serde_json::to_string(&map)?);
     }
-    server
-        .await
-        .map_err(|e| plugin_runtime::ServeError::Server(e.to_string()))?
+    Ok(server.await??)
 }

@@ -36,11 +36,7 @@ impl Jobs for Fixture {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() -> std::process::ExitCode {
     let plugins = PluginSet::new().with("jobs", JobsPlugin::new(Fixture));
-    if let Err(e) = plugin_runtime::serve(ServeConfig::new(handshake()).plugins(plugins)).await {
-        eprintln!("serde-fixture-v2: {e}");
-        std::process::exit(1);
-    }
+    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
 }

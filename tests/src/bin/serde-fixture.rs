@@ -51,13 +51,9 @@ impl Echo for Fixture {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() -> std::process::ExitCode {
     let plugins = PluginSet::new()
         .with("jobs", JobsPlugin::new(Fixture))
         .with("echo", EchoPlugin::new(Fixture));
-    if let Err(e) = plugin_runtime::serve(ServeConfig::new(handshake()).plugins(plugins)).await {
-        eprintln!("serde-fixture: {e}");
-        std::process::exit(1);
-    }
+    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
 }

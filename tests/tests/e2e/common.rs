@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
+use plugin_fixtures::kv::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
 use plugin_runtime::{Client, ClientConfig, PluginSet};
 use tracing::Level;
 
@@ -235,6 +235,14 @@ pub fn reattach_client(reattach: plugin_runtime::ReattachConfig) -> Client {
             .plugins(PluginSet::new().with("kv", KvPlugin::host())),
     )
     .expect("valid reattach config")
+}
+
+/// The error of dispensing `kv` from a client that cannot dispense it.
+pub async fn dispense_error(client: &Client) -> plugin_runtime::Error {
+    match client.dispense::<dyn Kv>("kv").await {
+        Ok(_) => panic!("dispensing from {} succeeded", client.name()),
+        Err(e) => e,
+    }
 }
 
 /// Asks the plugin to exit in the middle of the call; returns the caller's error.

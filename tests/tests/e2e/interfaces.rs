@@ -4,6 +4,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use plugin_fixtures::kv;
 use plugin_runtime::{CallError, Client, ClientConfig, Code, Error, PluginSet};
 use plugin_tests::interfaces::{
     Echo, EchoError, EchoPlugin, EchoRequest, JobError, Jobs, JobsClient, JobsPlugin, Task,
@@ -131,7 +132,7 @@ async fn a_serde_call_fails_when_the_plugin_is_killed_in_the_middle_of_it() {
         .expect("the call ends")
         .unwrap();
     match result {
-        Err(JobError::Call(why)) => assert!(why.contains("exited"), "{why}"),
+        Err(JobError::Call(why)) => assert!(why.contains("was killed by signal 9"), "{why}"),
         other => panic!("expected a call failure, got {other:?}"),
     }
     eventually("the killed plugin is noticed", || client.exited()).await;
@@ -234,7 +235,7 @@ async fn a_plugin_built_from_another_version_of_the_trait_is_refused_at_dispense
 async fn a_plugin_that_serves_no_fingerprint_is_refused_at_dispense() {
     // The KV fixture serves `proto.KV` only.
     let client = Client::new(
-        ClientConfig::new(kv_example::handshake())
+        ClientConfig::new(kv::handshake())
             .command(fixture(""))
             .plugins(PluginSet::new().with("jobs", JobsPlugin::host())),
     )

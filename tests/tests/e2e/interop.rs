@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use kv_example::{GetRequest, KvPlugin, PutRequest};
-use plugin_runtime::{Client, ClientConfig, Code, PluginSet};
+use plugin_fixtures::kv::{self, GetRequest, KvPlugin, PutRequest};
+use plugin_runtime::{Client, ClientConfig, Code, PluginExit, PluginSet};
 use serde_json::Value;
 
 use crate::common::*;
@@ -116,10 +116,10 @@ async fn rust_host_runs_a_go_plugin_with_and_without_automtls() {
         put(&kv, &format!("{key}-mib"), &mib).await;
         assert_eq!(get(&kv, &format!("{key}-mib")).await, mib);
         client.kill().await;
-        assert_eq!(
-            client.exit_reason().as_deref(),
-            Some("exit status 0"),
-            "the Go plugin exited on Shutdown, before any force-kill (AutoMTLS {automtls})"
+        assert!(
+            matches!(client.exit(), Some(PluginExit::Killed { status: Some(s) }) if s.success()),
+            "the Go plugin exited on Shutdown, before any force-kill (AutoMTLS {automtls}): {:?}",
+            client.exit()
         );
         for f in [key.clone(), format!("{key}-mib")] {
             let _ = std::fs::remove_file(dir.join("work").join(format!("kv_{f}")));
@@ -186,7 +186,7 @@ async fn versions_with_a_go_plugin_highest_common_or_a_clear_refusal() {
     let mut cmd = go_plugin(dir);
     cmd.env("KV_PLUGIN_VERSIONS", "1,2,3");
     let client = Client::new(
-        ClientConfig::new(kv_example::handshake())
+        ClientConfig::new(kv::handshake())
             .command(cmd)
             .versioned_plugins(2, set())
             .versioned_plugins(3, set())
@@ -201,7 +201,7 @@ async fn versions_with_a_go_plugin_highest_common_or_a_clear_refusal() {
     let mut cmd = go_plugin(dir);
     cmd.env("KV_PLUGIN_VERSIONS", "1,2");
     let client = Client::new(
-        ClientConfig::new(kv_example::handshake())
+        ClientConfig::new(kv::handshake())
             .command(cmd)
             .versioned_plugins(5, set()),
     )

@@ -3,8 +3,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kv_example::PutRequest;
-use plugin_runtime::{Code, Network, Protocol};
+use plugin_fixtures::kv::{self, PutRequest};
+use std::os::unix::process::ExitStatusExt as _;
+
+use plugin_runtime::{Code, Error, Network, PluginExit, Protocol};
 
 use crate::common::*;
 
@@ -33,10 +35,10 @@ async fn round_trip_then_kill_leaves_nothing_behind() {
 
     client.kill().await;
     assert!(client.exited(), "kill waits for the exit");
-    assert_eq!(
-        client.exit_reason().as_deref(),
-        Some("exit status 0"),
-        "a graceful exit"
+    assert!(
+        matches!(client.exit(), Some(PluginExit::Killed { status: Some(s) }) if s.success()),
+        "a graceful exit: {:?}",
+        client.exit()
     );
     assert!(!pid_alive(pid), "the plugin was reaped");
     assert!(
@@ -46,7 +48,11 @@ async fn round_trip_then_kill_leaves_nothing_behind() {
     client.kill().await; // idempotent
     assert!(client.ping().await.is_err());
     let again = client.start().await.unwrap_err();
-    assert!(again.to_string().contains("has been killed"), "{again}");
+    assert!(matches!(again, Error::Killed { .. }), "{again:?}");
+    assert!(
+        again.to_string().contains("was killed by Client::kill"),
+        "{again}"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +60,7 @@ async fn application_errors_arrive_as_their_status() {
     let client = client(fixture(""));
     let kv = kv(&client).await;
     let err = kv
-        .get(kv_example::GetRequest { key: "nope".into() })
+        .get(kv::GetRequest { key: "nope".into() })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -88,7 +94,15 @@ async fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
     client.kill().await;
     assert!(client.exited());
     assert!(!pid_alive(pid), "the stubborn plugin was force-killed");
-    assert_eq!(client.exit_reason().as_deref(), Some("killed by signal 9"));
+    let exit = client.exit();
+    assert!(
+        matches!(&exit, Some(PluginExit::Killed { status: Some(s) }) if s.signal() == Some(9)),
+        "{exit:?}"
+    );
+    assert_eq!(
+        exit.map(|e| e.to_string()).as_deref(),
+        Some("was killed by the host (Client::kill) and was killed by signal 9")
+    );
     assert!(
         !Path::new(&socket).exists(),
         "the host removed the socket it left"
@@ -137,11 +151,7 @@ async fn a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on() {
     assert!(!pid_alive(pid));
     let socket = client.reattach_config().unwrap().addr.address;
     // Later calls fail fast too.
-    assert!(
-        kv.get(kv_example::GetRequest { key: "x".into() })
-            .await
-            .is_err()
-    );
+    assert!(kv.get(kv::GetRequest { key: "x".into() }).await.is_err());
     client.kill().await;
     assert!(
         !Path::new(&socket).exists(),
@@ -182,9 +192,92 @@ async fn a_panicking_method_fails_its_call_only() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Internal, "{err:?}");
-    assert!(err.message().contains("panicked"), "{err:?}");
+    assert!(
+        err.message()
+            .contains("panicked in the plugin: fixture panics on purpose: boom"),
+        "the panic's own message reaches the host: {err:?}"
+    );
     put(&kv, "after", b"still serving").await;
     client.kill().await;
+}
+
+#[tokio::test]
+async fn a_dispensed_interface_keeps_its_plugin_alive_after_the_client_is_dropped() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let pid = client.pid().unwrap();
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(pid_alive(pid), "the interface still holds the plugin");
+    put(&kv, "kept", b"alive").await;
+    assert_eq!(get(&kv, "kept").await, b"alive");
+    drop(kv);
+    eventually("the plugin of the last dropped handle is gone", || {
+        !pid_alive(pid)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calls_after_kill_say_the_host_killed_the_plugin() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    client.kill().await;
+    let err = kv
+        .get(kv::GetRequest { key: "k".into() })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("was killed by the host (Client::kill)"),
+        "{err:?}"
+    );
+    let err = dispense_error(&client).await;
+    assert!(matches!(err, Error::Killed { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn calls_after_the_plugin_exited_say_how_it_exited() {
+    let client = client(fixture(""));
+    let kv = kv(&client).await;
+    let during = put_exit(&kv).await;
+    assert!(
+        during.message().contains("exited with status 3"),
+        "the call it died in: {during:?}"
+    );
+    let after = kv
+        .get(kv::GetRequest { key: "k".into() })
+        .await
+        .unwrap_err();
+    assert!(
+        after.message().contains("exited with status 3"),
+        "a later call: {after:?}"
+    );
+    assert!(
+        matches!(client.exit(), Some(PluginExit::Exited(s)) if s.code() == Some(3)),
+        "{:?}",
+        client.exit()
+    );
+    let ping = client.ping().await.unwrap_err();
+    assert!(ping.to_string().contains("exited with status 3"), "{ping}");
+    client.kill().await;
+}
+
+#[tokio::test]
+async fn using_a_client_whose_start_failed_says_why_it_failed() {
+    let client = client(fixture("exit-early"));
+    let first = client.start().await.unwrap_err();
+    assert!(
+        matches!(first, Error::ExitedBeforeHandshake { .. }),
+        "{first:?}"
+    );
+    let err = dispense_error(&client).await;
+    assert!(matches!(err, Error::StartFailed { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("failed to start") && text.contains("exited with status 7"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -199,8 +292,8 @@ async fn large_values_round_trip() {
 
 #[tokio::test]
 async fn skip_host_env_keeps_only_the_commands_own_environment() {
-    let get_env = |kv: std::sync::Arc<dyn kv_example::Kv>, name: &'static str| async move {
-        kv.get(kv_example::GetRequest {
+    let get_env = |kv: std::sync::Arc<dyn kv::Kv>, name: &'static str| async move {
+        kv.get(kv::GetRequest {
             key: format!("env:{name}"),
         })
         .await

@@ -4,6 +4,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Stdio;
 use std::time::Duration;
 
+use plugin_fixtures::kv;
 use plugin_runtime::{HandshakeLine, Network};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -93,7 +94,9 @@ async fn handshake_is_the_first_line_with_six_fields_and_sigterm_cleans_up() {
     assert_eq!(socket.parent(), Some(dir.path()));
     let name = socket.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
-        name.starts_with("plugin") && name[6..].chars().all(|c| c.is_ascii_digit()),
+        name.starts_with("plugin")
+            && name.len() > 6
+            && name[6..].chars().all(|c| c.is_ascii_alphanumeric()),
         "{name}"
     );
     let meta = std::fs::metadata(&socket).unwrap();
@@ -218,9 +221,9 @@ async fn shutdown_from_a_host_ends_the_process_with_status_0() {
         test: false,
     };
     let host = plugin_runtime::Client::new(
-        plugin_runtime::ClientConfig::new(kv_example::handshake())
+        plugin_runtime::ClientConfig::new(kv::handshake())
             .reattach(reattach)
-            .plugins(plugin_runtime::PluginSet::new().with("kv", kv_example::KvPlugin::host())),
+            .plugins(plugin_runtime::PluginSet::new().with("kv", kv::KvPlugin::host())),
     )
     .unwrap();
     host.ping().await.unwrap();

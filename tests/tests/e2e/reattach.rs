@@ -1,12 +1,12 @@
 //! Reattaching to running plugins, and go-plugin's test mode.
 
-use kv_example::KvPlugin;
+use plugin_fixtures::kv::{self, KvPlugin};
 use plugin_runtime::{Client, ClientConfig, Error, PluginSet, ReattachConfig};
 
 use crate::common::*;
 
 fn reattach_config(reattach: ReattachConfig) -> ClientConfig {
-    ClientConfig::new(kv_example::handshake())
+    ClientConfig::new(kv::handshake())
         .reattach(reattach)
         .plugins(PluginSet::new().with("kv", KvPlugin::host()))
 }

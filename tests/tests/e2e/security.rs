@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use plugin_runtime::rustls;
 use plugin_runtime::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use plugin_runtime::{Client, tls::Certificate};
+use plugin_runtime::{Certificate, Client};
 
 use crate::common::*;
 

@@ -3,9 +3,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use kv_example::KvPlugin;
-use plugin_runtime::core::{ConfigError, HandshakeError, SecureConfigError};
+use plugin_fixtures::kv::{self, KvPlugin};
 use plugin_runtime::{Client, Error, PluginSet, Protocol, SecureConfig};
+use plugin_runtime::{ConfigError, HandshakeError, SecureConfigError};
 
 use crate::common::*;
 
@@ -51,7 +51,7 @@ async fn plugin_exiting_before_its_handshake() {
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(msg.contains("exit status 7"), "{msg}");
+    assert!(msg.contains("exited with status 7"), "{msg}");
     assert!(
         msg.contains("cannot open /nonexistent/config.toml"),
         "stderr shown: {msg}"
@@ -63,7 +63,7 @@ async fn junk_instead_of_a_handshake_is_quoted() {
     let (err, pid) = start_error(config(fixture("junk"))).await;
     assert!(pid.is_some());
     assert!(
-        matches!(&err, Error::Handshake { source: HandshakeError::Unrecognized { line }, .. }
+        matches!(&err, Error::Handshake { reason: HandshakeError::Unrecognized { line }, .. }
             if line == "hello from a misbehaving plugin"),
         "{err:?}"
     );
@@ -86,7 +86,7 @@ async fn wrong_core_version() {
         matches!(
             &err,
             Error::Handshake {
-                source: HandshakeError::IncompatibleCoreVersion { .. },
+                reason: HandshakeError::IncompatibleCoreVersion { .. },
                 ..
             }
         ),
@@ -101,7 +101,7 @@ async fn netrpc_is_refused_clearly() {
         matches!(
             &err,
             Error::Handshake {
-                source: HandshakeError::ProtocolNotAllowed {
+                reason: HandshakeError::ProtocolNotAllowed {
                     protocol: Protocol::NetRpc,
                     ..
                 },
@@ -127,13 +127,13 @@ async fn no_common_version_lists_both_sides() {
     let sockets = tempfile::tempdir().unwrap();
     let mut cmd = fixture_in("", &sockets);
     cmd.env("FIXTURE_VERSIONS", "1,2");
-    let config = plugin_runtime::ClientConfig::new(kv_example::handshake())
+    let config = plugin_runtime::ClientConfig::new(kv::handshake())
         .command(cmd)
         .versioned_plugins(5, PluginSet::new().with("kv", KvPlugin::host()))
         .versioned_plugins(6, PluginSet::new().with("kv", KvPlugin::host()));
     let (err, _) = start_error_in(config, Some(sockets.path())).await;
     assert!(
-        matches!(&err, Error::Handshake { source: HandshakeError::IncompatibleAppVersion { plugin: 1, host }, .. } if host == &vec![5, 6]),
+        matches!(&err, Error::Handshake { reason: HandshakeError::IncompatibleAppVersion { plugin: 1, host }, .. } if host == &vec![5, 6]),
         "{err:?}"
     );
     assert!(err.to_string().contains("Client versions: [5, 6]"), "{err}");
@@ -143,7 +143,7 @@ async fn no_common_version_lists_both_sides() {
 async fn highest_common_version_wins() {
     let mut cmd = fixture("");
     cmd.env("FIXTURE_VERSIONS", "1,2,3,4");
-    let config = plugin_runtime::ClientConfig::new(kv_example::handshake())
+    let config = plugin_runtime::ClientConfig::new(kv::handshake())
         .command(cmd)
         .versioned_plugins(2, PluginSet::new().with("kv", KvPlugin::host()))
         .versioned_plugins(3, PluginSet::new().with("kv", KvPlugin::host()))
@@ -205,7 +205,7 @@ async fn wrong_checksum_is_refused_before_launch() {
 
 #[tokio::test]
 async fn right_checksum_is_accepted() {
-    use plugin_runtime::secure::{ChecksumHash, Sha256};
+    use plugin_runtime::{ChecksumHash, Sha256};
     let sum = Sha256
         .digest(&mut std::fs::File::open(FIXTURE).unwrap())
         .unwrap();
@@ -216,7 +216,7 @@ async fn right_checksum_is_accepted() {
 
 #[test]
 fn invalid_configs_are_refused_before_anything_runs() {
-    let hs = kv_example::handshake;
+    let hs = kv::handshake;
     let set = || PluginSet::new().with("kv", KvPlugin::host());
     let err = |c| Client::new(c).err().map(|e: Error| e.to_string());
     let no_cmd = plugin_runtime::ClientConfig::new(hs()).plugins(set());
@@ -267,11 +267,7 @@ fn invalid_configs_are_refused_before_anything_runs() {
 #[tokio::test]
 async fn unknown_plugin_name_lists_what_exists() {
     let client = client(fixture(""));
-    let err = client
-        .dispense::<dyn kv_example::Kv>("nope")
-        .await
-        .err()
-        .unwrap();
+    let err = client.dispense::<dyn kv::Kv>("nope").await.err().unwrap();
     assert!(matches!(err, Error::UnknownPlugin { .. }), "{err:?}");
     assert!(err.to_string().contains("[\"kv\"]"), "{err}");
     client.kill().await;

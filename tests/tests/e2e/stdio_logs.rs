@@ -1,5 +1,6 @@
 //! What the plugin writes and logs, as the host receives it.
 
+use plugin_fixtures::kv;
 use plugin_runtime::Client;
 use tracing::Level;
 
@@ -24,6 +25,57 @@ async fn stdout_and_stderr_after_the_handshake_reach_the_sync_writers_byte_exact
     expected.extend_from_slice(b"from a child process");
     assert_eq!(out.bytes(), expected);
     assert_eq!(err.bytes(), b"to stderr\nwith two lines\n");
+}
+
+#[tokio::test]
+async fn without_sync_writers_the_plugins_stdout_and_stderr_are_logged() {
+    capture_logs();
+    let name = unique("unsynced");
+    let client = Client::new(config(fixture("")).name(&name)).unwrap();
+    let kv = kv(&client).await;
+    put(&kv, "stderr", b"eprintln after the handshake\n").await;
+    put(&kv, "stdout", b"println after the handshake\n").await;
+    client.kill().await;
+    let events = logs_of(&name);
+    for line in [
+        "eprintln after the handshake",
+        "println after the handshake",
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e.message.contains(line) && e.level == Level::DEBUG),
+            "{line:?} is logged at debug: {events:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_host_without_a_tracing_subscriber_prints_the_plugins_logs_and_panics() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bare-host"))
+        .arg(FIXTURE)
+        .args([
+            "log-warn=low on disk",
+            "stderr=raw line\n",
+            "panic=on purpose",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for expected in [
+        "[WARN] plugin fixture-plugin: low on disk ",
+        " answer=42 source=rust ",
+        "[DEBUG] plugin fixture-plugin: raw line",
+        "[ERROR] plugin fixture-plugin: panic: fixture panics on purpose: on purpose",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+    assert!(
+        stdout.contains("panicked in the plugin: fixture panics on purpose: on purpose"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -55,7 +107,7 @@ async fn a_panic_in_the_plugin_is_logged_at_error() {
     let client = Client::new(config(fixture("")).name(&name)).unwrap();
     let kv = kv(&client).await;
     let _ = kv
-        .put(kv_example::PutRequest {
+        .put(kv::PutRequest {
             key: "panic".into(),
             value: b"on purpose".to_vec(),
         })

@@ -1,7 +1,8 @@
 #![deny(warnings)]
 //! Protobuf interfaces: `Status` or an own error type convertible to and from it.
 
-use plugin_runtime::{CallError, Dispatch, Plugin, Status};
+use plugin_runtime::__private::Dispatch; // what the generated server implements; not public API
+use plugin_runtime::{CallError, Plugin, Status};
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct GetRequest {

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use plugin_runtime::{CallError, Dispatch, Plugin, PluginSet};
+use plugin_runtime::__private::Dispatch; // what the generated server implements; not public API
+use plugin_runtime::{CallError, Plugin, PluginSet};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]

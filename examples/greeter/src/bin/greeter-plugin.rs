@@ -36,14 +36,7 @@ impl Greeter for Polyglot {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let plugins = PluginSet::new().with("greeter", GreeterPlugin::new(Polyglot));
-    match plugin_runtime::serve(ServeConfig::new(handshake()).plugins(plugins)).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("greeter-plugin: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
 }

@@ -4,10 +4,14 @@
 //! binary), and always kills the plugin before exiting. Exits 1 with the error when the
 //! greeting fails, 2 on a usage error.
 
-use std::process::{Command, ExitCode};
+use std::error::Error;
+use std::process::ExitCode;
 
 use greeter_example::{Greeter, GreeterPlugin, Language, Person, handshake};
 use plugin_runtime::{Client, ClientConfig, PluginSet};
+
+#[path = "../../../host.rs"]
+mod host;
 
 const USAGE: &str = "usage: greeter NAME [--lang en|fr|de] [--times N]";
 
@@ -44,43 +48,28 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     })
 }
 
-fn plugin_command() -> Result<Command, String> {
-    if let Ok(cmd) = std::env::var("GREETER_PLUGIN_COMMAND") {
-        let mut sh = Command::new("sh");
-        sh.arg("-c").arg(cmd);
-        return Ok(sh);
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let plugin = exe.with_file_name("greeter-plugin");
-    if !plugin.exists() {
-        return Err(format!(
-            "no plugin: GREETER_PLUGIN_COMMAND is not set and {} does not exist; build it with \
-             `cargo build -p greeter-example`",
-            plugin.display()
-        ));
-    }
-    Ok(Command::new(plugin))
+/// Starts the plugin, asks for the greeting, and always kills the plugin.
+async fn run(args: Args) -> Result<String, Box<dyn Error>> {
+    let config = ClientConfig::new(handshake())
+        .command(host::plugin_command(
+            "GREETER_PLUGIN_COMMAND",
+            "greeter-plugin",
+        )?)
+        .plugins(PluginSet::new().with("greeter", GreeterPlugin::host()));
+    let client = Client::new(config)?;
+    let greeting = greet(&client, args).await;
+    client.kill().await;
+    greeting
 }
 
-async fn run(client: &Client, args: Args) -> Result<String, String> {
-    let greeter = client
-        .dispense::<dyn Greeter>("greeter")
-        .await
-        .map_err(|e| e.to_string())?;
-    greeter
-        .greet(args.person, args.times, '!')
-        .await
-        .map_err(|e| e.to_string())
+async fn greet(client: &Client, args: Args) -> Result<String, Box<dyn Error>> {
+    let greeter = client.dispense::<dyn Greeter>("greeter").await?;
+    Ok(greeter.greet(args.person, args.times, '!').await?)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    host::init_logging();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse_args(&argv) {
         Ok(args) => args,
@@ -89,32 +78,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = match plugin_command() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("greeter: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let config = ClientConfig::new(handshake())
-        .command(command)
-        .plugins(PluginSet::new().with("greeter", GreeterPlugin::host()));
-    let client = match Client::new(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("greeter: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&client, args).await;
-    client.kill().await;
-    match result {
+    match run(args).await {
         Ok(greeting) => {
             println!("{greeting}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("greeter: {e}");
+            eprintln!("greeter: {}", host::chain(&*e));
             ExitCode::FAILURE
         }
     }

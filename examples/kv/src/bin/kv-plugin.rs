@@ -4,10 +4,11 @@
 //! prints its reattach config as one line of JSON in the `TF_REATTACH_PROVIDERS` shape
 //! (`{"kv":{"Protocol":"grpc",...}}`) and serves until its stdin closes or SIGINT/SIGTERM.
 
+use std::error::Error;
 use std::process::ExitCode;
 
 use kv_example::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{PluginSet, ReattachMap, ServeConfig, ServeError, ServeTestConfig, Status};
+use plugin_runtime::{PluginSet, ReattachMap, ServeConfig, ServeTestConfig, Status};
 
 struct FileKv;
 
@@ -44,55 +45,39 @@ impl Kv for FileKv {
     }
 }
 
-/// Test mode: serve in-process until stdin closes or a signal, announcing the reattach config.
-async fn serve_test_mode(config: ServeConfig) -> Result<(), ServeError> {
+/// Test mode: serves in-process until stdin closes or a signal, announcing the reattach config.
+#[tokio::main]
+async fn serve_test_mode(config: ServeConfig) -> Result<(), Box<dyn Error>> {
     use tokio::io::AsyncReadExt;
     use tokio::signal::unix::{SignalKind, signal};
-    let stop = async {
-        let mut term = signal(SignalKind::terminate()).ok();
-        let mut stdin = tokio::io::stdin();
-        let mut sink = Vec::new();
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
+    let mut term = signal(SignalKind::terminate())?;
+    let stop = async move {
+        let (mut stdin, mut sink) = (tokio::io::stdin(), Vec::new());
         tokio::select! {
             _ = stdin.read_to_end(&mut sink) => {}
             _ = tokio::signal::ctrl_c() => {}
-            _ = terminated => {}
+            _ = term.recv() => {}
         }
     };
     let (test, reattach) = ServeTestConfig::new(stop);
     let server = tokio::spawn(plugin_runtime::serve(config.test(test)));
     if let Ok(reattach) = reattach.await {
         let map = ReattachMap::from([("kv".to_string(), reattach)]);
-        match serde_json::to_string(&map) {
-            Ok(line) => println!("{line}"),
-            Err(e) => eprintln!("kv-plugin: cannot print the reattach config: {e}"),
-        }
+        println!("{}", serde_json::to_string(&map)?);
     }
-    server
-        .await
-        .map_err(|e| ServeError::Server(format!("the server task failed: {e}")))?
+    Ok(server.await??)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let config =
         ServeConfig::new(handshake()).plugins(PluginSet::new().with("kv", KvPlugin::new(FileKv)));
     let test_mode = std::env::args()
         .nth(1)
         .is_some_and(|a| a == "--test-mode" || a == "-test-mode");
-    let served = if test_mode {
-        serve_test_mode(config).await
-    } else {
-        plugin_runtime::serve(config).await
-    };
-    match served {
+    if !test_mode {
+        return plugin_runtime::serve_main(config);
+    }
+    match serve_test_mode(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kv-plugin: {e}");

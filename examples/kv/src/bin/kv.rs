@@ -4,14 +4,38 @@
 //! unless `KV_AUTOMTLS=0`, and always kills the plugin before exiting. With `KV_REATTACH` (a
 //! reattach config as JSON, or a `TF_REATTACH_PROVIDERS`-style map with a `kv` entry) it
 //! attaches to a running plugin instead, e.g. one started with `kv-plugin --test-mode`.
+//! Exits 1 with the error when the call fails, 2 on a usage error.
 
+use std::error::Error;
 use std::io::Write;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
 use plugin_runtime::{Client, ClientConfig, PluginSet, ReattachConfig, ReattachMap};
 
+#[path = "../../../host.rs"]
+mod host;
+
 const USAGE: &str = "usage: kv put KEY VALUE | kv get KEY";
+
+/// What the command line asks for.
+enum Request {
+    Put { key: String, value: String },
+    Get { key: String },
+}
+
+impl Request {
+    fn parse(args: &[String]) -> Option<Request> {
+        match args {
+            [cmd, key, value] if cmd == "put" => Some(Request::Put {
+                key: key.clone(),
+                value: value.clone(),
+            }),
+            [cmd, key] if cmd == "get" => Some(Request::Get { key: key.clone() }),
+            _ => None,
+        }
+    }
+}
 
 /// The reattach config in `KV_REATTACH`, if set.
 fn reattach_config() -> Result<Option<ReattachConfig>, String> {
@@ -33,40 +57,38 @@ fn reattach_config() -> Result<Option<ReattachConfig>, String> {
     }
 }
 
-fn plugin_command() -> Result<Command, String> {
-    if let Ok(cmd) = std::env::var("KV_PLUGIN") {
-        let mut sh = Command::new("sh");
-        sh.arg("-c").arg(cmd);
-        return Ok(sh);
+/// Starts (or attaches to) the plugin, makes the call, and always kills the plugin.
+async fn run(request: Request) -> Result<(), Box<dyn Error>> {
+    if std::env::var("KV_PROTO").is_ok_and(|p| p == "netrpc") {
+        return Err("KV_PROTO=netrpc is not supported: this host speaks gRPC only".into());
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let plugin = exe.with_file_name("kv-plugin");
-    if !plugin.exists() {
-        return Err(format!(
-            "no plugin: KV_PLUGIN is not set and {} does not exist; build it with \
-             `cargo build -p kv-example` or set KV_PLUGIN to the command that starts a KV plugin",
-            plugin.display()
-        ));
-    }
-    Ok(Command::new(plugin))
+    let config = ClientConfig::new(handshake())
+        .name("kv-plugin")
+        .plugins(PluginSet::new().with("kv", KvPlugin::host()));
+    let config = match reattach_config()? {
+        Some(reattach) => config.reattach(reattach),
+        None => config
+            .command(host::plugin_command("KV_PLUGIN", "kv-plugin")?)
+            .auto_mtls(std::env::var("KV_AUTOMTLS").map_or(true, |v| v != "0")),
+    };
+    let client = Client::new(config)?;
+    let result = call(&client, request).await;
+    client.kill().await;
+    result
 }
 
-async fn run(client: &Client, args: &[String]) -> Result<(), String> {
-    let kv = client
-        .dispense::<dyn Kv>("kv")
-        .await
-        .map_err(|e| e.to_string())?;
-    match args {
-        [cmd, key, value] if cmd == "put" => {
+async fn call(client: &Client, request: Request) -> Result<(), Box<dyn Error>> {
+    let kv = client.dispense::<dyn Kv>("kv").await?;
+    match request {
+        Request::Put { key, value } => {
             kv.put(PutRequest {
+                value: value.into_bytes(),
                 key: key.clone(),
-                value: value.clone().into_bytes(),
             })
             .await
             .map_err(|s| format!("put {key:?}: {}", s.message()))?;
-            Ok(())
         }
-        [cmd, key] if cmd == "get" => {
+        Request::Get { key } => {
             let reply = kv
                 .get(GetRequest { key: key.clone() })
                 .await
@@ -74,58 +96,24 @@ async fn run(client: &Client, args: &[String]) -> Result<(), String> {
             let mut out = std::io::stdout().lock();
             out.write_all(&reply.value)
                 .and_then(|()| out.write_all(b"\n"))
-                .map_err(|e| format!("writing the value: {e}"))
+                .map_err(|e| format!("writing the value: {e}"))?;
         }
-        _ => Err(USAGE.to_string()),
     }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    host::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if !matches!(args.first().map(String::as_str), Some("put" | "get")) {
+    let Some(request) = Request::parse(&args) else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
-    }
-    if std::env::var("KV_PROTO").is_ok_and(|p| p == "netrpc") {
-        eprintln!("kv: KV_PROTO=netrpc is not supported: this host speaks gRPC only");
-        return ExitCode::FAILURE;
-    }
-    let base = ClientConfig::new(handshake())
-        .name("kv-plugin")
-        .plugins(PluginSet::new().with("kv", KvPlugin::host()));
-    let config = match reattach_config().and_then(|reattach| match reattach {
-        Some(reattach) => Ok(base.reattach(reattach)),
-        None => plugin_command().map(|command| {
-            base.command(command)
-                .auto_mtls(std::env::var("KV_AUTOMTLS").map_or(true, |v| v != "0"))
-        }),
-    }) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("kv: {e}");
-            return ExitCode::FAILURE;
-        }
     };
-    let client = match Client::new(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("kv: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&client, &args).await;
-    client.kill().await;
-    match result {
+    match run(request).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kv: {e}");
+            eprintln!("kv: {}", host::chain(&*e));
             ExitCode::FAILURE
         }
     }
