@@ -1,6 +1,6 @@
-//! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size and
-//! start-up, every implementation side by side, AutoMTLS off (light bar) and on (dark bar), the
-//! floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
+//! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size, p50
+//! callback round trip, and start-up, every implementation side by side, AutoMTLS off (light
+//! bar) and on (dark bar), the floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
 //! same on every machine, with or without system fonts.
 
 use std::error::Error;
@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::results::{Encoding, Pair, Results, RowStatus, Side};
+use crate::results::{Encoding, LatencyRow, Pair, Results, RowStatus, Side};
 use crate::units::{duration, size_label};
 
 const FONT: &str = "sans-serif";
@@ -134,28 +134,51 @@ fn pair_rows<'a>(
         .collect()
 }
 
-fn latency_panel(results: &Results, size: usize) -> Panel {
+/// The p50s of `measured` at `size`, under the floor: `trips` unix-socket round trips.
+fn round_trip_panel(
+    title: String,
+    results: &Results,
+    measured: &[LatencyRow],
+    size: usize,
+    trips: u64,
+) -> Panel {
     let mut rows = vec![Row {
-        label: "floor: unix socket".into(),
+        label: match trips {
+            1 => "floor: unix socket".into(),
+            n => format!("floor: {n} × unix socket"),
+        },
         bars: vec![Bar {
-            value: results.floor_p50(size).ok_or_else(|| "not measured".into()),
+            value: results
+                .floor_p50(size)
+                .map(|ns| trips * ns)
+                .ok_or_else(|| "not measured".into()),
             colour: FLOOR,
         }],
     }];
     rows.extend(pair_rows(
-        results.latency.iter().map(|r| r.pair),
+        measured.iter().map(|r| r.pair),
         |pair, automtls| {
-            results
-                .latency
+            measured
                 .iter()
                 .find(|r| r.pair == pair && r.automtls == automtls && r.size == size)
                 .map(|r| (&r.status, r.p50_ns))
         },
     ));
-    Panel {
-        title: format!("p50 round trip, Get of {}", size_label(size)),
-        rows,
-    }
+    Panel { title, rows }
+}
+
+fn latency_panel(results: &Results, size: usize) -> Panel {
+    let title = format!("p50 round trip, Get of {}", size_label(size));
+    round_trip_panel(title, results, &results.latency, size, 1)
+}
+
+/// The callback round trip: two round trips per call, so its floor is two of the socket's.
+fn callback_panel(results: &Results, size: usize) -> Panel {
+    let title = format!(
+        "p50 callback round trip, host → plugin → host → plugin → host, {}",
+        size_label(size)
+    );
+    round_trip_panel(title, results, &results.callback, size, 2)
 }
 
 fn startup_panel(results: &Results) -> Panel {
@@ -198,6 +221,9 @@ fn panels(results: &Results) -> Vec<Panel> {
         .into_iter()
         .map(|size| latency_panel(results, size))
         .collect();
+    if let Some(first) = results.callback.first() {
+        panels.push(callback_panel(results, first.size));
+    }
     panels.push(startup_panel(results));
     panels
 }
@@ -381,5 +407,24 @@ mod tests {
         let panels = panels(&results);
         assert_eq!(panels.len(), 4, "three sizes and start-up");
         assert_eq!(panels[0].rows[1].bars[0].value, Err("failed".to_string()));
+    }
+
+    #[test]
+    fn callbacks_get_a_panel_over_two_socket_round_trips() {
+        let json = include_str!("../../docs/bench/results.json");
+        let mut results: Results = serde_json::from_str(json).expect("results.json parses");
+        results.callback = results
+            .latency
+            .iter()
+            .filter(|r| r.size == 64 && r.pair.interface == Encoding::Protobuf)
+            .cloned()
+            .collect();
+        let panels = panels(&results);
+        assert_eq!(panels.len(), 5, "three sizes, callbacks and start-up");
+        let callback = &panels[3];
+        assert!(callback.title.contains("callback"), "{}", callback.title);
+        let floor = results.floor_p50(64).expect("a floor at 64 B");
+        assert_eq!(callback.rows[0].bars[0].value, Ok(2 * floor));
+        assert_eq!(callback.rows.len(), 1 + 4, "the floor and four pairs");
     }
 }

@@ -1,5 +1,6 @@
-//! The go-plugin side: the Go fixtures of `tests/go` (go-kv-host, go-kv-plugin), built with the
-//! local Go toolchain, and measurements with the Go host.
+//! The go-plugin side: the Go fixtures of `tests/go` (go-kv-host, go-kv-plugin, and for the
+//! callback round trip go-bench-callback-host and go-bench-callback-plugin), built with the local
+//! Go toolchain, and measurements with the Go hosts.
 //!
 //! The harness sets `KV_PLUGIN_NO_SHELL=1`: go-kv-host then launches the plugin binary itself,
 //! as the Rust host does, instead of through `sh -c "$KV_PLUGIN"` (a shell start would be timed
@@ -17,7 +18,7 @@ use crate::stats::Summary;
 /// The built Go fixtures.
 #[derive(Debug, Clone)]
 pub struct GoFixtures {
-    /// The directory holding `go-kv-host` and `go-kv-plugin`.
+    /// The directory holding the fixtures' binaries ([`BINARIES`]).
     pub dir: PathBuf,
     /// `go version`'s answer, e.g. `go1.26.8 linux/amd64`.
     pub version: String,
@@ -25,6 +26,17 @@ pub struct GoFixtures {
 
 /// Why the Go rows cannot be measured.
 pub const NO_GO: &str = "no Go toolchain";
+
+/// The fixtures' binaries the harness runs.
+pub const BINARIES: [&str; 4] = [
+    "go-kv-host",
+    "go-kv-plugin",
+    CALLBACK_HOST,
+    "go-bench-callback-plugin",
+];
+
+/// go-plugin's host of the callback round trip.
+const CALLBACK_HOST: &str = "go-bench-callback-host";
 
 /// Builds the fixtures of the Go module at `module` into `out` (`go build -o`), or says why the
 /// Go side is skipped ([`NO_GO`] when `go` cannot run).
@@ -60,7 +72,7 @@ pub fn prepare(module: &Path, out: &Path) -> Result<GoFixtures, String> {
             String::from_utf8_lossy(&built.stderr)
         ));
     }
-    for bin in ["go-kv-host", "go-kv-plugin"] {
+    for bin in BINARIES {
         std::fs::rename(staging.path().join(bin), out.join(bin))
             .map_err(|e| format!("installing {bin} into {}: {e}", out.display()))?;
     }
@@ -70,7 +82,7 @@ pub fn prepare(module: &Path, out: &Path) -> Result<GoFixtures, String> {
     })
 }
 
-/// What `go-kv-host bench` prints.
+/// What `go-kv-host bench` and `go-bench-callback-host` print.
 #[derive(Debug, Deserialize)]
 struct BenchJson {
     calls: usize,
@@ -92,6 +104,11 @@ impl GoFixtures {
         self.dir.join("go-kv-plugin")
     }
 
+    /// go-plugin's plugin of the callback round trip, `go-bench-callback-plugin`.
+    pub fn callback_plugin(&self) -> PathBuf {
+        self.dir.join("go-bench-callback-plugin")
+    }
+
     /// `go-kv-host bench`: `calls` `Get`s of `size` bytes by `concurrency` goroutines sharing
     /// one dispensed client, after `warmup` untimed ones, against a fresh `plugin`.
     pub fn bench(
@@ -110,14 +127,29 @@ impl GoFixtures {
             format!("-concurrency={concurrency}"),
             format!("-warmup={warmup}"),
         ];
-        let out: BenchJson = self.host(plugin, automtls, &args)?;
-        Ok(Summary {
-            calls: out.calls,
-            p50_ns: out.p50_ns,
-            p99_ns: out.p99_ns,
-            mean_ns: out.mean_ns,
-            calls_per_sec: out.calls_per_sec,
-        })
+        self.host(plugin, automtls, &args).map(BenchJson::summary)
+    }
+
+    /// `go-bench-callback-host`: `calls` callback round trips of `size` bytes, one at a time,
+    /// after `warmup` untimed ones, against a fresh `plugin` (speaking `bench.Caller`).
+    pub fn callback(
+        &self,
+        plugin: &PluginCommand,
+        automtls: bool,
+        size: usize,
+        calls: usize,
+        warmup: usize,
+    ) -> Result<Summary, String> {
+        let mut cmd = Command::new(self.dir.join(CALLBACK_HOST));
+        cmd.arg("-plugin")
+            .arg(&plugin.program)
+            .arg(format!("-calls={calls}"))
+            .arg(format!("-size={size}"))
+            .arg(format!("-warmup={warmup}"));
+        if automtls {
+            cmd.arg("-automtls");
+        }
+        run_json(cmd, plugin, CALLBACK_HOST).map(BenchJson::summary)
     }
 
     /// `go-kv-host startup`: `runs` times spawn to first successful `Get` (after one untimed
@@ -143,17 +175,10 @@ impl GoFixtures {
         automtls: bool,
         args: &[String],
     ) -> Result<T, String> {
-        // A plugin killed by the host cannot remove its socket: sockets go to a private directory.
-        let sockets = tempfile::Builder::new()
-            .prefix("plugin-bench-go")
-            .tempdir()
-            .map_err(|e| format!("creating a socket directory: {e}"))?;
         let mut cmd = Command::new(self.dir.join("go-kv-host"));
         cmd.args(args)
             .env("KV_PLUGIN", &plugin.program)
-            .env("KV_PLUGIN_NO_SHELL", "1")
-            .env("PLUGIN_UNIX_SOCKET_DIR", sockets.path())
-            .stdin(Stdio::null());
+            .env("KV_PLUGIN_NO_SHELL", "1");
         for var in [
             "KV_REATTACH",
             "KV_AUTOMTLS",
@@ -169,29 +194,54 @@ impl GoFixtures {
         if automtls {
             cmd.env("KV_AUTOMTLS", "1");
         }
-        cmd.envs(plugin.envs.iter().map(|(k, v)| (k, v)));
-        if let Some(dir) = &plugin.dir {
-            cmd.current_dir(dir);
-        }
-        let out = cmd
-            .output()
-            .map_err(|e| format!("running go-kv-host: {e}"))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-            return Err(format!(
-                "go-kv-host {} failed ({}): {}",
-                args.join(" "),
-                out.status,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            ));
-        }
-        serde_json::from_slice(&out.stdout).map_err(|e| {
-            format!(
-                "go-kv-host {} printed no JSON result ({e}): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        run_json(cmd, plugin, &format!("go-kv-host {}", args.join(" ")))
     }
+}
+
+impl BenchJson {
+    fn summary(self) -> Summary {
+        Summary {
+            calls: self.calls,
+            p50_ns: self.p50_ns,
+            p99_ns: self.p99_ns,
+            mean_ns: self.mean_ns,
+            calls_per_sec: self.calls_per_sec,
+        }
+    }
+}
+
+/// Runs a Go host (`cmd`, called `what` in errors) that launches `plugin`, with the plugin's
+/// environment and working directory, and parses the JSON it prints.
+fn run_json<T: serde::de::DeserializeOwned>(
+    mut cmd: Command,
+    plugin: &PluginCommand,
+    what: &str,
+) -> Result<T, String> {
+    // A plugin killed by the host cannot remove its socket: sockets go to a private directory.
+    let sockets = tempfile::Builder::new()
+        .prefix("plugin-bench-go")
+        .tempdir()
+        .map_err(|e| format!("creating a socket directory: {e}"))?;
+    cmd.env("PLUGIN_UNIX_SOCKET_DIR", sockets.path())
+        .stdin(Stdio::null())
+        .envs(plugin.envs.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &plugin.dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().map_err(|e| format!("running {what}: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "{what} printed no JSON result ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }

@@ -8,6 +8,9 @@
 //! - per-call round trips (p50, p99) of 64 B, 64 KiB and 1 MiB `Get`s: Rust host with Rust
 //!   plugin, go-plugin's Go host with Go plugin, and both crossings ([`rust`], [`go`]), with
 //!   AutoMTLS off and on;
+//! - callback round trips (host → plugin → host → plugin → host, 64 B): the plugin calls back a
+//!   `bench.Callback` the host serves through the gRPC broker, dialled once beforehand; Rust and
+//!   go-plugin hosts and plugins in all four pairings ([`interface::Caller`]);
 //! - throughput with 1, 16 and 64 concurrent callers on one dispensed client;
 //! - start-up, spawn to first successful call;
 //! - the plugin's resident memory after 10,000 calls;
@@ -15,7 +18,8 @@
 //! then prints a markdown report of medians, ratios and the targets ([`report`],
 //! [`targets`]) and writes `results.json` ([`results`]), `results.md` and `chart.png`
 //! ([`chart`], drawn with plotters). `bench-plugin` is the Rust plugin it measures: an
-//! in-memory store on go-plugin's `proto.KV` (from `plugin-fixtures`).
+//! in-memory store on go-plugin's `proto.KV` (from `plugin-fixtures`), and the plugin side of the
+//! callback round trip.
 
 #![deny(missing_docs)]
 

@@ -86,6 +86,9 @@ struct HotPathArgs {
     /// Through the serde interface instead of protobuf `proto.KV`.
     #[arg(long)]
     serde: bool,
+    /// Callback round trips instead (`bench.Caller`, calling back the host's `bench.Callback`).
+    #[arg(long, conflicts_with = "serde")]
+    callback: bool,
     /// The Rust bench plugin [default: bench-plugin next to this binary].
     #[arg(long, value_name = "PATH")]
     plugin: Option<PathBuf>,
@@ -128,6 +131,8 @@ fn hot_path(args: HotPathArgs) -> Result<(), Box<dyn Error>> {
     };
     let interface = if args.serde {
         Interface::Serde
+    } else if args.callback {
+        Interface::Callback
     } else {
         Interface::Protobuf
     };

@@ -25,6 +25,10 @@ pub struct Plan {
     pub rounds: usize,
     /// Payload sizes of the per-call latency measurements.
     pub sizes: Vec<SizePlan>,
+    /// The callback round trips (host → plugin → host → plugin → host): payload, timed calls
+    /// per round, warm-up. `floor_calls` is unused: the chart and report compare with the
+    /// unix-socket floor measured for `sizes`.
+    pub callback: SizePlan,
     /// Spawns of `/bin/true` for the spawn floor.
     pub spawn_runs: usize,
     /// Concurrent callers of the throughput measurements.
@@ -76,6 +80,12 @@ impl Plan {
                     floor_calls: 500,
                 },
             ],
+            callback: SizePlan {
+                bytes: SMALL,
+                calls: 3000,
+                warmup: 300,
+                floor_calls: 0,
+            },
             spawn_runs: 200,
             concurrency: vec![1, 16, 64],
             throughput_size: SMALL,
@@ -112,6 +122,12 @@ impl Plan {
                     floor_calls: 4,
                 },
             ],
+            callback: SizePlan {
+                bytes: SMALL,
+                calls: 20,
+                warmup: 2,
+                floor_calls: 0,
+            },
             spawn_runs: 5,
             concurrency: vec![1, 16, 64],
             throughput_size: SMALL,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{Pair, Results, RowStatus, Side};
+use crate::results::{LatencyRow, Pair, Results, RowStatus, Side};
 use crate::units::{duration, kib, rate, ratio, size_label};
 
 fn pair_label(pair: Pair) -> String {
@@ -26,6 +26,16 @@ fn cell(status: &RowStatus, value: Option<String>) -> String {
     }
 }
 
+/// `p50 / p99` of a measured row, else its status.
+fn p50_p99(row: &LatencyRow) -> String {
+    cell(
+        &row.status,
+        row.p50_ns
+            .zip(row.p99_ns)
+            .map(|(a, b)| format!("{} / {}", duration(a), duration(b))),
+    )
+}
+
 fn ratio_cell(ours: Option<f64>, theirs: Option<f64>) -> String {
     match (ours, theirs) {
         (Some(a), Some(b)) if b > 0.0 => ratio(a / b),
@@ -39,6 +49,7 @@ pub fn markdown(results: &Results) -> String {
     header(&mut md, results);
     targets(&mut md, results);
     latency(&mut md, results);
+    callback(&mut md, results);
     throughput(&mut md, results);
     startup(&mut md, results);
     memory(&mut md, results);
@@ -146,15 +157,7 @@ fn latency(md: &mut String, r: &Results) {
                     .latency
                     .iter()
                     .find(|row| row.pair == pair && row.automtls == automtls && row.size == s);
-                let text = row.map_or("–".into(), |row| {
-                    cell(
-                        &row.status,
-                        row.p50_ns
-                            .zip(row.p99_ns)
-                            .map(|(a, b)| format!("{} / {}", duration(a), duration(b))),
-                    )
-                });
-                let _ = write!(md, " {text} |");
+                let _ = write!(md, " {} |", row.map_or("–".into(), p50_p99));
             }
             md.push('\n');
         }
@@ -176,6 +179,74 @@ fn latency(md: &mut String, r: &Results) {
             }
             md.push('\n');
         }
+    }
+    md.push('\n');
+}
+
+fn callback(md: &mut String, r: &Results) {
+    let Some(first) = r.callback.first() else {
+        return;
+    };
+    let size = first.size;
+    let _ = writeln!(
+        md,
+        "## Callback round trip: p50 / p99 (host → plugin → host → plugin → host, {}; median over rounds)\n",
+        size_label(size)
+    );
+    let _ = writeln!(
+        md,
+        "The host calls `bench.Caller` `Call`; inside it the plugin calls back the host's \
+         `bench.Callback`, which the host serves through the gRPC broker and the plugin dialled \
+         once, before the calls: two round trips per call. The `Get` column is the pair's plain \
+         round trip at the same size (above).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 | p50 callback / `Get` |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    if let Some(f) = r.floor.unix_socket.iter().find(|f| f.size == size) {
+        let _ = writeln!(
+            md,
+            "| floor: 2 unix-socket round trips | – | {} / – | {} | {} |",
+            duration(2 * f.p50_ns),
+            duration(f.p50_ns),
+            ratio(2.0)
+        );
+    }
+    let pairs = pairs(r.callback.iter().map(|row| &row.pair));
+    for automtls in [false, true] {
+        for &pair in &pairs {
+            let row = r
+                .callback
+                .iter()
+                .find(|row| row.pair == pair && row.automtls == automtls && row.size == size);
+            let text = row.map_or("–".into(), p50_p99);
+            let callback = r.callback_p50(pair, automtls, size);
+            let get = r.latency_p50(pair, automtls, size);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {text} | {} | {} |",
+                pair_label(pair),
+                on_off(automtls),
+                get.map_or("–".into(), duration),
+                ratio_cell(callback.map(|v| v as f64), get.map(|v| v as f64))
+            );
+        }
+        let ours = Pair::rust(crate::results::Encoding::Protobuf);
+        let _ = writeln!(
+            md,
+            "| *p50 ratio Rust → Rust / Go → Go* | {} | {} | {} | |",
+            on_off(automtls),
+            ratio_cell(
+                r.callback_p50(ours, automtls, size).map(|v| v as f64),
+                r.callback_p50(Pair::GO, automtls, size).map(|v| v as f64)
+            ),
+            ratio_cell(
+                r.latency_p50(ours, automtls, size).map(|v| v as f64),
+                r.latency_p50(Pair::GO, automtls, size).map(|v| v as f64)
+            )
+        );
     }
     md.push('\n');
 }

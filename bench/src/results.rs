@@ -196,7 +196,7 @@ pub struct Floor {
     pub spawn: Vec<SpawnFloor>,
 }
 
-/// Per-call round trips of one pair, AutoMTLS setting and size.
+/// Per-call round trips of one pair, AutoMTLS setting and size: `Get`s, or callback round trips.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LatencyRow {
     /// Who talks to whom.
@@ -204,7 +204,7 @@ pub struct LatencyRow {
     pub pair: Pair,
     /// AutoMTLS on.
     pub automtls: bool,
-    /// Payload bytes of each `Get` reply.
+    /// Payload bytes of each `Get` reply (of each message, for callbacks).
     pub size: usize,
     /// Whether it was measured.
     pub status: RowStatus,
@@ -309,6 +309,11 @@ pub struct Results {
     pub floor: Floor,
     /// Per-call round trips.
     pub latency: Vec<LatencyRow>,
+    /// Callback round trips, host → plugin → host → plugin → host: the host calls
+    /// `bench.Caller` `Call`, which calls back the host's `bench.Callback` over a broker
+    /// connection the plugin dialled once, beforehand (empty in runs that predate them).
+    #[serde(default)]
+    pub callback: Vec<LatencyRow>,
     /// Calls per second.
     pub throughput: Vec<ThroughputRow>,
     /// Start-up.
@@ -328,11 +333,10 @@ impl Results {
                 out.push(format!("{what}: {status}"));
             }
         };
-        for r in &self.latency {
-            check(
-                format!("latency {} {} B", r.pair.label(), r.size),
-                &r.status,
-            );
+        for (what, rows) in [("latency", &self.latency), ("callback", &self.callback)] {
+            for r in rows {
+                check(format!("{what} {} {} B", r.pair.label(), r.size), &r.status);
+            }
         }
         for r in &self.throughput {
             check(
@@ -351,10 +355,12 @@ impl Results {
 
     /// The measured p50 of `pair` at `size` bytes, if it was measured.
     pub fn latency_p50(&self, pair: Pair, automtls: bool, size: usize) -> Option<u64> {
-        self.latency
-            .iter()
-            .find(|r| r.pair == pair && r.automtls == automtls && r.size == size)
-            .and_then(|r| r.p50_ns)
+        find_p50(&self.latency, pair, automtls, size)
+    }
+
+    /// The measured p50 of `pair`'s callback round trip at `size` bytes, if it was measured.
+    pub fn callback_p50(&self, pair: Pair, automtls: bool, size: usize) -> Option<u64> {
+        find_p50(&self.callback, pair, automtls, size)
     }
 
     /// The floor's p50 at `size` bytes.
@@ -389,6 +395,12 @@ impl Results {
             .find(|r| r.pair.plugin == plugin)
             .and_then(|r| r.resident)
     }
+}
+
+fn find_p50(rows: &[LatencyRow], pair: Pair, automtls: bool, size: usize) -> Option<u64> {
+    rows.iter()
+        .find(|r| r.pair == pair && r.automtls == automtls && r.size == size)
+        .and_then(|r| r.p50_ns)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Measurements with the Rust host (this process, through `plugin_runtime::Client`), against
-//! any plugin binary speaking `proto.KV`: our `bench-plugin` or go-plugin's `go-kv-plugin`.
+//! any plugin binary speaking `proto.KV` (our `bench-plugin` or go-plugin's `go-kv-plugin`) or
+//! `bench.Caller` (`bench-plugin` or `go-bench-callback-plugin`).
 //!
 //! Every client is killed before a measurement returns, whatever happened (the plugin gets its
 //! graceful `Shutdown`, then SIGKILL of its process group; the runtime reaps it).
@@ -12,11 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use plugin_fixtures::kv::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{Client, ClientConfig, PluginSet};
+use plugin_runtime::{BrokerServer, Client, ClientConfig, PluginSet, Status};
 
 use crate::interface::{
-    BENCH_KEY, PROTOBUF_PLUGIN, SERDE_PLUGIN, STARTUP_KEY, STARTUP_VALUE, Store, StorePlugin,
-    payload,
+    BENCH_KEY, CALLBACK_PLUGIN, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin,
+    EchoReply, EchoRequest, PROTOBUF_PLUGIN, SERDE_PLUGIN, STARTUP_KEY, STARTUP_VALUE,
+    SetupRequest, Store, StorePlugin, payload,
 };
 use crate::stats::Summary;
 
@@ -70,34 +72,76 @@ pub enum Interface {
     Protobuf,
     /// [`Store::get`], bincode through serde (`#[plugin_interface]`).
     Serde,
+    /// [`Caller::call`] (protobuf), which the plugin answers by calling back the host's
+    /// [`Callback`], served through the broker and dialled by the plugin once, beforehand.
+    Callback,
 }
 
-/// A dispensed client of either interface.
+/// The host's [`Callback`]: the payload, unchanged.
+struct Echo;
+
+#[plugin_runtime::async_trait]
+impl Callback for Echo {
+    async fn echo(&self, request: EchoRequest) -> Result<EchoReply, Status> {
+        Ok(EchoReply {
+            payload: request.payload,
+        })
+    }
+}
+
+/// A dispensed client of any interface.
 #[derive(Clone)]
-enum Caller {
+enum Dispensed {
     Protobuf(Arc<dyn Kv>),
     Serde(Arc<dyn Store>),
+    /// The plugin's [`Caller`], set up with the host's [`Callback`], served as long as this lives.
+    Callback {
+        caller: Arc<dyn Caller>,
+        _server: Arc<BrokerServer>,
+    },
 }
 
-impl Caller {
-    async fn dispense(client: &Client, interface: Interface) -> Result<Caller, String> {
+impl Dispensed {
+    async fn dispense(client: &Client, interface: Interface) -> Result<Dispensed, String> {
         match interface {
             Interface::Protobuf => client
                 .dispense::<dyn Kv>(PROTOBUF_PLUGIN)
                 .await
-                .map(Caller::Protobuf)
+                .map(Dispensed::Protobuf)
                 .map_err(|e| format!("dispensing {PROTOBUF_PLUGIN}: {e}")),
             Interface::Serde => client
                 .dispense::<dyn Store>(SERDE_PLUGIN)
                 .await
-                .map(Caller::Serde)
+                .map(Dispensed::Serde)
                 .map_err(|e| format!("dispensing {SERDE_PLUGIN}: {e}")),
+            Interface::Callback => {
+                let caller = client
+                    .dispense::<dyn Caller>(CALLBACK_PLUGIN)
+                    .await
+                    .map_err(|e| format!("dispensing {CALLBACK_PLUGIN}: {e}"))?;
+                let broker = client.broker().await.map_err(|e| e.to_string())?;
+                let id = broker.next_id();
+                let server = broker
+                    .accept_and_serve(id, CallbackPlugin::new(Echo))
+                    .await
+                    .map_err(|e| format!("serving the Callback: {e}"))?;
+                caller
+                    .setup(SetupRequest { callback_id: id })
+                    .await
+                    .map_err(|s| format!("Setup: {s}"))?;
+                Ok(Dispensed::Callback {
+                    caller,
+                    _server: Arc::new(server),
+                })
+            }
         }
     }
 
+    /// Stores `value` under `key` (nothing to store for a callback: each call carries its
+    /// payload).
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
         match self {
-            Caller::Protobuf(kv) => kv
+            Dispensed::Protobuf(kv) => kv
                 .put(PutRequest {
                     key: key.to_string(),
                     value,
@@ -105,17 +149,19 @@ impl Caller {
                 .await
                 .map(drop)
                 .map_err(|s| format!("Put {key}: {s}")),
-            Caller::Serde(store) => store
+            Dispensed::Serde(store) => store
                 .put(key.to_string(), value.into())
                 .await
                 .map_err(|e| format!("put {key}: {e}")),
+            Dispensed::Callback { .. } => Ok(()),
         }
     }
 
-    /// One `Get`, checked against `expected` (as go-kv-host's `bench` checks every reply).
+    /// One `Get` of `key`, or for a callback one `Call` carrying `expected`; the reply is checked
+    /// against `expected` (as go-kv-host's `bench` checks every reply).
     async fn get(&self, key: &str, expected: &[u8]) -> Result<(), String> {
         let value = match self {
-            Caller::Protobuf(kv) => {
+            Dispensed::Protobuf(kv) => {
                 kv.get(GetRequest {
                     key: key.to_string(),
                 })
@@ -123,11 +169,20 @@ impl Caller {
                 .map_err(|s| format!("Get {key}: {s}"))?
                 .value
             }
-            Caller::Serde(store) => store
+            Dispensed::Serde(store) => store
                 .get(key.to_string())
                 .await
                 .map_err(|e| format!("get {key}: {e}"))?
                 .into_vec(),
+            Dispensed::Callback { caller, .. } => {
+                caller
+                    .call(CallRequest {
+                        payload: expected.to_vec(),
+                    })
+                    .await
+                    .map_err(|s| format!("Call: {s}"))?
+                    .payload
+            }
         };
         if value != expected {
             return Err(format!(
@@ -147,7 +202,8 @@ fn config(plugin: &PluginCommand, automtls: bool) -> ClientConfig {
         .plugins(
             PluginSet::new()
                 .with(PROTOBUF_PLUGIN, KvPlugin::host())
-                .with(SERDE_PLUGIN, StorePlugin::host()),
+                .with(SERDE_PLUGIN, StorePlugin::host())
+                .with(CALLBACK_PLUGIN, CallerPlugin::host()),
         )
 }
 
@@ -169,7 +225,8 @@ where
 
 /// A fresh plugin, `size` bytes stored, `warmup` untimed `Get`s, then `calls` `Get`s shared by
 /// `concurrency` callers on one dispensed client (one caller: the latency measurements); every
-/// call is timed, and so is the whole batch.
+/// call is timed, and so is the whole batch. With [`Interface::Callback`], `Call`s of `size`
+/// bytes instead, each calling back the host's [`Callback`] (set up before the warm-up).
 pub async fn throughput(
     plugin: &PluginCommand,
     interface: Interface,
@@ -180,7 +237,7 @@ pub async fn throughput(
     warmup: usize,
 ) -> Result<Summary, String> {
     with_client(plugin, automtls, |client| async move {
-        let caller = Caller::dispense(&client, interface).await?;
+        let caller = Dispensed::dispense(&client, interface).await?;
         let value = Arc::new(payload(size));
         caller.put(BENCH_KEY, value.to_vec()).await?;
         for _ in 0..warmup {
@@ -248,7 +305,7 @@ pub async fn startup(
         let result = async {
             client.start().await.map_err(|e| e.to_string())?;
             let started = t.elapsed();
-            let caller = Caller::dispense(&client, Interface::Protobuf).await?;
+            let caller = Dispensed::dispense(&client, Interface::Protobuf).await?;
             let dispensed = t.elapsed();
             caller.get(STARTUP_KEY, STARTUP_VALUE.as_bytes()).await?;
             let total = t.elapsed();
@@ -270,7 +327,7 @@ pub async fn startup(
 /// that persist values, such as go-kv-plugin's file store).
 pub async fn store_startup_value(plugin: &PluginCommand, automtls: bool) -> Result<(), String> {
     with_client(plugin, automtls, |client| async move {
-        Caller::dispense(&client, Interface::Protobuf)
+        Dispensed::dispense(&client, Interface::Protobuf)
             .await?
             .put(STARTUP_KEY, STARTUP_VALUE.as_bytes().to_vec())
             .await
@@ -295,7 +352,7 @@ pub async fn memory(
     calls: usize,
 ) -> Result<Resident, String> {
     with_client(plugin, automtls, |client| async move {
-        let caller = Caller::dispense(&client, Interface::Protobuf).await?;
+        let caller = Dispensed::dispense(&client, Interface::Protobuf).await?;
         let value = payload(size);
         caller.put(BENCH_KEY, value.clone()).await?;
         for _ in 0..calls {

@@ -3,7 +3,8 @@
 //! - Rust-to-Rust gRPC p50 at most 0.7 of go-plugin's Go-to-Go, per size and AutoMTLS setting;
 //! - start-up at most 0.5 of go-plugin's, per AutoMTLS setting;
 //! - plugin resident memory at most 0.5 of a Go plugin's;
-//! - and, informational: our p50 over the unix-socket floor at the same size.
+//! - and, informational: our p50 over the unix-socket floor at the same size, and our callback
+//!   round trip's p50 over go-plugin's.
 
 use crate::results::{Encoding, Pair, Results, Side, Target};
 use crate::units::size_label;
@@ -38,28 +39,46 @@ fn mtls(on: bool) -> &'static str {
     if on { "AutoMTLS on" } else { "AutoMTLS off" }
 }
 
-/// Every target and informational ratio of `results`.
-pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
+/// `what` (a p50 that `p50` reads) of Rust → Rust over go-plugin's Go → Go, per AutoMTLS
+/// setting and size.
+fn against_go(
+    results: &Results,
+    what: &str,
+    p50: fn(&Results, Pair, bool, usize) -> Option<u64>,
+    sizes: &[usize],
+    limit: Option<f64>,
+) -> Vec<Target> {
     let ours = Pair::rust(Encoding::Protobuf);
     let mut out = Vec::new();
     for automtls in [false, true] {
         for &size in sizes {
             out.push(target(
                 format!(
-                    "p50 round trip, Rust → Rust / Go → Go (go-plugin), {}, {}",
+                    "{what}, Rust → Rust / Go → Go (go-plugin), {}, {}",
                     size_label(size),
                     mtls(automtls)
                 ),
                 ratio(
-                    results.latency_p50(ours, automtls, size).map(|v| v as f64),
-                    results
-                        .latency_p50(Pair::GO, automtls, size)
-                        .map(|v| v as f64),
+                    p50(results, ours, automtls, size).map(|v| v as f64),
+                    p50(results, Pair::GO, automtls, size).map(|v| v as f64),
                 ),
-                Some(LATENCY),
+                limit,
             ));
         }
     }
+    out
+}
+
+/// Every target and informational ratio of `results`.
+pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
+    let ours = Pair::rust(Encoding::Protobuf);
+    let mut out = against_go(
+        results,
+        "p50 round trip",
+        Results::latency_p50,
+        sizes,
+        Some(LATENCY),
+    );
     for automtls in [false, true] {
         out.push(target(
             format!(
@@ -80,6 +99,16 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
             results.resident(Side::Go).map(|r| r.vm_rss_kb as f64),
         ),
         Some(MEMORY),
+    ));
+    let mut callback_sizes: Vec<usize> = results.callback.iter().map(|r| r.size).collect();
+    callback_sizes.sort_unstable();
+    callback_sizes.dedup();
+    out.extend(against_go(
+        results,
+        "p50 callback round trip",
+        Results::callback_p50,
+        &callback_sizes,
+        None,
     ));
     for automtls in [false, true] {
         for &size in sizes {

@@ -86,6 +86,19 @@ fn check_json(results: &Value) {
     positive(spawn, "min_ns");
     // 5 pairs (protobuf, serde, Go, both crossings) x 2 AutoMTLS x 3 sizes.
     check_rows(results, "latency", &["p50_ns", "p99_ns", "size"], 30);
+    // 4 pairs (Rust, Go, both crossings) x 2 AutoMTLS, one size: the callback round trip.
+    check_rows(results, "callback", &["p50_ns", "p99_ns", "size"], 8);
+    for row in results["callback"].as_array().unwrap() {
+        assert_eq!(row["size"], 64, "{row}");
+        assert_eq!(row["interface"], "protobuf", "{row}");
+        if row["status"] == "ok" {
+            let rounds = row["rounds"].as_array().expect("rounds");
+            assert_eq!(rounds.len() as u64, results["rounds"].as_u64().unwrap());
+            for round in rounds {
+                positive(round, "calls");
+            }
+        }
+    }
     // 2 pairs x 2 AutoMTLS x 3 concurrencies.
     check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 12);
     // 4 pairs x 2 AutoMTLS.
@@ -116,6 +129,7 @@ fn check_markdown(md: &str) -> usize {
     for heading in [
         "## Targets",
         "## Per-call round trip",
+        "## Callback round trip",
         "## Throughput",
         "## Start-up",
         "## Plugin resident memory",
@@ -123,6 +137,7 @@ fn check_markdown(md: &str) -> usize {
         assert!(md.contains(heading), "no {heading:?} in:\n{md}");
     }
     assert!(md.contains("| host → plugin | AutoMTLS | 64 B | 64 KiB | 1 MiB |"));
+    assert!(md.contains("| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 |"));
     for label in [
         "Rust → Rust",
         "Rust → Rust (serde)",
@@ -188,8 +203,8 @@ fn a_tiny_run_writes_json_markdown_and_a_chart() {
     let md = std::fs::read_to_string(out.path().join("results.md")).unwrap();
     assert_eq!(
         check_markdown(&md),
-        5,
-        "targets, latency, throughput, start-up, memory"
+        6,
+        "targets, latency, callback, throughput, start-up, memory"
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),

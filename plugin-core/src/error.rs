@@ -104,6 +104,14 @@ pub enum HandshakeError {
         /// The field's text.
         value: String,
     },
+    /// The host asked for broker multiplexing and the plugin does not support it (go-plugin's
+    /// `ErrGRPCBrokerMuxNotSupported`).
+    #[error(
+        "client requested gRPC broker multiplexing but plugin does not support the feature; \
+         upgrade the plugin's go-plugin library (1.6 or later) or turn multiplexing off in the \
+         host (ClientConfig::grpc_broker_multiplex(false))"
+    )]
+    MuxNotSupported,
 }
 
 /// The host's configuration cannot be used (checked before anything is launched).
@@ -120,6 +128,10 @@ pub enum ConfigError {
     /// go-plugin's `ErrSecureConfigAndReattach`.
     #[error("only one of Reattach or SecureConfig can be set")]
     SecureConfigAndReattach,
+    /// Multiplexing cannot be combined with reattach (go-plugin's rule: the session belongs to
+    /// the host that launched the plugin).
+    #[error("gRPC broker multiplexing is not supported with Reattach config")]
+    MultiplexWithReattach,
     /// AutoMTLS cannot be combined with reattach (the one-time certificates are gone).
     #[error(
         "AutoMTLS cannot be used with a reattach config: the one-time certificates are not persisted; disable AutoMTLS for reattached clients"

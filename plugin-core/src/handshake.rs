@@ -193,11 +193,11 @@ impl FromStr for HandshakeLine {
         };
         let multiplex = match parts.get(6) {
             None => None,
-            Some(v) => Some(
-                parse_go_bool(v).ok_or_else(|| HandshakeError::InvalidMultiplex {
+            Some(v) => Some(crate::protocol::parse_go_bool(v).ok_or_else(|| {
+                HandshakeError::InvalidMultiplex {
                     value: v.to_string(),
-                })?,
-            ),
+                }
+            })?),
         };
         Ok(HandshakeLine {
             core_version,
@@ -212,14 +212,6 @@ impl FromStr for HandshakeLine {
 }
 
 /// Go's `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,5 +30,5 @@ pub use codec::{Bincode, Codec, CodecError};
 pub use error::{ConfigError, HandshakeError, SecureConfigError};
 pub use handshake::{HandshakeConfig, HandshakeLine};
 pub use negotiate::{Negotiation, VersionList};
-pub use protocol::{CORE_PROTOCOL_VERSION, GRPC_HEALTH_SERVICE, Network, Protocol};
+pub use protocol::{CORE_PROTOCOL_VERSION, GRPC_HEALTH_SERVICE, Network, Protocol, parse_go_bool};
 pub use reattach::{ReattachAddr, ReattachConfig, ReattachMap};

@@ -126,3 +126,19 @@ impl<'de> Deserialize<'de> for Network {
             .map_err(|v| serde::de::Error::custom(format!("unknown network {v:?}")))
     }
 }
+
+/// A boolean as Go's `strconv.ParseBool` reads it (go-plugin parses `PLUGIN_MULTIPLEX_GRPC` and
+/// the handshake's multiplexing field this way).
+///
+/// ```
+/// assert_eq!(plugin_core::parse_go_bool("T"), Some(true));
+/// assert_eq!(plugin_core::parse_go_bool("0"), Some(false));
+/// assert_eq!(plugin_core::parse_go_bool("yes"), None);
+/// ```
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}

@@ -7,12 +7,14 @@
 //! `__private`), since only it knows which methods a `#[cfg]` leaves in.
 //!
 //! It sees the trait only: a field changed inside a struct used as an argument does not change
-//! it (the codec's decode error catches most of those).
+//! it (the codec's decode error catches most of those). A callback (`Arc<dyn Trait>`) counts as
+//! `dyn` and the trait's path as written; the callback's own interface is checked when it is
+//! dialled, against its own fingerprint.
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::ToTokens;
 
-use crate::model::{Interface, Method, Output};
+use crate::model::{Callback, Interface, Method, Output};
 
 /// The hidden method that answers the fingerprint. Only the macro knows this name: it lists the
 /// method in the server and writes its path into the client.
@@ -25,9 +27,13 @@ pub fn lines<'i, 'a>(interface: &'i Interface<'a>) -> Vec<(String, &'i Method<'a
         .methods
         .iter()
         .map(|m| {
-            let args: Vec<String> = m.args.iter().map(normalize).collect();
+            let args: Vec<String> = m.args.iter().map(|a| value(a.ty, a.callback)).collect();
             let output = match &m.output {
-                Output::Result { ok, err } => format!("{} ! {}", normalize(ok), normalize(err)),
+                Output::Result {
+                    ok,
+                    err,
+                    ok_callback,
+                } => format!("{} ! {}", value(ok, *ok_callback), normalize(err)),
                 Output::Other(ty) => normalize(ty),
                 Output::Unit => String::new(),
             };
@@ -39,6 +45,15 @@ pub fn lines<'i, 'a>(interface: &'i Interface<'a>) -> Vec<(String, &'i Method<'a
         .collect();
     lines.sort_by(|a, b| a.0.cmp(&b.0));
     lines
+}
+
+/// A type as hashed: its tokens, or for a callback `dyn` and the trait's path, however the
+/// `Arc` is written (`std::sync::Arc`, `+ Send + Sync`...).
+fn value(ty: &syn::Type, callback: Option<Callback<'_>>) -> String {
+    match callback {
+        Some(callback) => format!("dyn {}", normalize(callback.path)),
+        None => normalize(ty),
+    }
 }
 
 /// Tokens separated by single spaces, whatever their spacing in the source.
@@ -127,6 +142,33 @@ mod tests {
             syn::parse_quote! { trait Greeter { async fn greet(&self, name: String) -> Result<String, F>; } },
             syn::parse_quote! { trait Greeter { async fn hello(&self, name: String) -> Result<String, E>; } },
             syn::parse_quote! { trait Welcomer { async fn greet(&self, name: String) -> Result<String, E>; } },
+        ] {
+            assert_ne!(base, fingerprint(changed));
+        }
+    }
+
+    #[test]
+    fn a_callback_counts_as_its_trait_path() {
+        let base = fingerprint(syn::parse_quote! {
+            trait Jobs {
+                async fn start(&self, sink: Arc<dyn Progress>) -> Result<Arc<dyn Job>, E>;
+            }
+        });
+        assert_eq!(base.1, ["Start(dyn Progress) -> dyn Job ! E"]);
+        let spelled_out = fingerprint(syn::parse_quote! {
+            trait Jobs {
+                async fn start(
+                    &self,
+                    sink: std::sync::Arc<dyn Progress + Send + Sync>,
+                ) -> Result<Arc<dyn Job + Send + Sync + 'static>, E>;
+            }
+        });
+        assert_eq!(base, spelled_out);
+        for changed in [
+            syn::parse_quote! { trait Jobs { async fn start(&self, sink: Arc<dyn Sink>) -> Result<Arc<dyn Job>, E>; } },
+            syn::parse_quote! { trait Jobs { async fn start(&self, sink: Arc<dyn v2::Progress>) -> Result<Arc<dyn Job>, E>; } },
+            syn::parse_quote! { trait Jobs { async fn start(&self, sink: Arc<dyn Progress>) -> Result<Arc<dyn Task>, E>; } },
+            syn::parse_quote! { trait Jobs { async fn start(&self, sink: Arc<dyn Progress>) -> Result<u32, E>; } },
         ] {
             assert_ne!(base, fingerprint(changed));
         }

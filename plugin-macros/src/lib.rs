@@ -101,6 +101,16 @@ use crate::model::Interface;
 ///
 /// Everything else it needs (marker types, trait impls) sits in an anonymous
 /// `const _: () = { ... };` block. Every generated trait impl is `#[automatically_derived]`.
+/// Among them, the one that lets other interfaces take and return `Arc<dyn Greeter>`
+/// (callbacks, below):
+///
+/// ```rust,ignore
+/// impl plugin_runtime::__private::Brokered for dyn Greeter {
+///     type Plugin = GreeterPlugin;
+///     fn server(imp: Arc<Self>) -> GreeterPlugin { GreeterPlugin::from_arc(imp) }
+///     fn client() -> GreeterPlugin { GreeterPlugin::host() }
+/// }
+/// ```
 ///
 /// # Using it
 ///
@@ -230,13 +240,102 @@ use crate::model::Interface;
 /// }
 /// ```
 ///
+/// # Interfaces as arguments and results (callbacks)
+///
+/// go-plugin's bidirectional model, typed: a method may take another `#[plugin_interface]`
+/// trait as `Arc<dyn Trait>` (a progress sink, an event listener, a helper the plugin calls
+/// back), and a serde method may return one (a sub-object the plugin hands the host). The
+/// other side receives an `Arc<dyn Trait>` too, a client whose calls travel back through the
+/// broker (go-plugin's `GRPCBroker`) to the implementation.
+///
+/// A callback is recognised by its spelling: a type whose last path segment is `Arc` with one
+/// argument, a `dyn` trait object naming one trait and optionally `Send`, `Sync` and
+/// `'static` (`Arc<dyn Progress>`, `std::sync::Arc<dyn events::Sink + Send + Sync>`). That
+/// trait must be a `#[plugin_interface]` trait (of either encoding); any other trait fails with
+/// "`dyn Debug` must be a `#[plugin_interface]` trait to be passed between host and plugin as
+/// `Arc<dyn Trait>`", on the type. `Option<Arc<dyn Trait>>`, `Vec<...>` and other wrappers are
+/// not callbacks (and, not being serializable, fail as values would).
+///
+/// ## Serde interfaces
+///
+/// ```rust,ignore
+/// #[plugin_runtime::plugin_interface]
+/// pub trait Progress {
+///     async fn report(&self, done: u32, of: u32) -> Result<(), JobError>;
+/// }
+///
+/// #[plugin_runtime::plugin_interface]
+/// pub trait Jobs {
+///     /// Arguments: values and callbacks, in any order.
+///     async fn start(&self, name: String, progress: Arc<dyn Progress>) -> Result<u64, JobError>;
+///     /// A result: the plugin hands out an object of its own.
+///     async fn job(&self, id: u64) -> Result<Arc<dyn Job>, JobError>;
+/// }
+/// ```
+///
+/// - An `Arc<dyn Trait>` argument travels as a `u32` broker id in the argument tuple. The host's
+///   stub serves the implementation on the connection's broker before sending the call
+///   (`send_brokered`); the plugin's dispatch dials the id after decoding the arguments and
+///   before calling the implementation (`receive_brokered`), which gets a client.
+/// - A success value `Result<Arc<dyn Trait>, E>` is served by the plugin's dispatch on the
+///   broker of the call and its id sent in the reply; the host's stub dials it and returns the
+///   client. The same holds in the other direction for calls the host serves (a callback's own
+///   methods may take and return interfaces too).
+/// - Failing to serve or dial is the method's error: `E::from(CallError::Broker { .. })` on the
+///   calling side; on the serving side, an argument that cannot be dialled fails the call with
+///   a `FailedPrecondition` status (which the caller receives as `E::from(CallError::Status)`),
+///   and a result that cannot be served is replied as `Err(E::from(CallError::Broker { .. }))`.
+/// - The fingerprint counts a callback as `dyn` and the trait's path as written
+///   (`Start(String, dyn Progress) -> u64 ! JobError`), whatever the spelling of the `Arc`;
+///   the callback's own interface is checked against its own fingerprint when it is dialled.
+///
+/// ## Protobuf interfaces
+///
+/// go-plugin's own pattern, `PutRequest.add_server`: the method keeps its one request message,
+/// and each callback argument names, with `#[plugin(field = "...")]`, the `u32` field of that
+/// message that carries its broker id. The wire is then that of go-plugin's bidirectional
+/// example, so the other side may be written in Go:
+///
+/// ```rust,ignore
+/// #[plugin_runtime::plugin_interface(package = "proto", service = "Counter", encoding = "protobuf")]
+/// pub trait Counter {
+///     async fn put(
+///         &self,
+///         request: PutRequest,
+///         #[plugin(field = "add_server")] helper: Arc<dyn AddHelper>,
+///     ) -> Result<Empty, Status>;
+/// }
+/// ```
+///
+/// The stub serves `helper` and writes its id into `request.add_server` (whatever was there is
+/// overwritten) before sending; the dispatch reads `request.add_server`, dials it and passes
+/// the `Arc<dyn AddHelper>` (and the request, field included) to the implementation. A field
+/// that is missing or not a `u32` fails on the `field = "..."` literal. A protobuf method cannot
+/// return an interface (its response is one message): serve it with
+/// `GrpcBroker::accept_and_serve` and return its id in a field instead.
+///
+/// ## How long a callback lives
+///
+/// A callback is served from the moment the call sends it until the side that received it
+/// drops its `Arc` (every clone of it): the dialled connection closing ends the server. The
+/// receiver may keep it after the call that passed it returned (a `subscribe(sink)` then many
+/// `emit(n)`), and call it concurrently from many tasks. If the receiver never dials (the call
+/// failed on the way, the peer is not this macro's code), the server ends after 10 s. Everything
+/// ends when the broker closes: the plugin exits or the host calls `Client::kill`; calls on a
+/// callback after that fail with `E::from(CallError)`. Each call passing an `Arc` serves it
+/// anew, under a fresh id, for one dial: passing the same `Arc` twice gives the receiver two
+/// clients, each with its own connection.
+///
 /// # Compile errors
 ///
 /// The macro refuses, with an error on the offending tokens: generic traits and methods,
 /// associated types and constants, supertraits other than `Send`, `Sync` and `'static`,
 /// methods that are not `async`, receivers other than `&self`, a missing receiver, borrowed or
 /// `impl Trait` arguments and results, return types not written `Result<T, E>`, two methods
-/// with the same wire name, unknown options, and protobuf methods without exactly one argument.
+/// with the same wire name, unknown options, protobuf methods without exactly one request
+/// message, and misused callbacks: a protobuf callback argument without
+/// `#[plugin(field = "...")]`, a `field` on an argument that is not a callback (or in a serde
+/// interface), two callbacks naming the same field, an interface returned by a protobuf method.
 /// Types that lack a required trait (`Serialize`, `prost::Message`, `From<CallError>`...) fail
 /// on the type as written in the trait, with a message in the interface's terms:
 ///

@@ -1,11 +1,12 @@
 //! The interface as the expansion sees it: names on the wire, the encoding, and each method's
-//! argument and result types, borrowed from the user's trait so errors keep their spans.
+//! argument and result types, borrowed from the user's trait so errors keep their spans. An
+//! argument or success type written `Arc<dyn Trait>` is a callback: it crosses as a broker id.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;
 use syn::{
-    Attribute, FnArg, GenericArgument, ItemTrait, LitStr, Path, PathArguments, ReturnType,
-    Signature, TraitItem, Type,
+    Attribute, FnArg, GenericArgument, ItemTrait, LitStr, PatType, Path, PathArguments, ReturnType,
+    Signature, TraitItem, Type, TypeParamBound, TypeTraitObject,
 };
 
 use crate::ctxt::Errors;
@@ -51,13 +52,39 @@ pub struct Method<'a> {
     /// `Greet` in `/plugin.Greeter/Greet`.
     pub wire: Name,
     /// The arguments after the receiver.
-    pub args: Vec<&'a Type>,
+    pub args: Vec<Arg<'a>>,
     pub output: Output<'a>,
+}
+
+pub struct Arg<'a> {
+    /// `name: Type` as written, for errors.
+    pub typed: &'a PatType,
+    pub ty: &'a Type,
+    /// `Some` for an `Arc<dyn Trait>`.
+    pub callback: Option<Callback<'a>>,
+    /// `#[plugin(field = "...")]`: the protobuf request field that carries its broker id.
+    pub field: Option<LitStr>,
+    /// The attribute that gave `field`.
+    pub field_attr: Option<Attribute>,
+}
+
+/// An `Arc<dyn Trait>` (with optional `+ Send + Sync + 'static`): the interface `Trait` served
+/// through the broker.
+#[derive(Clone, Copy)]
+pub struct Callback<'a> {
+    pub object: &'a TypeTraitObject,
+    /// `Trait`, as written.
+    pub path: &'a Path,
 }
 
 pub enum Output<'a> {
     /// `Result<T, E>`: the only shape accepted.
-    Result { ok: &'a Type, err: &'a Type },
+    Result {
+        ok: &'a Type,
+        err: &'a Type,
+        /// `Some` when `T` is an `Arc<dyn Trait>`.
+        ok_callback: Option<Callback<'a>>,
+    },
     /// Any other return type.
     Other(&'a Type),
     /// No return type at all.
@@ -133,8 +160,19 @@ impl<'a> Interface<'a> {
 }
 
 /// The default root: the crate users depend on.
+/// By default the name this crate's Cargo.toml gives `plugin-runtime` (so a renamed dependency
+/// needs no `crate = ...`), else `::plugin_runtime`.
 pub fn default_root() -> Path {
-    syn::parse_quote!(::plugin_runtime)
+    use proc_macro_crate::{FoundCrate, crate_name};
+    match crate_name("plugin-runtime") {
+        Ok(FoundCrate::Name(name)) => {
+            let ident = proc_macro2::Ident::new(&name, proc_macro2::Span::call_site());
+            syn::parse_quote!(::#ident)
+        }
+        // `Itself` is plugin-runtime's own doctests and examples: crates of their own that
+        // name it `plugin_runtime` (the library itself never uses the macro).
+        Ok(FoundCrate::Itself) | Err(_) => syn::parse_quote!(::plugin_runtime),
+    }
 }
 
 /// `crate = "..."` as a path; the default when absent or not a path (the error is reported).
@@ -170,14 +208,18 @@ impl<'a> Method<'a> {
             .inputs
             .iter()
             .filter_map(|arg| match arg {
-                FnArg::Typed(typed) => Some(&*typed.ty),
+                FnArg::Typed(typed) => Some(Arg::from_syn(typed, errors)),
                 FnArg::Receiver(_) => None,
             })
             .collect();
         let output = match &sig.output {
             ReturnType::Default => Output::Unit,
             ReturnType::Type(_, ty) => match result_types(ty) {
-                Some((ok, err)) => Output::Result { ok, err },
+                Some((ok, err)) => Output::Result {
+                    ok,
+                    err,
+                    ok_callback: callback(ok),
+                },
                 None => Output::Other(ty),
             },
         };
@@ -189,6 +231,70 @@ impl<'a> Method<'a> {
             output,
         }
     }
+
+    /// Whether an interface crosses in this method, as an argument or as its success value.
+    pub fn has_callbacks(&self) -> bool {
+        self.args.iter().any(|a| a.callback.is_some())
+            || matches!(
+                self.output,
+                Output::Result {
+                    ok_callback: Some(_),
+                    ..
+                }
+            )
+    }
+}
+
+impl<'a> Arg<'a> {
+    fn from_syn(typed: &'a PatType, errors: &Errors) -> Self {
+        let options = parse::arg_options(&typed.attrs, errors);
+        Arg {
+            typed,
+            ty: &typed.ty,
+            callback: callback(&typed.ty),
+            field: options.field,
+            field_attr: options.field_attr,
+        }
+    }
+}
+
+/// The interface of a type written `Arc<dyn Trait>` (any path ending in `Arc`), the trait
+/// object naming one trait and, optionally, `Send`, `Sync` and `'static`.
+pub fn callback(ty: &Type) -> Option<Callback<'_>> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "Arc" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut args = args.args.iter();
+    let (Some(GenericArgument::Type(Type::TraitObject(object))), None) = (args.next(), args.next())
+    else {
+        return None;
+    };
+    object.dyn_token?;
+    let mut traits = object.bounds.iter().filter_map(|bound| match bound {
+        TypeParamBound::Trait(t) if !is_marker(&t.path) => Some(Some(&t.path)),
+        TypeParamBound::Trait(_) => None,
+        TypeParamBound::Lifetime(l) if l.ident == "static" => None,
+        _ => Some(None),
+    });
+    match (traits.next(), traits.next()) {
+        (Some(Some(path)), None) => Some(Callback { object, path }),
+        _ => None,
+    }
+}
+
+/// `Send` or `Sync`, which every interface is anyway.
+fn is_marker(path: &Path) -> bool {
+    path.segments
+        .last()
+        .is_some_and(|s| s.arguments.is_empty() && (s.ident == "Send" || s.ident == "Sync"))
 }
 
 impl Name {
@@ -249,6 +355,27 @@ mod tests {
         assert_eq!(upper_camel("get_value"), "GetValue");
         assert_eq!(upper_camel("list_v2_items"), "ListV2Items");
         assert_eq!(upper_camel("_private"), "Private");
+    }
+
+    #[test]
+    fn callbacks_are_arcs_of_one_trait_object() {
+        for (ty, expected) in [
+            (syn::parse_quote!(Arc<dyn Progress>), Some("Progress")),
+            (
+                syn::parse_quote!(std::sync::Arc<dyn events::Sink + Send + Sync + 'static>),
+                Some("events :: Sink"),
+            ),
+            (syn::parse_quote!(Arc<dyn Send + Sync>), None),
+            (syn::parse_quote!(Arc<dyn Progress + Sink>), None),
+            (syn::parse_quote!(Arc<dyn Progress + 'a>), None),
+            (syn::parse_quote!(Arc<Progress>), None),
+            (syn::parse_quote!(Box<dyn Progress>), None),
+            (syn::parse_quote!(Arc<String>), None),
+        ] {
+            let ty: Type = ty;
+            let found = callback(&ty).map(|c| quote::ToTokens::to_token_stream(c.path).to_string());
+            assert_eq!(found.as_deref(), expected, "{}", quote::quote!(#ty));
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Reads the macro's own syntax: the options of `#[plugin_interface(...)]` on the trait and of
-//! `#[plugin(...)]` on its methods. Values are kept with their spans; what they mean is checked
+//! `#[plugin(...)]` on its methods and their arguments. Values are kept with their spans; what they mean is checked
 //! in `validate`.
 
 use proc_macro2::TokenStream;
@@ -9,7 +9,7 @@ use syn::{Attribute, LitStr, Path};
 
 use crate::ctxt::Errors;
 
-/// The name of the method attribute, stripped from the emitted trait.
+/// The name of the method and argument attribute, stripped from the emitted trait.
 pub const METHOD_ATTRIBUTE: &str = "plugin";
 
 /// The options written on the trait.
@@ -27,6 +27,15 @@ pub struct TraitOptions {
 #[derive(Default)]
 pub struct MethodOptions {
     pub name: Option<LitStr>,
+}
+
+/// The options written on one argument.
+#[derive(Default)]
+pub struct ArgOptions {
+    /// `field = "add_server"`: the request field carrying a callback's broker id (protobuf).
+    pub field: Option<LitStr>,
+    /// The attribute that gave `field`, to blame when it does not belong there.
+    pub field_attr: Option<Attribute>,
 }
 
 pub fn trait_options(attr: TokenStream, errors: &Errors) -> TraitOptions {
@@ -66,7 +75,32 @@ pub fn method_options(attrs: &[Attribute], errors: &Errors) -> MethodOptions {
                 set(&mut options.name, &meta, "name", || lit_str(&meta))
             } else {
                 Err(meta.error(format!(
-                    "unknown option `{}`; #[plugin] takes `name = \"WireName\"`",
+                    "unknown option `{}`; #[plugin] on a method takes `name = \"WireName\"` \
+                     (and on a callback argument of a protobuf method, `field = \"...\"`)",
+                    path_text(&meta.path)
+                )))
+            }
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    options
+}
+
+/// Reads every `#[plugin(...)]` of a method's argument.
+pub fn arg_options(attrs: &[Attribute], errors: &Errors) -> ArgOptions {
+    let mut options = ArgOptions::default();
+    for attr in attrs.iter().filter(|a| is_method_attribute(a)) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("field") {
+                set(&mut options.field, &meta, "field", || lit_str(&meta))?;
+                options.field_attr = Some(attr.clone());
+                Ok(())
+            } else {
+                Err(meta.error(format!(
+                    "unknown option `{}`; #[plugin] on an argument takes `field = \"...\"` (the \
+                     `u32` field of a protobuf request that carries a callback's broker id)",
                     path_text(&meta.path)
                 )))
             }

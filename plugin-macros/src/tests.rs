@@ -142,3 +142,24 @@ fn cfgs_follow_their_method_everywhere() {
     assert_eq!(cfgs, 1 + 3 * 2 + 5, "{out}");
     assert!(out.contains("automatically_derived"), "{out}");
 }
+
+#[test]
+fn callbacks_are_brokered_and_their_attributes_removed() {
+    let out = expand_str(
+        quote!(encoding = "protobuf"),
+        quote! {
+            pub trait Counter {
+                async fn put(
+                    &self,
+                    request: PutRequest,
+                    #[plugin(field = "add_server")] helper: Arc<dyn AddHelper>,
+                ) -> Result<Empty, Status>;
+            }
+        },
+    );
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("Brokered for dyn Counter"), "{out}");
+    assert!(out.contains("CallbackType for __put_arg1"), "{out}");
+    assert!(out.contains(". add_server"), "{out}");
+    assert!(!out.contains("# [plugin"), "{out}");
+}

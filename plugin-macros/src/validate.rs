@@ -1,7 +1,7 @@
 //! The rules an interface must follow, each reported on the user's own tokens. Every problem
 //! found is reported (one error each); the expansion only runs when there is none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 use proc_macro2::TokenStream;
@@ -11,7 +11,7 @@ use syn::{FnArg, Item, ItemTrait, Signature, TraitItem, Type, TypeParamBound};
 
 use crate::ctxt::Errors;
 use crate::fingerprint;
-use crate::model::{Encoding, Interface, Method, Name, Output};
+use crate::model::{Arg, Encoding, Interface, Method, Name, Output};
 
 /// The most arguments a serde method may take: `__private` implements its argument tuples up
 /// to this size (serde's largest tuple).
@@ -150,7 +150,7 @@ fn check_trait(item: &ItemTrait, errors: &Errors) {
     }
 }
 
-fn is_allowed_supertrait(bound: &TypeParamBound) -> bool {
+pub fn is_allowed_supertrait(bound: &TypeParamBound) -> bool {
     match bound {
         TypeParamBound::Lifetime(l) => l.ident == "static",
         TypeParamBound::Trait(t) => {
@@ -219,18 +219,20 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
             ),
         );
     }
-    let typed = sig.inputs.iter().filter_map(|a| match a {
-        FnArg::Typed(t) => Some(t),
-        FnArg::Receiver(_) => None,
-    });
+    // Protobuf: one request message, and callbacks next to it.
+    let requests: Vec<&Arg<'_>> = method
+        .args
+        .iter()
+        .filter(|a| a.callback.is_none())
+        .collect();
     match interface.encoding {
-        Encoding::Protobuf if method.args.len() != 1 => match typed.clone().nth(1) {
+        Encoding::Protobuf if requests.len() != 1 => match requests.get(1) {
             Some(extra) => errors.spanned(
-                extra,
+                extra.typed,
                 format!(
                     "a protobuf method takes exactly one request message (this one takes {}); \
                      put the values in one message",
-                    method.args.len()
+                    requests.len()
                 ),
             ),
             None => errors.at(
@@ -240,9 +242,9 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
             ),
         },
         Encoding::Serde if method.args.len() > MAX_SERDE_ARGS => {
-            if let Some(extra) = typed.clone().nth(MAX_SERDE_ARGS) {
+            if let Some(extra) = method.args.get(MAX_SERDE_ARGS) {
                 errors.spanned(
-                    extra,
+                    extra.typed,
                     format!(
                         "a method takes at most {MAX_SERDE_ARGS} arguments; group them in a struct"
                     ),
@@ -251,13 +253,27 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
         }
         _ => {}
     }
-    for ty in &method.args {
-        check_owned(ty, "an argument", errors);
+    for arg in &method.args {
+        check_owned(arg.ty, "an argument", errors);
     }
+    check_fields(interface, method, errors);
     match &method.output {
-        Output::Result { ok, err } => {
+        Output::Result {
+            ok,
+            err,
+            ok_callback,
+        } => {
             check_owned(ok, "a result", errors);
             check_owned(err, "an error", errors);
+            if let (Encoding::Protobuf, Some(_)) = (interface.encoding, ok_callback) {
+                errors.spanned(
+                    ok,
+                    "a protobuf method returns one response message: to hand out an interface, \
+                     serve it on the broker (`GrpcBroker::accept_and_serve`) and return its id in \
+                     a `u32` field, or use a serde interface, where a method may return \
+                     `Arc<dyn Trait>`",
+                );
+            }
         }
         Output::Other(ty) => errors.spanned(
             ty,
@@ -275,6 +291,58 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
             ),
         ),
     }
+}
+
+/// `#[plugin(field = "...")]`: on every callback argument of a protobuf method, on nothing
+/// else, each naming a field of its own.
+fn check_fields(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors) {
+    let mut named: HashSet<String> = HashSet::new();
+    for arg in &method.args {
+        match (interface.encoding, &arg.callback, &arg.field) {
+            (Encoding::Serde, _, Some(_)) => errors.spanned(
+                &arg.field_attr,
+                "`field` applies to protobuf methods only: in a serde interface an \
+                 `Arc<dyn Trait>` argument travels in the argument tuple, as its broker id",
+            ),
+            (Encoding::Protobuf, None, Some(_)) => errors.spanned(
+                &arg.field_attr,
+                "`field` goes on a callback argument (`Arc<dyn Trait>`): it names the request \
+                 field that carries that callback's broker id; this argument is the request \
+                 message itself",
+            ),
+            (Encoding::Protobuf, Some(_), None) => errors.spanned(
+                arg.typed,
+                "a callback of a protobuf method travels as a broker id in a `u32` field of the \
+                 request message: name that field with `#[plugin(field = \"...\")]` on this \
+                 argument (go-plugin's bidirectional example: `field = \"add_server\"`)",
+            ),
+            (Encoding::Protobuf, Some(_), Some(field)) => {
+                if field_ident(field).is_none() {
+                    errors.spanned(field, format!("{:?} is not a field name", field.value()));
+                } else if !named.insert(field.value()) {
+                    errors.spanned(
+                        field,
+                        format!(
+                            "two callbacks name the field `{}`: each needs a field of its own",
+                            field.value()
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The Rust name of a request field written in `field = "..."` (a keyword becomes raw, as
+/// prost names it).
+pub fn field_ident(field: &syn::LitStr) -> Option<proc_macro2::Ident> {
+    let value = field.value();
+    let mut ident: proc_macro2::Ident = syn::parse_str(&value)
+        .or_else(|_| syn::parse_str(&format!("r#{value}")))
+        .ok()?;
+    ident.set_span(field.span());
+    Some(ident)
 }
 
 fn check_signature(sig: &Signature, errors: &Errors) {

@@ -23,11 +23,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::codec::EncodeBuf;
 
+pub use crate::broker::{BrokerError, GrpcBroker};
+pub use crate::connection::GrpcConnection;
+pub use crate::dispatch::Dispatch;
 pub use crate::error::{CallError, ServeError};
 pub use crate::plugin::{Dispensed, Plugin, ServiceRegistry};
 pub use crate::transport::codec::{BoxOutgoing, Outgoing};
-pub use crate::transport::connection::GrpcConnection;
-pub use crate::transport::dispatch::Dispatch;
 
 /// An argument or success type of a serde interface.
 pub trait SerdeType {
@@ -47,6 +48,271 @@ pub trait SerdeError {
 pub trait SerdeCodec {
     /// The user's codec.
     type Codec: Codec;
+}
+
+/// An interface that crosses the wire as a broker id: `#[plugin_interface]` implements it for
+/// `dyn Trait`, so that `Arc<dyn Trait>` can be an argument or a result of another interface.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must be a `#[plugin_interface]` trait to be passed between host and plugin as `Arc<dyn Trait>`",
+    label = "not a `#[plugin_interface]` trait",
+    note = "an `Arc<dyn Trait>` argument or result is a callback: it is served through the broker and the other side calls it back, which needs the client and server that `#[plugin_interface]` generates for the trait; put `#[plugin_runtime::plugin_interface]` on it, or pass a serializable value instead"
+)]
+pub trait Brokered: Send + Sync + 'static {
+    /// The registration on either side (`<Trait>Plugin`).
+    type Plugin: Plugin;
+    /// Serves an implementation (`<Trait>Plugin::from_arc`).
+    fn server(imp: Arc<Self>) -> Self::Plugin;
+    /// Dispenses the interface (`<Trait>Plugin::host`).
+    fn client() -> Self::Plugin;
+}
+
+/// Sending side of a brokered interface: serves `imp` for the peer's one dial; its id goes in
+/// the message. Served until the peer drops what it dialled.
+pub async fn send_brokered<C: ?Sized + Brokered>(
+    broker: Option<&GrpcBroker>,
+    imp: Arc<C>,
+) -> Result<u32, CallError> {
+    let failed = |error: BrokerError| CallError::Broker {
+        interface: std::any::type_name::<C>(),
+        error: Box::new(error),
+    };
+    let broker = broker.ok_or_else(|| failed(BrokerError::Unavailable))?;
+    broker
+        .serve_for_one_dial(C::server(imp))
+        .await
+        .map_err(failed)
+}
+
+/// Receiving side of a brokered interface: dials the id from the message.
+pub async fn receive_brokered<C: ?Sized + Brokered>(
+    broker: Option<&GrpcBroker>,
+    id: u32,
+) -> Result<Arc<C>, CallError> {
+    let failed = |error: BrokerError| CallError::Broker {
+        interface: std::any::type_name::<C>(),
+        error: Box::new(error),
+    };
+    let broker = broker.ok_or_else(|| failed(BrokerError::Unavailable))?;
+    broker.dispense::<C>(id, C::client()).await.map_err(failed)
+}
+
+/// An `Arc<dyn Trait>` argument or success value (a callback): the macro's marker for it, with
+/// `dyn Trait` as `Type`.
+pub trait CallbackType {
+    /// `dyn Trait`.
+    type Type: ?Sized + Brokered;
+}
+
+/// A callback's position in a method's list of slots (`Callback<marker>`); never built.
+#[derive(Debug)]
+pub struct Callback<C>(PhantomData<fn() -> C>);
+
+/// One argument or success value of a method that passes interfaces: a value that travels as
+/// itself (any [`SerdeType`] marker), or an interface that travels as a broker id
+/// ([`Callback`]).
+pub trait Slot: 'static {
+    /// What the Rust code on either side holds.
+    type Value: Send + 'static;
+    /// What travels.
+    type Wire: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// Sending side: serves an interface on `broker`, its id to send.
+    fn send(
+        value: Self::Value,
+        broker: Option<GrpcBroker>,
+    ) -> impl Future<Output = Result<Self::Wire, CallError>> + Send + 'static;
+    /// Receiving side: dials an interface's id on `broker`.
+    fn receive(
+        wire: Self::Wire,
+        broker: Option<GrpcBroker>,
+    ) -> impl Future<Output = Result<Self::Value, CallError>> + Send + 'static;
+}
+
+impl<T: SerdeType + 'static> Slot for T {
+    type Value = T::Type;
+    type Wire = T::Type;
+
+    fn send(
+        value: T::Type,
+        _: Option<GrpcBroker>,
+    ) -> impl Future<Output = Result<T::Type, CallError>> + Send + 'static {
+        std::future::ready(Ok(value))
+    }
+
+    fn receive(
+        wire: T::Type,
+        _: Option<GrpcBroker>,
+    ) -> impl Future<Output = Result<T::Type, CallError>> + Send + 'static {
+        std::future::ready(Ok(wire))
+    }
+}
+
+impl<C: CallbackType + 'static> Slot for Callback<C> {
+    type Value = Arc<C::Type>;
+    type Wire = u32;
+
+    async fn send(value: Arc<C::Type>, broker: Option<GrpcBroker>) -> Result<u32, CallError> {
+        send_brokered(broker.as_ref(), value).await
+    }
+
+    async fn receive(id: u32, broker: Option<GrpcBroker>) -> Result<Arc<C::Type>, CallError> {
+        receive_brokered(broker.as_ref(), id).await
+    }
+}
+
+/// The slots of one method, as a tuple: the serde arguments of a method that passes
+/// interfaces, or the callbacks of a protobuf method. Interfaces are sent and received one
+/// after the other, in order.
+pub trait Slots: 'static {
+    /// What the Rust code on either side holds.
+    type Values: Send + 'static;
+    /// What travels.
+    type Wire: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// Sending side: serves every interface on `broker`.
+    fn send(
+        values: Self::Values,
+        broker: Option<GrpcBroker>,
+    ) -> impl Future<Output = Result<Self::Wire, CallError>> + Send + 'static;
+    /// Receiving side: dials every interface on `broker`.
+    fn receive(
+        wire: Self::Wire,
+        broker: Option<GrpcBroker>,
+    ) -> impl Future<Output = Result<Self::Values, CallError>> + Send + 'static;
+}
+
+macro_rules! slots {
+    ($(($($slot:ident $value:ident),*))*) => {$(
+        impl<$($slot: Slot),*> Slots for ($($slot,)*) {
+            type Values = ($($slot::Value,)*);
+            type Wire = ($($slot::Wire,)*);
+
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn send(
+                values: Self::Values,
+                broker: Option<GrpcBroker>,
+            ) -> impl Future<Output = Result<Self::Wire, CallError>> + Send + 'static {
+                let ($($value,)*) = values;
+                async move { Ok(($($slot::send($value, broker.clone()).await?,)*)) }
+            }
+
+            #[allow(unused_variables, clippy::unused_unit)]
+            fn receive(
+                wire: Self::Wire,
+                broker: Option<GrpcBroker>,
+            ) -> impl Future<Output = Result<Self::Values, CallError>> + Send + 'static {
+                let ($($value,)*) = wire;
+                async move { Ok(($($slot::receive($value, broker.clone()).await?,)*)) }
+            }
+        }
+    )*};
+}
+
+slots! {
+    ()
+    (A a)
+    (A a, B b)
+    (A a, B b, C c)
+    (A a, B b, C c, D d)
+    (A a, B b, C c, D d, E e)
+    (A a, B b, C c, D d, E e, F f)
+    (A a, B b, C c, D d, E e, F f, G g)
+    (A a, B b, C c, D d, E e, F f, G g, H h)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o)
+    (A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o, P p)
+}
+
+/// Host side of a serde method that passes interfaces (go-plugin's callbacks): serves the
+/// `Arc<dyn Trait>` arguments on the connection's broker and sends their ids in the argument
+/// tuple; a success value that is an interface arrives as an id and is dialled.
+pub fn serde_call_brokered<'a, K, A, T, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    args: A::Values,
+) -> BoxFuture<'a, Result<T::Value, E::Type>>
+where
+    K: SerdeCodec + 'static,
+    A: Slots,
+    T: Slot,
+    E: SerdeError + 'static,
+{
+    Box::pin(async move {
+        let broker = conn.broker().cloned();
+        let wire = A::send(args, broker.clone())
+            .await
+            .map_err(E::Type::from_call_error)?;
+        let reply = conn
+            .unary(path, serde_body::<K::Codec, A::Wire>(wire))
+            .await
+            .map_err(E::Type::from_call_error)?;
+        let result = decode_serde::<K::Codec, Result<T::Wire, E::Type>>(&reply)
+            .unwrap_or_else(|e| Err(E::Type::from_call_error(CallError::Codec(e))))?;
+        T::receive(result, broker)
+            .await
+            .map_err(E::Type::from_call_error)
+    })
+}
+
+/// Plugin side of a serde method that passes interfaces: its arguments, every interface among
+/// them dialled on the broker of the call.
+pub fn serde_args_brokered<K: SerdeCodec, A: Slots>(
+    request: &[u8],
+) -> impl Future<Output = Result<A::Values, Status>> + Send + 'static {
+    let wire = decode_serde::<K::Codec, A::Wire>(request).map_err(bad_request);
+    async move { receive_slots::<A>(wire?).await }
+}
+
+/// Plugin side of a serde method whose success value may be an interface: serves it on the
+/// broker of the call and replies with its id. Failing to serve it is the method's error.
+pub async fn serde_reply_brokered<K: SerdeCodec, T: Slot, E: SerdeError>(
+    result: Result<T::Value, E::Type>,
+) -> BoxOutgoing {
+    let wire = match result {
+        Ok(value) => T::send(value, GrpcBroker::current())
+            .await
+            .map_err(E::Type::from_call_error),
+        Err(e) => Err(e),
+    };
+    serde_body::<K::Codec, Result<T::Wire, E::Type>>(wire)
+}
+
+/// Host side of a protobuf method that passes interfaces (go-plugin's `PutRequest.add_server`):
+/// serves the callbacks on the connection's broker, writes their ids into the request with
+/// `set`, then calls.
+pub fn prost_call_brokered<'a, Q, R, E, A>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    mut request: Q::Type,
+    callbacks: A::Values,
+    set: fn(&mut Q::Type, A::Wire),
+) -> BoxFuture<'a, Result<R::Type, E::Type>>
+where
+    Q: ProstType + 'static,
+    // Every prost message is: `prost::Message: Send`.
+    Q::Type: Send,
+    R: ProstType + 'static,
+    E: ProstError + 'static,
+    A: Slots,
+{
+    Box::pin(async move {
+        let ids = A::send(callbacks, conn.broker().cloned())
+            .await
+            .map_err(E::Type::from_call_error)?;
+        set(&mut request, ids);
+        prost_call::<Q, R, E>(conn, path, request).await
+    })
+}
+
+/// Plugin side of a method that passes interfaces: dials the ids received, on the broker of the
+/// call. A failure is the call's error status.
+pub async fn receive_slots<A: Slots>(wire: A::Wire) -> Result<A::Values, Status> {
+    A::receive(wire, GrpcBroker::current())
+        .await
+        .map_err(|e| Status::failed_precondition(e.to_string()))
 }
 
 /// A request or response message of a protobuf interface.

@@ -9,12 +9,20 @@ use tonic::Status;
 
 use crate::exit::PluginExit;
 use crate::tls::TlsError;
+use crate::transport::listener::ListenError;
 
 /// What can go wrong while starting, connecting to, dispensing from or reattaching to a plugin.
 ///
 /// Each message says what happened and, where there is one, what to do; an error from the OS
 /// or a library underneath is its [`source`](std::error::Error::source), not repeated in the
 /// message (print the whole chain, as `anyhow` and `eyre` do, to see it).
+///
+/// ```
+/// use plugin_runtime::{Client, ClientConfig, ConfigError, Error, HandshakeConfig};
+/// // No command and no reattach config: refused before anything runs.
+/// let err = Client::new(ClientConfig::new(HandshakeConfig::new(1, "K", "V"))).unwrap_err();
+/// assert!(matches!(err, Error::Config(ConfigError::CommandOrReattach)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -185,6 +193,12 @@ fn stderr_tail(stderr: &str) -> String {
 ///
 /// Interface methods return `Result<T, E>` with `E: From<CallError>`, so these reach callers as
 /// their own error type. [`Status`] converts from it, for protobuf interfaces that use it as `E`.
+///
+/// ```
+/// use plugin_runtime::{CallError, Code, Status};
+/// let status: Status = CallError::Status(Status::not_found("no key")).into();
+/// assert_eq!(status.code(), Code::NotFound);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
@@ -209,11 +223,19 @@ pub enum CallError {
         status: Status,
     },
     /// The plugin answered with a gRPC error status.
-    #[error("{}", .0.message())]
+    #[error("{}: {}", .0.code(), .0.message())]
     Status(Status),
     /// A value could not be encoded or decoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// An interface passed as an argument or returned (a callback) could not cross the broker.
+    #[error("the {interface} passed through the broker is unavailable: {error}")]
+    Broker {
+        /// The interface (`dyn my_crate::Progress`).
+        interface: &'static str,
+        /// Why (kept out of `source()`: interface error types keep this message whole).
+        error: Box<crate::broker::BrokerError>,
+    },
     /// A serde interface's plugin was built from a different version of the trait.
     #[error(
         "interface {interface} mismatch: the host was built with fingerprint {host} and the plugin \
@@ -241,6 +263,11 @@ impl From<CallError> for Status {
 }
 
 /// What can go wrong while serving a plugin.
+///
+/// ```
+/// use plugin_runtime::ServeError;
+/// assert!(ServeError::NoPlugins.to_string().contains("add a plugin set"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
@@ -248,23 +275,8 @@ pub enum ServeError {
     #[error("no plugins to serve: add a plugin set to the ServeConfig")]
     NoPlugins,
     /// The unix socket or TCP listener could not be created.
-    #[error("couldn't create the plugin listener: {what}")]
-    Listen {
-        /// What failed, and what to change.
-        what: String,
-        /// The OS error, when there is one.
-        source: Option<std::io::Error>,
-    },
-    /// `PLUGIN_UNIX_SOCKET_GROUP` names no group, or the socket could not be given to it.
-    #[error("unix socket group {group:?}: {what}")]
-    SocketGroup {
-        /// The configured group.
-        group: String,
-        /// What failed, and what to change.
-        what: String,
-        /// The OS error, when there is one.
-        source: Option<std::io::Error>,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     /// A TLS setting or certificate could not be used.
     #[error("TLS could not be set up")]
     Tls(#[from] TlsError),

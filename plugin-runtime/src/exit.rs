@@ -37,13 +37,10 @@ pub enum PluginExit {
 impl fmt::Display for PluginExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use std::os::unix::process::ExitStatusExt as _;
-        let describe = |f: &mut fmt::Formatter<'_>, status: &ExitStatus| match (
-            status.code(),
-            status.signal(),
-        ) {
-            (Some(code), _) => write!(f, "exited with status {code}"),
-            (None, Some(signal)) => write!(f, "was killed by signal {signal}"),
-            _ => write!(f, "exited ({status})"),
+        let status_of = |status: &ExitStatus| match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            _ => status.to_string(),
         };
         match self {
             PluginExit::Killed { status: None } => {
@@ -51,11 +48,16 @@ impl fmt::Display for PluginExit {
             }
             PluginExit::Killed {
                 status: Some(status),
-            } => {
-                f.write_str("was killed by the host (Client::kill) and ")?;
-                describe(f, status)
-            }
-            PluginExit::Exited(status) => describe(f, status),
+            } => write!(
+                f,
+                "was killed by the host (Client::kill), ending with {}",
+                status_of(status)
+            ),
+            PluginExit::Exited(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => write!(f, "exited with status {code}"),
+                (None, Some(signal)) => write!(f, "was killed by signal {signal}"),
+                _ => write!(f, "exited ({status})"),
+            },
             PluginExit::Vanished { pid } => write!(f, "is gone (process {pid} no longer exists)"),
         }
     }

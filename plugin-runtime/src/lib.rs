@@ -23,8 +23,11 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod broker;
 mod client;
+mod connection;
 mod discover;
+mod dispatch;
 mod error;
 mod exit;
 mod logging;
@@ -46,7 +49,9 @@ mod proto {
     tonic::include_proto!("plugin");
 }
 
+pub use broker::{BrokerError, BrokerServer, GrpcBroker};
 pub use client::{Client, ClientConfig, cleanup_clients, cleanup_started};
+pub use connection::GrpcConnection;
 pub use discover::discover;
 pub use error::{CallError, Error, ServeError};
 pub use exit::PluginExit;
@@ -59,7 +64,7 @@ pub use plugin_core::{
 };
 /// Turns a trait into a plugin interface: a client stub (`<Trait>Client`), a server dispatch
 /// (`<Trait>Server`) and a registration (`<Trait>Plugin`). The options, the exact generated
-/// items and the compile errors are documented on `plugin_macros::plugin_interface`.
+/// items and the compile errors are documented below.
 ///
 /// A whole round trip, with the plugin served in-process (test mode) instead of as a child:
 ///
@@ -129,7 +134,7 @@ pub use secure::{ChecksumHash, SecureConfig, Sha256};
 pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_main, serve_mux};
 pub use tls::{Certificate, TlsError};
 pub use transport::channel::GrpcChannel;
-pub use transport::connection::GrpcConnection;
+pub use transport::listener::ListenError;
 
 /// Implement interfaces with it: `#[plugin_runtime::async_trait] impl MyTrait for MyImpl`.
 pub use async_trait::async_trait;

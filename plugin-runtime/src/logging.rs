@@ -67,6 +67,12 @@ pub(crate) fn timestamp() -> String {
 }
 
 /// A `tracing` layer writing go-hclog JSON lines to the plugin's stderr.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// let subscriber = tracing_subscriber::registry().with(plugin_runtime::HclogLayer::new());
+/// tracing::subscriber::with_default(subscriber, || tracing::warn!(free = 3, "disk low"));
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HclogLayer {
     _private: (),
@@ -146,7 +152,7 @@ pub(crate) fn try_init() {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "trace,h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,rustls=warn",
+            "trace,h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,rustls=warn,yamux=warn",
         )
     });
     let _ = tracing_subscriber::registry()

@@ -7,15 +7,43 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tonic::service::RoutesBuilder;
 
+use crate::broker::{BrokerError, BrokerServer, GrpcBroker};
+use crate::connection::GrpcConnection;
+use crate::dispatch::{Dispatch, DispatchService};
 use crate::error::{CallError, ServeError};
-use crate::transport::connection::GrpcConnection;
-use crate::transport::dispatch::{Dispatch, DispatchService, MessageLimits};
+use crate::transport::codec::MessageLimits;
 
 /// One plugin interface, on either side of the connection (go-plugin's `GRPCPlugin`).
 ///
 /// `#[plugin_interface]` implements it for the `<Trait>Plugin` type it generates: on the host,
 /// `<Trait>Plugin::host()` builds typed clients; in a plugin binary, `<Trait>Plugin::new(impl)`
 /// registers the implementation. Implement it by hand only to serve hand-written tonic services.
+///
+/// A hand-written registration serving a tonic service (here the standard health service)
+/// next to the generated ones:
+///
+/// ```
+/// use plugin_runtime::{CallError, Dispensed, GrpcConnection, Plugin, ServeError, ServiceRegistry};
+/// use futures::future::BoxFuture;
+///
+/// struct Health;
+///
+/// impl Plugin for Health {
+///     fn interface(&self) -> &'static str {
+///         "grpc.health.v1.Health"
+///     }
+///
+///     fn grpc_client(&self, conn: GrpcConnection) -> BoxFuture<'static, Result<Dispensed, CallError>> {
+///         Box::pin(async move { Ok(Dispensed::new(std::sync::Arc::new(conn))) })
+///     }
+///
+///     fn grpc_server(&self, registry: &mut ServiceRegistry) -> Result<(), ServeError> {
+///         let (_reporter, service) = tonic_health::server::health_reporter();
+///         registry.add_service(service);
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait Plugin: Send + Sync + 'static {
     /// The Rust interface dispensed, for error messages (`dyn my_crate::Kv`).
     fn interface(&self) -> &'static str;
@@ -29,6 +57,20 @@ pub trait Plugin: Send + Sync + 'static {
 }
 
 /// A dispensed client, typed as `Arc<dyn Trait>` inside.
+///
+/// ```
+/// use std::sync::Arc;
+/// use plugin_runtime::Dispensed;
+///
+/// trait Greeter: Send + Sync {}
+/// struct English;
+/// impl Greeter for English {}
+///
+/// let dispensed = Dispensed::new::<dyn Greeter>(Arc::new(English));
+/// assert!(dispensed.type_name().contains("Greeter"));
+/// let greeter: Arc<dyn Greeter> = dispensed.downcast::<dyn Greeter>().ok().unwrap();
+/// # let _ = greeter;
+/// ```
 #[derive(Debug)]
 pub struct Dispensed {
     value: Box<dyn Any + Send + Sync>,
@@ -60,25 +102,37 @@ impl Dispensed {
 }
 
 /// Where a plugin registers its services while serving.
+/// [`Plugin::grpc_server`] receives it; see [`Plugin`] for a hand-written registration.
 #[derive(Debug)]
 pub struct ServiceRegistry {
     routes: RoutesBuilder,
     limits: MessageLimits,
+    broker: Option<GrpcBroker>,
 }
 
 impl ServiceRegistry {
-    pub(crate) fn new(limits: MessageLimits) -> Self {
+    pub(crate) fn new(limits: MessageLimits, broker: Option<GrpcBroker>) -> Self {
         ServiceRegistry {
             routes: RoutesBuilder::default(),
             limits,
+            broker,
         }
+    }
+
+    /// The broker of the connection these services are served on, for hand-written services
+    /// that broker connections (generated ones reach it through [`GrpcBroker::current`]).
+    pub fn broker(&self) -> Option<&GrpcBroker> {
+        self.broker.as_ref()
     }
 
     /// Registers an interface implementation (used by generated code).
     #[doc(hidden)]
     pub fn add_dispatch<D: Dispatch>(&mut self, dispatch: Arc<D>) -> &mut Self {
-        self.routes
-            .add_service(DispatchService::new(dispatch, self.limits));
+        self.routes.add_service(DispatchService::new(
+            dispatch,
+            self.limits,
+            self.broker.clone(),
+        ));
         self
     }
 
@@ -161,4 +215,70 @@ impl PluginSet {
 }
 
 /// Plugin sets by app protocol version (go-plugin's `VersionedPlugins`).
+///
+/// ```
+/// use plugin_runtime::{PluginSet, VersionedPlugins};
+/// let versions = VersionedPlugins::from([(2, PluginSet::new()), (3, PluginSet::new())]);
+/// assert_eq!(versions.keys().copied().collect::<Vec<_>>(), [2, 3]);
+/// ```
 pub type VersionedPlugins = BTreeMap<u32, PluginSet>;
+
+/// Typed brokering: interfaces served and dialled by broker id.
+impl GrpcBroker {
+    /// Serves `plugin` (an interface implementation, `<Trait>Plugin::new(imp)`, or hand-written
+    /// services) under `id`, and tells the peer where to find it. Served until the returned
+    /// [`BrokerServer`] is dropped or the broker closes.
+    pub async fn accept_and_serve(
+        &self,
+        id: u32,
+        plugin: impl Plugin,
+    ) -> Result<BrokerServer, BrokerError> {
+        let mut registry = ServiceRegistry::new(self.limits(), Some(self.clone()));
+        plugin
+            .grpc_server(&mut registry)
+            .map_err(|source| BrokerError::Register { id, source })?;
+        self.serve_routes(id, registry.into_routes().routes()).await
+    }
+
+    /// Connects to what the peer serves under `id`, waiting up to 5 s for it to be announced
+    /// (go-plugin's `Dial`). Use it with a generated client (`<Trait>Client::new(conn)`) or a
+    /// hand-written tonic one (`conn.channel()`).
+    pub async fn dial(&self, id: u32) -> Result<GrpcConnection, BrokerError> {
+        let channel = self.dial_channel(id).await?;
+        Ok(GrpcConnection::brokered(channel, self))
+    }
+
+    /// The interface the peer serves under `id`, as `Arc<T>` (`T` is `dyn Trait`), given its
+    /// host-side registration (`<Trait>Plugin::host()`); serde interfaces check their
+    /// fingerprint, as [`Client::dispense`](crate::Client::dispense) does.
+    pub async fn dispense<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        id: u32,
+        plugin: impl Plugin,
+    ) -> Result<Arc<T>, BrokerError> {
+        let conn = self.dial(id).await?;
+        let dispensed = plugin.grpc_client(conn).await?;
+        dispensed
+            .downcast::<T>()
+            .map_err(|other| BrokerError::WrongInterface {
+                id,
+                requested: std::any::type_name::<T>(),
+                actual: other.type_name(),
+            })
+    }
+}
+
+impl GrpcBroker {
+    /// Serves `plugin` under a fresh id for one dial: until the peer that dialled it hangs up
+    /// (drops what it dialled), or nobody dials within 10 s, or the broker closes.
+    pub(crate) async fn serve_for_one_dial(&self, plugin: impl Plugin) -> Result<u32, BrokerError> {
+        let id = self.next_id();
+        let mut registry = ServiceRegistry::new(self.limits(), Some(self.clone()));
+        plugin
+            .grpc_server(&mut registry)
+            .map_err(|source| BrokerError::Register { id, source })?;
+        self.serve_routes_once(id, registry.into_routes().routes())
+            .await?;
+        Ok(id)
+    }
+}

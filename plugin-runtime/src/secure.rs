@@ -10,6 +10,25 @@ use sha2::Digest as _;
 use plugin_core::SecureConfigError;
 
 /// A digest algorithm for [`SecureConfig`].
+///
+/// ```
+/// use std::io::Read;
+/// use plugin_runtime::{ChecksumHash, SecureConfig};
+///
+/// /// A toy digest: the length of the file, as 8 bytes.
+/// struct Length;
+///
+/// impl ChecksumHash for Length {
+///     fn name(&self) -> &'static str { "length" }
+///     fn digest(&self, reader: &mut dyn Read) -> std::io::Result<Vec<u8>> {
+///         let n = std::io::copy(reader, &mut std::io::sink())?;
+///         Ok(n.to_be_bytes().to_vec())
+///     }
+/// }
+///
+/// let secure = SecureConfig::new(3u64.to_be_bytes().to_vec(), Some(std::sync::Arc::new(Length)));
+/// # let _ = secure;
+/// ```
 pub trait ChecksumHash: Send + Sync + 'static {
     /// Its name, for messages (`sha256`).
     fn name(&self) -> &'static str;
@@ -18,6 +37,13 @@ pub trait ChecksumHash: Send + Sync + 'static {
 }
 
 /// SHA-256.
+///
+/// ```
+/// use plugin_runtime::{ChecksumHash, Sha256};
+/// let digest = Sha256.digest(&mut &b"abc"[..])?;
+/// assert_eq!(digest.len(), 32);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sha256;
 

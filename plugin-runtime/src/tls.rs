@@ -68,6 +68,13 @@ impl rcgen::SigningKey for RingKey {
 }
 
 /// Setting up TLS failed: what we were doing, and the crypto library's error as the source.
+///
+/// ```
+/// # fn f(e: plugin_runtime::TlsError) {
+/// use std::error::Error as _;
+/// eprintln!("{e}: {}", e.source().map(|s| s.to_string()).unwrap_or_default());
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{context}")]
 pub struct TlsError {

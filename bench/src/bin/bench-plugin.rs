@@ -1,6 +1,8 @@
 //! The Rust plugin of the benchmarks: an in-memory key-value store served twice, as `proto.KV`
 //! (protobuf, go-plugin's KV example, plugin name `kv`) and as the serde interface
-//! `plugin_bench::Store` (plugin name `store`). Both views share one map.
+//! `plugin_bench::Store` (plugin name `store`), both views sharing one map; and the far end of
+//! the callback round trip, `bench.Caller` (plugin name `caller`): `Setup` dials the host's
+//! `bench.Callback` through the gRPC broker, once, and each `Call` echoes its payload through it.
 //!
 //! `BENCH_PLUGIN_SEED=key=value` stores one value before serving, so that freshly started
 //! plugins can answer a `Get` at once (the start-up measurements time spawn to first `Get`).
@@ -11,13 +13,15 @@
 
 use std::collections::HashMap;
 use std::error::Error;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use plugin_bench::interface::{
-    PROTOBUF_PLUGIN, RUNTIME_ENV, SEED_ENV, SERDE_PLUGIN, Store, StoreError, StorePlugin,
+    CALLBACK_PLUGIN, CallReply, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin,
+    EchoRequest, PROTOBUF_PLUGIN, RUNTIME_ENV, SEED_ENV, SERDE_PLUGIN, SetupReply, SetupRequest,
+    Store, StoreError, StorePlugin,
 };
 use plugin_fixtures::kv::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{PluginSet, ServeConfig, Status};
+use plugin_runtime::{GrpcBroker, PluginSet, ServeConfig, Status};
 
 /// The shared map.
 #[derive(Clone, Default)]
@@ -67,6 +71,50 @@ impl Store for Memory {
     }
 }
 
+/// `bench.Caller`: calls back the host's `bench.Callback`, dialled by the last `Setup`.
+#[derive(Default)]
+struct Echoer {
+    callback: RwLock<Option<Arc<dyn Callback>>>,
+}
+
+#[plugin_runtime::async_trait]
+impl Caller for Echoer {
+    async fn setup(&self, request: SetupRequest) -> Result<SetupReply, Status> {
+        let id = request.callback_id;
+        let broker = GrpcBroker::current()
+            .ok_or_else(|| Status::failed_precondition("this call came without a gRPC broker"))?;
+        // go-plugin sends a brokered server's address once: one dial per id.
+        let callback = broker
+            .dispense::<dyn Callback>(id, CallbackPlugin::host())
+            .await
+            .map_err(|e| {
+                Status::unavailable(format!("dialing the host's Callback (broker id {id}): {e}"))
+            })?;
+        *self
+            .callback
+            .write()
+            .map_err(|_| Status::internal("the Callback's lock is poisoned"))? = Some(callback);
+        Ok(SetupReply {})
+    }
+
+    async fn call(&self, request: CallRequest) -> Result<CallReply, Status> {
+        let callback = self
+            .callback
+            .read()
+            .map_err(|_| Status::internal("the Callback's lock is poisoned"))?
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("Call before Setup: no Callback to call"))?;
+        let echo = callback
+            .echo(EchoRequest {
+                payload: request.payload,
+            })
+            .await?;
+        Ok(CallReply {
+            payload: echo.payload,
+        })
+    }
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let memory = Memory::default();
     if let Some((key, value)) = std::env::var(SEED_ENV)
@@ -78,7 +126,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let plugins = PluginSet::new()
         .with(PROTOBUF_PLUGIN, KvPlugin::new(memory.clone()))
-        .with(SERDE_PLUGIN, StorePlugin::new(memory.clone()));
+        .with(SERDE_PLUGIN, StorePlugin::new(memory.clone()))
+        .with(CALLBACK_PLUGIN, CallerPlugin::new(Echoer::default()));
     let runtime = if std::env::var(RUNTIME_ENV).as_deref() == Ok("current_thread") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

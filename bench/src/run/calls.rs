@@ -1,29 +1,55 @@
-//! Per-call round trips and throughput: every cell measured once per round, the rounds
-//! interleaving all pairs; medians over rounds.
+//! Per-call round trips, callback round trips and throughput: every cell measured once per
+//! round, the rounds interleaving all pairs; medians over rounds.
 
 use std::collections::HashMap;
 
-use super::{Bench, Cell, THROUGHPUT_PAIRS, describe, latency_pairs, on_off, progress};
+use super::{
+    Bench, CALLBACK_PAIRS, Cell, THROUGHPUT_PAIRS, Workload, describe, latency_pairs, on_off,
+    progress,
+};
+use crate::plan::SizePlan;
 use crate::results::{LatencyRow, Pair, ThroughputRow};
 use crate::stats;
 
 impl Bench {
     /// Every latency cell: pairs x AutoMTLS x sizes, one caller.
     pub(super) fn latency(&self) -> Vec<LatencyRow> {
-        let pairs = latency_pairs();
+        self.round_trips(Workload::Get, &latency_pairs(), &self.plan.sizes)
+    }
+
+    /// Every callback cell: pairs x AutoMTLS, one caller, the plan's callback payload.
+    pub(super) fn callback(&self) -> Vec<LatencyRow> {
+        self.round_trips(Workload::Callback, &CALLBACK_PAIRS, &[self.plan.callback])
+    }
+
+    /// Round trips of `workload`, one caller: pairs x AutoMTLS x sizes.
+    fn round_trips(
+        &self,
+        workload: Workload,
+        pairs: &[Pair],
+        sizes: &[SizePlan],
+    ) -> Vec<LatencyRow> {
         let mut cells: HashMap<(Pair, bool, usize), Cell> = HashMap::new();
         for round in 1..=self.plan.rounds {
-            for size in &self.plan.sizes {
+            for size in sizes {
                 for automtls in [false, true] {
-                    for &pair in &pairs {
+                    for &pair in pairs {
                         let cell = cells.entry((pair, automtls, size.bytes)).or_default();
                         if self.skip(pair).is_some() || cell.error.is_some() {
                             continue;
                         }
-                        let result =
-                            self.calls(pair, automtls, size.bytes, 1, size.calls, size.warmup);
+                        let result = self.calls(
+                            workload,
+                            pair,
+                            automtls,
+                            size.bytes,
+                            1,
+                            size.calls,
+                            size.warmup,
+                        );
                         progress(&format!(
-                            "latency round {round}/{}: {} AutoMTLS {} {}: {}",
+                            "{} round {round}/{}: {} AutoMTLS {} {}: {}",
+                            workload.name(),
                             self.plan.rounds,
                             pair.label(),
                             on_off(automtls),
@@ -41,8 +67,8 @@ impl Bench {
         }
         let mut rows = Vec::new();
         for automtls in [false, true] {
-            for &pair in &pairs {
-                for size in &self.plan.sizes {
+            for &pair in pairs {
+                for size in sizes {
                     let cell = cells
                         .remove(&(pair, automtls, size.bytes))
                         .unwrap_or_default();
@@ -78,6 +104,7 @@ impl Bench {
                             continue;
                         }
                         let result = self.calls(
+                            Workload::Get,
                             pair,
                             automtls,
                             plan.throughput_size,

@@ -55,6 +55,14 @@ pub const STARTUP_PAIRS: [Pair; 4] = [
     Pair::protobuf(Side::Go, Side::Rust),
 ];
 
+/// The pairs of the callback round trip.
+pub const CALLBACK_PAIRS: [Pair; 4] = [
+    Pair::rust(Encoding::Protobuf),
+    Pair::GO,
+    Pair::protobuf(Side::Rust, Side::Go),
+    Pair::protobuf(Side::Go, Side::Rust),
+];
+
 /// The plugins of the memory comparison, both behind the Rust host.
 pub const MEMORY_PAIRS: [Pair; 2] = [
     Pair::rust(Encoding::Protobuf),
@@ -72,6 +80,26 @@ struct Bench {
     go: Result<GoFixtures, String>,
     /// The Go plugin's working directory (its file store, used by the start-up runs only).
     go_work: TempDir,
+}
+
+/// What each measured call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// A `Get` through the pair's interface (`proto.KV` or the serde `Store`).
+    Get,
+    /// A callback round trip: `bench.Caller` `Call`, the plugin calling back the host's
+    /// `bench.Callback` over a broker connection it dialled once, beforehand.
+    Callback,
+}
+
+impl Workload {
+    /// For progress lines.
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Get => "latency",
+            Workload::Callback => "callback",
+        }
+    }
 }
 
 /// The outcome of one cell over its rounds.
@@ -112,6 +140,14 @@ impl Bench {
         })
     }
 
+    /// The plugin on `side` serving `bench.Caller`.
+    fn callback_plugin(&self, side: Side) -> Result<PluginCommand, String> {
+        Ok(match side {
+            Side::Rust => self.rust_plugin.clone(),
+            Side::Go => PluginCommand::new(self.go()?.callback_plugin()),
+        })
+    }
+
     /// The plugin on `side`, already holding the start-up value when it starts.
     fn startup_plugin(&self, side: Side) -> Result<PluginCommand, String> {
         Ok(match side {
@@ -131,8 +167,11 @@ impl Bench {
         }
     }
 
+    /// One batch of `workload` calls on a fresh plugin (Go hosts make callbacks with one caller).
+    #[allow(clippy::too_many_arguments)]
     fn calls(
         &self,
+        workload: Workload,
         pair: Pair,
         automtls: bool,
         size: usize,
@@ -140,20 +179,27 @@ impl Bench {
         calls: usize,
         warmup: usize,
     ) -> Result<Summary, String> {
-        let plugin = self.plugin(pair.plugin)?;
-        match pair.host {
-            Side::Rust => self.rt.block_on(rust::throughput(
+        let (plugin, interface) = match workload {
+            Workload::Get => (self.plugin(pair.plugin)?, Self::interface(pair)),
+            Workload::Callback => (self.callback_plugin(pair.plugin)?, Interface::Callback),
+        };
+        match (pair.host, workload) {
+            (Side::Rust, _) => self.rt.block_on(rust::throughput(
                 &plugin,
-                Self::interface(pair),
+                interface,
                 automtls,
                 size,
                 concurrency,
                 calls,
                 warmup,
             )),
-            Side::Go => self
-                .go()?
-                .bench(&plugin, automtls, size, concurrency, calls, warmup),
+            (Side::Go, Workload::Get) => {
+                self.go()?
+                    .bench(&plugin, automtls, size, concurrency, calls, warmup)
+            }
+            (Side::Go, Workload::Callback) => {
+                self.go()?.callback(&plugin, automtls, size, calls, warmup)
+            }
         }
     }
 
@@ -248,6 +294,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
     let t0 = Instant::now();
     let floor = bench.floor(&options.exe)?;
     let latency = bench.latency();
+    let callback = bench.callback();
     let throughput = bench.throughput();
     let startup = bench.startup();
     let memory = bench.memory();
@@ -261,6 +308,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         machine: machine(bench.go.as_ref().ok()),
         floor,
         latency,
+        callback,
         throughput,
         startup,
         memory,

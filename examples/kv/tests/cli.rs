@@ -3,57 +3,22 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "../../tests_common.rs"]
+mod common;
+use common::{assert_plugin_refuses_to_run_alone, processes_in, run_host};
+
 const KV: &str = env!("CARGO_BIN_EXE_kv");
 const KV_PLUGIN: &str = env!("CARGO_BIN_EXE_kv-plugin");
 
 /// Runs `kv` in `dir` with `KV_PLUGIN` set to `plugin` (or unset: the default next to `kv`).
 fn kv(dir: &Path, plugin: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(KV);
-    cmd.args(args).current_dir(dir).env_remove("KV_AUTOMTLS");
-    match plugin {
-        Some(p) => cmd.env("KV_PLUGIN", p),
-        None => cmd.env_remove("KV_PLUGIN"),
-    };
-    let out = cmd.output().expect("kv runs");
-    let left = processes_in(dir);
-    assert!(
-        left.is_empty(),
-        "processes left running in {}: {left:?}",
-        dir.display()
-    );
-    out
+    cmd.args(args).env_remove("KV_AUTOMTLS");
+    run_host(cmd, dir, "KV_PLUGIN", plugin)
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Processes whose working directory is `dir` (the plugins a test started there).
-fn processes_in(dir: &Path) -> Vec<String> {
-    let dir = dir.canonicalize().unwrap();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == dir))
-        .filter(|e| {
-            // A zombie awaiting its reaper is gone already.
-            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
-                !s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            })
-        })
-        .map(|e| {
-            std::fs::read_to_string(e.path().join("cmdline"))
-                .unwrap_or_default()
-                .replace('\0', " ")
-        })
-        .collect()
 }
 
 #[test]
@@ -159,13 +124,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn running_the_plugin_directly_explains_itself() {
-    let out = Command::new(KV_PLUGIN)
-        .env_remove("BASIC_PLUGIN")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("This binary is a plugin"));
+    assert_plugin_refuses_to_run_alone(KV_PLUGIN, "BASIC_PLUGIN");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! trait whose associated type carries the bounds (`Serialize + DeserializeOwned + ...`,
 //! `prost::Message`, `From<CallError>`...). A type that misses a bound fails exactly one
 //! `impl`, and the error is spanned on the user's own type (as axum's `debug_handler` does);
-//! the generated calls go through the markers, so they add no second error.
+//! the generated calls go through the markers, so they add no second error. An `Arc<dyn Trait>`
+//! (a callback) gets a `CallbackType` marker instead, whose `Type` is `dyn Trait`: a trait that
+//! is not a `#[plugin_interface]` fails its `Brokered` bound there.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, format_ident, quote};
@@ -10,22 +12,54 @@ use syn::Attribute;
 use syn::ext::IdentExt as _;
 
 use super::rt;
-use crate::model::{Encoding, Interface, Output};
+use crate::model::{Callback, Encoding, Interface, Output};
 
 /// The marker types of one method.
 pub struct MethodMarkers {
-    /// One per argument (protobuf: the request message).
-    pub args: Vec<Ident>,
+    /// One per argument (protobuf: the request message and the callbacks).
+    pub args: Vec<Marker>,
     /// The success type (protobuf: the response message).
-    pub ok: Ident,
+    pub ok: Marker,
     pub err: Ident,
+}
+
+/// The marker of one argument or success type.
+pub struct Marker {
+    pub ident: Ident,
+    /// Whether it is an `Arc<dyn Trait>`, marked with `CallbackType` (else `SerdeType` or
+    /// `ProstType`).
+    pub callback: bool,
+}
+
+impl Marker {
+    /// Its slot in `__private::Slots`: the marker, or `Callback<marker>`.
+    pub fn slot(&self, rt: &TokenStream) -> TokenStream {
+        let ident = &self.ident;
+        if self.callback {
+            quote!(#rt::Callback<#ident>)
+        } else {
+            quote!(#ident)
+        }
+    }
 }
 
 impl MethodMarkers {
     /// The argument markers as one tuple type: the arguments travel as one tuple.
     pub fn args_tuple(&self) -> TokenStream {
-        let args = &self.args;
+        let args = self.args.iter().map(|m| &m.ident);
         quote!((#(#args,)*))
+    }
+
+    /// The arguments' slots as one tuple type, for a serde method that passes interfaces.
+    pub fn slots(&self, rt: &TokenStream) -> TokenStream {
+        let slots = self.args.iter().map(|m| m.slot(rt));
+        quote!((#(#slots,)*))
+    }
+
+    /// The callback arguments' slots as one tuple type, for a protobuf method.
+    pub fn callback_slots(&self, rt: &TokenStream) -> TokenStream {
+        let slots = self.args.iter().filter(|m| m.callback).map(|m| m.slot(rt));
+        quote!((#(#slots,)*))
     }
 }
 
@@ -61,31 +95,63 @@ impl Markers {
                 });
                 name
             };
-        let methods = interface
-            .methods
-            .iter()
-            .map(|m| {
-                let name = m.sig.ident.unraw().to_string();
-                let cfgs = &m.cfgs;
-                // `validate` refused every other output; `()` only keeps this total.
-                let (ok, err) = match &m.output {
-                    Output::Result { ok, err } => (quote!(#ok), quote!(#err)),
-                    Output::Other(_) | Output::Unit => (quote!(()), quote!(())),
-                };
-                MethodMarkers {
-                    args: m
-                        .args
-                        .iter()
-                        .enumerate()
-                        .map(|(i, ty)| {
-                            marker(format_ident!("__{}_arg{}", name, i), cfgs, &value_trait, ty)
-                        })
-                        .collect(),
-                    ok: marker(format_ident!("__{}_ok", name), cfgs, &value_trait, &ok),
-                    err: marker(format_ident!("__{}_err", name), cfgs, &error_trait, &err),
+        let callback_trait = quote!(#rt::CallbackType);
+        // A value's marker, or for an `Arc<dyn Trait>` a callback's, whose `Type` is the trait
+        // object (`dyn Trait`, on the user's tokens).
+        let mut typed = |name: Ident,
+                         cfgs: &[&Attribute],
+                         bound: &TokenStream,
+                         ty: &dyn ToTokens,
+                         callback: Option<Callback<'_>>| match callback {
+            Some(Callback { object, path }) => {
+                let dyn_token = object.dyn_token;
+                Marker {
+                    ident: marker(name, cfgs, &callback_trait, &quote!(#dyn_token #path)),
+                    callback: true,
                 }
-            })
-            .collect();
+            }
+            None => Marker {
+                ident: marker(name, cfgs, bound, ty),
+                callback: false,
+            },
+        };
+        let mut methods = Vec::new();
+        for m in &interface.methods {
+            let name = m.sig.ident.unraw().to_string();
+            let cfgs = &m.cfgs;
+            // `validate` refused every other output; `()` only keeps this total.
+            let (ok, err, ok_callback) = match &m.output {
+                Output::Result {
+                    ok,
+                    err,
+                    ok_callback,
+                } => (quote!(#ok), quote!(#err), *ok_callback),
+                Output::Other(_) | Output::Unit => (quote!(()), quote!(()), None),
+            };
+            let args = m
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, arg)| {
+                    let name = format_ident!("__{}_arg{}", name, i);
+                    typed(name, cfgs, &value_trait, arg.ty, arg.callback)
+                })
+                .collect();
+            let ok_name = format_ident!("__{}_ok", name);
+            let ok = typed(ok_name, cfgs, &value_trait, &ok, ok_callback);
+            methods.push(MethodMarkers {
+                args,
+                ok,
+                err: typed(
+                    format_ident!("__{}_err", name),
+                    cfgs,
+                    &error_trait,
+                    &err,
+                    None,
+                )
+                .ident,
+            });
+        }
         let codec = format_ident!("__Codec");
         if interface.encoding == Encoding::Serde {
             let path = match interface.codec {

@@ -1,12 +1,13 @@
 //! The host side: `<Trait>Client` implements the trait by calling the plugin.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ReturnType;
 
 use super::bounds::{Markers, MethodMarkers};
 use super::{Names, Output, rt};
-use crate::model::{Encoding, Interface, Method};
+use crate::model::{self, Callback, Encoding, Interface, Method};
+use crate::validate;
 
 pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Output {
     let rt = rt(&interface.root);
@@ -75,10 +76,39 @@ fn client_method(
     let args: Vec<Ident> = (0..method.args.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
-    let arg_types = &method.args;
+    let arg_types = method.args.iter().map(|a| a.ty);
     let path = interface.path(&method.wire.value);
-    let (ok, err) = (&types.ok, &types.err);
+    let (ok, err) = (&types.ok.ident, &types.err);
     let call = match interface.encoding {
+        Encoding::Serde if method.has_callbacks() => {
+            let slots = types.slots(&rt);
+            let ok_slot = types.ok.slot(&rt);
+            let call = quote! {
+                #rt::serde_call_brokered::<#codec, #slots, #ok_slot, #err>(
+                    &self.conn, #path, (#(#args,)*),
+                )
+            };
+            let callbacks = callback_bindings(&rt, method, &args);
+            match &method.output {
+                // The value dialled is an `Arc<dyn Trait>`, the signature's type may add
+                // `+ Send + Sync`.
+                model::Output::Result {
+                    ok: ok_ty,
+                    ok_callback: Some(_),
+                    ..
+                } => quote! {
+                    #callbacks
+                    let __call = #call;
+                    #rt::std::boxed::Box::pin(async move {
+                        __call.await.map(|__value| -> #ok_ty { __value })
+                    })
+                },
+                _ => quote! {
+                    #callbacks
+                    #call
+                },
+            }
+        }
         Encoding::Serde => {
             let arg_tuple = types.args_tuple();
             quote! {
@@ -86,10 +116,44 @@ fn client_method(
             }
         }
         Encoding::Protobuf => {
-            // `validate` made sure there is exactly one argument, the request.
-            let request = &types.args;
-            quote! {
-                #rt::prost_call::<#(#request)*, #ok, #err>(&self.conn, #path, #(#args)*)
+            // `validate` made sure there is exactly one request; the rest are callbacks.
+            let Some((request, request_arg)) = request(types, &args) else {
+                // Refused by `validate`.
+                return TokenStream::new();
+            };
+            if method.has_callbacks() {
+                let slots = types.callback_slots(&rt);
+                let callbacks = callback_bindings(&rt, method, &args);
+                let callback_args = callback_args(method, &args);
+                // Spanned on the user's `field = "..."`: a missing field or one that is not
+                // a `u32` is reported there.
+                let fields: Vec<Ident> = callback_fields(method).collect();
+                let ids: Vec<Ident> = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, field)| Ident::new(&format!("__id{i}"), field.span()))
+                    .collect();
+                let sets = fields
+                    .iter()
+                    .zip(&ids)
+                    .map(|(field, id)| quote_spanned!(field.span()=> __request.#field = #id;));
+                quote! {
+                    #callbacks
+                    #rt::prost_call_brokered::<#request, #ok, #err, #slots>(
+                        &self.conn,
+                        #path,
+                        #request_arg,
+                        (#(#callback_args,)*),
+                        |__request: &mut <#request as #rt::ProstType>::Type,
+                         (#(#ids,)*): <#slots as #rt::Slots>::Wire| {
+                            #(#sets)*
+                        },
+                    )
+                }
+            } else {
+                quote! {
+                    #rt::prost_call::<#request, #ok, #err>(&self.conn, #path, #request_arg)
+                }
             }
         }
     };
@@ -108,4 +172,45 @@ fn client_method(
             #call
         }
     }
+}
+
+/// The request of a protobuf method: its marker and its argument.
+pub fn request<'m>(types: &'m MethodMarkers, args: &'m [Ident]) -> Option<(&'m Ident, &'m Ident)> {
+    types
+        .args
+        .iter()
+        .zip(args)
+        .find(|(m, _)| !m.callback)
+        .map(|(m, arg)| (&m.ident, arg))
+}
+
+/// The callback arguments, in order.
+pub fn callback_args<'m>(method: &Method<'_>, args: &'m [Ident]) -> Vec<&'m Ident> {
+    method
+        .args
+        .iter()
+        .zip(args)
+        .filter(|(a, _)| a.callback.is_some())
+        .map(|(_, ident)| ident)
+        .collect()
+}
+
+/// The request fields of a protobuf method's callbacks (`validate` made sure each has one), in
+/// order, spanned on the user's `field = "..."`.
+pub fn callback_fields<'m>(method: &'m Method<'_>) -> impl Iterator<Item = Ident> + 'm {
+    method
+        .args
+        .iter()
+        .filter(|a| a.callback.is_some())
+        .filter_map(|a| a.field.as_ref().and_then(validate::field_ident))
+}
+
+/// Each callback argument as the `Arc<dyn Trait>` sent: the signature may add `+ Send + Sync`.
+fn callback_bindings(rt: &TokenStream, method: &Method<'_>, args: &[Ident]) -> TokenStream {
+    let bindings = method.args.iter().zip(args).filter_map(|(arg, ident)| {
+        let Callback { object, path } = arg.callback?;
+        let dyn_token = object.dyn_token;
+        Some(quote!(let #ident: #rt::Arc<#dyn_token #path> = #ident;))
+    });
+    quote!(#(#bindings)*)
 }

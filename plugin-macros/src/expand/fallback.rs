@@ -6,7 +6,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{ItemTrait, Path};
 
-use super::{Names, emit_trait, rt};
+use super::{Names, brokered_impl, emit_trait, rt};
+use crate::validate;
 
 /// The input as it was, for input that is not a trait at all.
 pub fn unparsed(item: TokenStream, error: syn::Error) -> TokenStream {
@@ -31,11 +32,21 @@ pub fn expand(item: &ItemTrait, root: &Path, error: syn::Error) -> TokenStream {
         ..
     } = Names::new(&item.ident);
     let vis = &item.vis;
+    // Other interfaces may take `Arc<dyn Trait>`: they keep compiling, unless `dyn Trait`
+    // itself is wrong (rustc would then report that the trait is not dyn compatible).
+    let dyn_compatible = looks_dyn_compatible(item);
+    let brokered = if dyn_compatible {
+        let brokered = brokered_impl(&rt, &item.ident, &plugin);
+        quote!(const _: () = { #brokered };)
+    } else {
+        TokenStream::new()
+    };
     // Loose signatures on purpose: they must accept whatever the user passes, whatever is
     // wrong with the trait.
     quote! {
         #error
         #the_trait
+        #brokered
 
         #[allow(dead_code)]
         #[derive(#rt::std::clone::Clone, #rt::std::fmt::Debug)]
@@ -112,4 +123,33 @@ pub fn expand(item: &ItemTrait, root: &Path, error: syn::Error) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether `dyn Trait` can be named without an error of its own: no generics, no supertraits
+/// but the allowed ones, methods only, each with a receiver and no `impl Trait` or `Self` in its
+/// signature. Conservative: when in doubt, the `Brokered` impl is left out.
+fn looks_dyn_compatible(item: &ItemTrait) -> bool {
+    item.generics.params.is_empty()
+        && item.supertraits.iter().all(validate::is_allowed_supertrait)
+        && item.items.iter().all(|i| match i {
+            syn::TraitItem::Fn(f) => {
+                let sig = &f.sig;
+                let rest = sig.inputs.iter().skip(1);
+                let output = &sig.output;
+                let tokens = quote!(#(#rest)* #output);
+                sig.generics.params.is_empty()
+                    && matches!(sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
+                    && !mentions(tokens, &["impl", "Self"])
+            }
+            _ => false,
+        })
+}
+
+/// Whether `tokens` contain one of the identifiers `words`, at any depth.
+fn mentions(tokens: TokenStream, words: &[&str]) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => words.iter().any(|w| ident == w),
+        proc_macro2::TokenTree::Group(group) => mentions(group.stream(), words),
+        _ => false,
+    })
 }

@@ -73,7 +73,7 @@ pub fn expand(interface: &Interface<'_>) -> TokenStream {
     }
 }
 
-/// The user's trait with our `#[plugin(...)]` attributes removed, `Send + Sync + 'static`
+/// The user's trait with our `#[plugin(...)]` attributes (on methods and arguments) removed, `Send + Sync + 'static`
 /// added (so `Arc<dyn Trait>` crosses tasks), a note on implementing it appended to its docs
 /// and, unless it would apply twice, `async_trait`.
 fn emit_trait(item: &ItemTrait, root: &Path, async_trait: bool) -> TokenStream {
@@ -81,6 +81,11 @@ fn emit_trait(item: &ItemTrait, root: &Path, async_trait: bool) -> TokenStream {
     for trait_item in &mut item.items {
         if let TraitItem::Fn(f) = trait_item {
             f.attrs.retain(|a| !parse::is_method_attribute(a));
+            for input in &mut f.sig.inputs {
+                if let syn::FnArg::Typed(typed) = input {
+                    typed.attrs.retain(|a| !parse::is_method_attribute(a));
+                }
+            }
         }
     }
     // Forgetting `#[async_trait]` on an impl gives rustc's E0195 with no hint of the fix, and
@@ -109,6 +114,26 @@ fn emit_trait(item: &ItemTrait, root: &Path, async_trait: bool) -> TokenStream {
         quote!(#[#rt::async_trait] #item)
     } else {
         quote!(#item)
+    }
+}
+
+/// `impl Brokered for dyn Trait`: `Arc<dyn Trait>` as an argument or result of another
+/// interface, served through the broker with `<Trait>Plugin::from_arc`, dialled with
+/// `<Trait>Plugin::host()`.
+fn brokered_impl(rt: &TokenStream, trait_: &Ident, plugin: &Ident) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl #rt::Brokered for dyn #trait_ {
+            type Plugin = #plugin;
+
+            fn server(imp: #rt::Arc<Self>) -> #plugin {
+                #plugin::from_arc(imp)
+            }
+
+            fn client() -> #plugin {
+                #plugin::host()
+            }
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use quote::quote;
 
-use super::{Names, Output, rt};
+use super::{Names, Output, brokered_impl, rt};
 use crate::fingerprint;
 use crate::model::{Encoding, Interface};
 
@@ -85,6 +85,7 @@ pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
             }
         }
     };
+    let brokered = brokered_impl(&rt, trait_, plugin);
     let hidden = quote! {
         #[automatically_derived]
         impl #rt::std::fmt::Debug for #plugin {
@@ -99,6 +100,8 @@ pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
                     .finish()
             }
         }
+
+        #brokered
 
         #[automatically_derived]
         impl #rt::Plugin for #plugin {

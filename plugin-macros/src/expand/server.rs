@@ -1,12 +1,12 @@
 //! The plugin side: `<Trait>Server` routes each gRPC method to the implementation.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 
 use super::bounds::{Markers, MethodMarkers};
-use super::{Names, Output, enabled, rt};
+use super::{Names, Output, client, enabled, rt};
 use crate::fingerprint;
-use crate::model::{Encoding, Interface, Method};
+use crate::model::{self, Callback, Encoding, Interface, Method};
 
 pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Output {
     let rt = rt(&interface.root);
@@ -121,13 +121,35 @@ fn server_method(
 ) -> TokenStream {
     let rt = rt(&interface.root);
     let ident = &method.sig.ident;
-    let (ok, err) = (&types.ok, &types.err);
+    let (ok, err) = (&types.ok.ident, &types.err);
     let args: Vec<Ident> = (0..method.args.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
     // Called through the trait, so a method named like one of `Arc`'s cannot be mistaken.
     let call = quote!(<dyn #trait_ as #trait_>::#ident(&*self.imp, #(#args),*).await);
     match interface.encoding {
+        Encoding::Serde if method.has_callbacks() => {
+            let slots = types.slots(&rt);
+            let ok_slot = types.ok.slot(&rt);
+            // The signature's `Arc<dyn Trait + Send + Sync>`, as the `Arc<dyn Trait>` served.
+            let call = match &method.output {
+                model::Output::Result {
+                    ok_callback: Some(Callback { object, path }),
+                    ..
+                } => {
+                    let dyn_token = object.dyn_token;
+                    quote!(#call.map(|__value| -> #rt::Arc<#dyn_token #path> { __value }))
+                }
+                _ => call,
+            };
+            quote! {
+                let (#(#args,)*) = #rt::serde_args_brokered::<#codec, #slots>(&__request).await?;
+                let __result = #call;
+                #rt::std::result::Result::Ok(
+                    #rt::serde_reply_brokered::<#codec, #ok_slot, #err>(__result).await,
+                )
+            }
+        }
         Encoding::Serde => {
             let arg_tuple = types.args_tuple();
             quote! {
@@ -137,9 +159,31 @@ fn server_method(
             }
         }
         Encoding::Protobuf => {
-            let request = &types.args;
+            let Some((request, request_arg)) = client::request(types, &args) else {
+                // Refused by `validate`.
+                return TokenStream::new();
+            };
+            let callbacks = if method.has_callbacks() {
+                let slots = types.callback_slots(&rt);
+                let callback_args = client::callback_args(method, &args);
+                // Spanned on the user's `field = "..."`, as in the client.
+                let ids = client::callback_fields(method).map(|field| {
+                    let id = Ident::new("__id", field.span());
+                    let request = Ident::new(&request_arg.to_string(), field.span());
+                    quote_spanned! {field.span()=> {
+                        let #id: #rt::std::primitive::u32 = #request.#field;
+                        #id
+                    }}
+                });
+                quote! {
+                    let (#(#callback_args,)*) = #rt::receive_slots::<#slots>((#(#ids,)*)).await?;
+                }
+            } else {
+                TokenStream::new()
+            };
             quote! {
-                let (#(#args,)*) = (#rt::prost_request::<#(#request)*>(__request)?,);
+                let #request_arg = #rt::prost_request::<#request>(__request)?;
+                #callbacks
                 let __result = #call;
                 #rt::prost_reply::<#ok, #err>(__result)
             }

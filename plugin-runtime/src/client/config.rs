@@ -29,6 +29,7 @@ pub struct ClientConfig {
     pub(crate) reattach: Option<ReattachConfig>,
     pub(crate) secure: Option<SecureConfig>,
     pub(crate) tls: Option<rustls::ClientConfig>,
+    pub(crate) broker_tls: Option<rustls::ServerConfig>,
     pub(crate) auto_mtls: Option<bool>,
     pub(crate) managed: bool,
     pub(crate) min_port: u16,
@@ -40,6 +41,7 @@ pub struct ClientConfig {
     pub(crate) sync_stderr: Option<PluginOutput>,
     pub(crate) allowed_protocols: Vec<Protocol>,
     pub(crate) skip_host_env: bool,
+    pub(crate) multiplex: bool,
     pub(crate) unix_socket_dir: Option<PathBuf>,
     pub(crate) unix_socket_group: Option<String>,
     pub(crate) max_message_size: usize,
@@ -55,6 +57,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("reattach", &self.reattach)
             .field("secure", &self.secure)
             .field("tls", &self.tls.is_some())
+            .field("broker_tls", &self.broker_tls.is_some())
             .field("auto_mtls", &self.auto_mtls)
             .field("managed", &self.managed)
             .field("port_range", &(self.min_port..=self.max_port))
@@ -62,6 +65,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("kill_grace", &self.kill_grace)
             .field("allowed_protocols", &self.allowed_protocols)
             .field("skip_host_env", &self.skip_host_env)
+            .field("grpc_broker_multiplex", &self.multiplex)
             .field("unix_socket_dir", &self.unix_socket_dir)
             .field("unix_socket_group", &self.unix_socket_group)
             .field("max_message_size", &self.max_message_size)
@@ -87,6 +91,7 @@ impl ClientConfig {
             reattach: None,
             secure: None,
             tls: None,
+            broker_tls: None,
             auto_mtls: None,
             managed: false,
             min_port: env::DEFAULT_MIN_PORT,
@@ -98,6 +103,7 @@ impl ClientConfig {
             sync_stderr: None,
             allowed_protocols: vec![Protocol::Grpc],
             skip_host_env: false,
+            multiplex: false,
             unix_socket_dir: None,
             unix_socket_group: None,
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
@@ -141,6 +147,14 @@ impl ClientConfig {
     /// Manual TLS (go-plugin's `TLSConfig`); turns AutoMTLS off. ALPN `h2` is set for you.
     pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// With manual TLS ([`ClientConfig::tls`]): the TLS the host serves its brokered servers
+    /// with, so that a plugin can dial them (go-plugin uses its one `tls.Config` in both roles;
+    /// rustls has one type per role). ALPN `h2` is set for you. Not needed with AutoMTLS.
+    pub fn broker_tls(mut self, config: rustls::ServerConfig) -> Self {
+        self.broker_tls = Some(config);
         self
     }
 
@@ -199,6 +213,15 @@ impl ClientConfig {
     /// Protocols the plugin may speak (default: grpc, the only one this SDK speaks).
     pub fn allowed_protocols(mut self, protocols: Vec<Protocol>) -> Self {
         self.allowed_protocols = protocols;
+        self
+    }
+
+    /// Carries brokered connections as streams of the main connection (go-plugin's
+    /// `GRPCBrokerMultiplex`, go-plugin 1.6+): one socket per plugin whatever is brokered. The
+    /// plugin must support it ([`HandshakeError::MuxNotSupported`](crate::HandshakeError)
+    /// otherwise); not with reattach. Off by default, as in go-plugin.
+    pub fn grpc_broker_multiplex(mut self, on: bool) -> Self {
+        self.multiplex = on;
         self
     }
 

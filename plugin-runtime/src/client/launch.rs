@@ -21,6 +21,9 @@ pub(super) fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
         if config.auto_mtls == Some(true) {
             return Err(ConfigError::AutoMtlsWithReattach);
         }
+        if config.multiplex {
+            return Err(ConfigError::MultiplexWithReattach);
+        }
     }
     if config.plugins.is_empty() {
         return Err(ConfigError::NoPlugins);
@@ -70,6 +73,9 @@ pub(super) fn launch_command(
         .env(env::PROTOCOL_VERSIONS, versions.to_string());
     if let Some(cert) = cert {
         cmd.env(env::CLIENT_CERT, cert.pem());
+    }
+    if config.multiplex {
+        cmd.env(env::MULTIPLEX_GRPC, "true");
     }
     if let Some(dir) = socket_dir {
         cmd.env(env::UNIX_SOCKET_DIR, dir);

@@ -82,8 +82,9 @@ impl Tail {
 }
 
 /// Turns stderr lines into `tracing` events, or, on a host that installed no `tracing`
-/// subscriber, prints them on the host's stderr (as go-plugin's default logger does), so a
-/// plugin's logs and panics are never silently lost.
+/// subscriber, prints them on the host's stderr (as go-plugin's default logger does): the
+/// plugin's log entries from info up and every other line (`eprintln!`, panics), so nothing the
+/// plugin meant to be seen is silently lost.
 pub(crate) struct LogForwarder {
     plugin: String,
     panicking: bool,
@@ -118,7 +119,14 @@ impl LogForwarder {
     /// Emits one line (without its newline).
     pub(crate) fn line(&mut self, line: &str) {
         match Line::parse(line) {
-            Line::Entry(entry) => self.emit(entry.level, &entry.message, &entry.fields),
+            Line::Entry(entry) => {
+                // Printed without a subscriber only from info up: the plugin chose its levels,
+                // and the runtime's own debug events are noise for someone who set up nothing.
+                if !tracing::dispatcher::has_been_set() && entry.level < hclog::Level::Info {
+                    return;
+                }
+                self.emit(entry.level, &entry.message, &entry.fields)
+            }
             Line::Json(text) => self.emit(hclog::Level::Debug, text, &[]),
             Line::Plain { level, text } => {
                 let level = level.unwrap_or_else(|| {

@@ -21,20 +21,23 @@ use tokio::task::JoinHandle;
 
 pub use config::ClientConfig;
 
+use crate::broker::{BrokerSetup, GrpcBroker, MuxState};
+use crate::connection::GrpcConnection;
 use crate::error::Error;
 use crate::exit::{Ending, ExitWatch, PluginExit};
 use crate::plugin::PluginSet;
 use crate::proto::grpc_controller_client::GrpcControllerClient;
 use crate::secure::resolve_program;
-use crate::tls::{Certificate, ClientTls};
+use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
-use crate::transport::connection::GrpcConnection;
-use crate::transport::io::{Address, connect_channel, dial_raw};
+use crate::transport::codec::MessageLimits;
+use crate::transport::io::{Address, channel_over, connect_channel, dial_raw};
+use crate::transport::listener::SocketPlace;
+use crate::transport::mux::{Mode as MuxMode, Mux};
 use launch::{launch_command, validate, wait_handshake};
 use plugin_core::ConfigError;
 use process::Process;
 use sockets::{private_dir, remove_dir, remove_socket};
-use stdio::attach;
 
 /// Manages one plugin: its process, its connection, the interfaces dispensed from it
 /// (go-plugin's `Client`). Cheap to clone.
@@ -94,6 +97,8 @@ struct Summary {
     socket_dir: Option<PathBuf>,
     /// The socket of a plugin we launched: removed once it is gone, in case it could not.
     socket: Option<PathBuf>,
+    /// The broker of a plugin we launched: the sockets it announced go with it too.
+    broker: Option<GrpcBroker>,
 }
 
 enum State {
@@ -125,9 +130,78 @@ struct Running {
     attachment: Attachment,
     ending: Arc<Ending>,
     plugins: PluginSet,
-    conn: GrpcConnection,
-    stdio: Option<JoinHandle<()>>,
+    attached: Attached,
     kill_grace: Duration,
+}
+
+/// What runs on the main connection once it is up.
+struct Attached {
+    /// What the stubs share (without an owner: the client holds it).
+    conn: GrpcConnection,
+    broker: GrpcBroker,
+    stdio: Option<JoinHandle<()>>,
+}
+
+/// The broker on the main connection, the connection the stubs share, and the stdio copy.
+fn attach(
+    channel: GrpcChannel,
+    exit: ExitWatch,
+    config: &mut ClientConfig,
+    name: &str,
+    tls: HostTls,
+    place: SocketPlace,
+) -> Attached {
+    let limits = MessageLimits::both(config.max_message_size);
+    let broker = GrpcBroker::host(
+        channel.clone(),
+        BrokerSetup {
+            place,
+            server_tls: tls.serve,
+            client_tls: tls.dial,
+            tls_required: tls.on,
+            peer: name.into(),
+            limits,
+            exit: exit.clone(),
+            mux: tls.mux,
+        },
+    );
+    let conn =
+        GrpcConnection::new(channel.clone(), name.into(), limits, exit).with_broker(broker.clone());
+    Attached {
+        conn,
+        broker,
+        stdio: Some(stdio::forward(channel, config, name)),
+    }
+}
+
+/// A start in progress: holds the state's lock, and if the start's future is dropped before it
+/// finishes, kills what was launched (its process group, its sockets) and says so.
+struct Starting<'a> {
+    client: &'a Client,
+    state: tokio::sync::MutexGuard<'a, State>,
+    done: bool,
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        *self.state = State::StartFailed("the start was cancelled (its future was dropped)".into());
+        let launched = self
+            .client
+            .inner
+            .summary
+            .lock()
+            .map(|mut s| (s.group.take(), s.socket.take(), s.socket_dir.take()))
+            .unwrap_or_default();
+        let (group, socket, socket_dir) = launched;
+        if let Some(group) = group {
+            process::kill_group(group);
+            remove_socket(socket.as_deref());
+        }
+        remove_dir(socket_dir.as_deref());
+    }
 }
 
 static MANAGED: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
@@ -135,6 +209,16 @@ static KILLED: AtomicBool = AtomicBool::new(false);
 
 /// Kills every client created with [`ClientConfig::managed`], in parallel (go-plugin's
 /// `CleanupClients`). Call it before the host exits.
+///
+/// ```no_run
+/// # async fn run(config: plugin_runtime::ClientConfig) -> Result<(), plugin_runtime::Error> {
+/// let client = plugin_runtime::Client::new(config.managed(true))?;
+/// client.start().await?;
+/// // ... on the way out:
+/// plugin_runtime::cleanup_clients().await;
+/// assert!(plugin_runtime::cleanup_started());
+/// # Ok(()) }
+/// ```
 pub async fn cleanup_clients() {
     KILLED.store(true, Ordering::SeqCst);
     let clients: Vec<Client> = MANAGED
@@ -206,18 +290,25 @@ impl Client {
             *state = State::Killed;
             return Err(self.killed());
         };
+        // If this future is dropped half-way, the guard kills what was launched and records it.
+        let mut starting = Starting {
+            client: self,
+            state,
+            done: false,
+        };
         let result = if config.reattach.is_some() {
             self.reattach(config).await
         } else {
             self.launch(config).await
         };
+        starting.done = true;
         match result {
             Ok(running) => {
-                *state = State::Running(Box::new(running));
+                *starting.state = State::Running(Box::new(running));
                 Ok(())
             }
             Err(e) => {
-                *state = State::StartFailed(crate::error::chain(&e));
+                *starting.state = State::StartFailed(crate::error::chain(&e));
                 self.summary(|s| s.group = None);
                 Err(e)
             }
@@ -251,7 +342,7 @@ impl Client {
         match &*state {
             State::Running(running) => Ok((
                 running.plugins.clone(),
-                running.conn.owned_by(self.inner.clone()),
+                running.attached.conn.owned_by(self.inner.clone()),
             )),
             other => Err(self
                 .unusable(other)
@@ -279,6 +370,13 @@ impl Client {
                 requested: std::any::type_name::<T>(),
                 actual: other.type_name(),
             })
+    }
+
+    /// The broker shared with the plugin (go-plugin's `GRPCBroker`): serve callbacks the plugin
+    /// dials, or dial what the plugin serves. Starts the plugin if needed.
+    pub async fn broker(&self) -> Result<GrpcBroker, Error> {
+        let (_, conn) = self.running().await?;
+        conn.broker().cloned().ok_or_else(|| self.killed())
     }
 
     /// The connection the interfaces use, for hand-written tonic clients. Like a dispensed
@@ -320,6 +418,7 @@ impl Client {
             s.group = None;
             s.socket_dir = None;
             s.socket = None;
+            s.broker = None;
         });
     }
 
@@ -426,12 +525,24 @@ impl Client {
             )
             .await
         {
-            Ok((line, channel)) => {
+            Ok((line, channel, tls)) => {
                 let version = line.app_version;
                 let plugins = config.plugins.remove(&version).unwrap_or_default();
-                let (conn, stdio) = attach(channel, process.ending.watch(), &mut config, &name);
+                let place = SocketPlace {
+                    dir: socket_dir.clone(),
+                    group: config.unix_socket_group.clone(),
+                };
+                let attached = attach(
+                    channel,
+                    process.ending.watch(),
+                    &mut config,
+                    &name,
+                    tls,
+                    place,
+                );
                 self.summary(|s| {
                     s.socket = socket.clone();
+                    s.broker = Some(attached.broker.clone());
                     s.version = Some(version);
                     s.protocol = Some(line.protocol);
                     s.reattach = Some(ReattachConfig {
@@ -453,8 +564,7 @@ impl Client {
                         socket,
                     },
                     plugins,
-                    conn,
-                    stdio: Some(stdio),
+                    attached,
                     kill_grace: config.kill_grace,
                 })
             }
@@ -476,7 +586,7 @@ impl Client {
         host_versions: &VersionList,
         host_cert: Option<Certificate>,
         socket: &mut Option<PathBuf>,
-    ) -> Result<(HandshakeLine, GrpcChannel), Error> {
+    ) -> Result<(HandshakeLine, GrpcChannel, HostTls), Error> {
         let name = &self.inner.name;
         let raw = wait_handshake(process, config.start_timeout, name).await?;
         let refused = |reason: HandshakeError| Error::Handshake {
@@ -487,6 +597,8 @@ impl Client {
         let line: HandshakeLine = raw.parse().map_err(refused)?;
         if line.network == Network::Unix {
             *socket = Some(PathBuf::from(&line.address));
+            // Known from now on, so that a cancelled start can remove it too.
+            self.summary(|s| s.socket = socket.clone());
         }
         Negotiation::accept(line.app_version, host_versions).map_err(refused)?;
         if !config.allowed_protocols.contains(&line.protocol) {
@@ -495,28 +607,37 @@ impl Client {
                 allowed: config.allowed_protocols.clone(),
             }));
         }
-        let tls = match (host_cert, config.tls.take()) {
-            (_, Some(manual)) => Some(ClientTls::manual(manual)),
-            (Some(own), None) => {
-                let Some(server_der) = line.server_cert.clone() else {
+        if config.multiplex && line.protocol == Protocol::Grpc && line.multiplex != Some(true) {
+            return Err(refused(HandshakeError::MuxNotSupported));
+        }
+        let tls = match (host_cert, config.tls.is_some()) {
+            (_, true) => HostTls::manual(config),
+            (Some(own), false) => {
+                let Some(plugin_der) = line.server_cert.clone() else {
                     return Err(Error::AutoMtlsNotAnswered {
                         plugin: name.clone(),
                     });
                 };
-                let tls = ClientTls::auto(&own, server_der).map_err(|source| Error::Tls {
+                HostTls::auto(&own, plugin_der).map_err(|source| Error::Tls {
                     plugin: name.clone(),
                     source,
-                })?;
-                Some(tls)
+                })?
             }
-            (None, None) => None,
+            (None, false) => HostTls::default(),
         };
         let address = Address {
             network: line.network,
             address: line.address.clone(),
         };
-        let channel = connect(name, address, tls, config.start_timeout).await?;
-        Ok((line, channel))
+        let (channel, mux) = if config.multiplex {
+            let (channel, mux) =
+                connect_multiplexed(name, address, tls.dial.clone(), config.start_timeout).await?;
+            (channel, Some(mux))
+        } else {
+            let channel = connect(name, address, tls.dial.clone(), config.start_timeout).await?;
+            (channel, None)
+        };
+        Ok((line, channel, HostTls { mux, ..tls }))
     }
 
     async fn reattach(&self, mut config: ClientConfig) -> Result<Running, Error> {
@@ -548,8 +669,12 @@ impl Client {
             process::probe_pid(reattach.pid).map_err(not_found)?;
         }
         dial_raw(&address).await.map_err(not_found)?;
-        let tls = config.tls.take().map(ClientTls::manual);
-        let channel = connect(&name, address, tls, config.start_timeout).await?;
+        let tls = if config.tls.is_some() {
+            HostTls::manual(&mut config)
+        } else {
+            HostTls::default()
+        };
+        let channel = connect(&name, address, tls.dial.clone(), config.start_timeout).await?;
         let ending = Ending::new();
         let liveness = (reattach.pid != 0).then(|| {
             let (pid, ending) = (reattach.pid, ending.clone());
@@ -565,7 +690,11 @@ impl Client {
             .find(|v| config.plugins.contains_key(v))
             .or_else(|| config.plugins.keys().next_back().copied())
             .unwrap_or_default();
-        let (conn, stdio) = attach(channel, ending.watch(), &mut config, &name);
+        let place = SocketPlace {
+            dir: None,
+            group: config.unix_socket_group.clone(),
+        };
+        let attached = attach(channel, ending.watch(), &mut config, &name, tls, place);
         self.summary(|s| {
             s.exit = Some(ending.watch());
             s.version = Some(version);
@@ -585,29 +714,94 @@ impl Client {
             attachment,
             ending,
             plugins: config.plugins.remove(&version).unwrap_or_default(),
-            conn,
-            stdio: Some(stdio),
+            attached,
             kill_grace: config.kill_grace,
         })
     }
 }
 
+/// The host's TLS in both roles: dialling the plugin (and its brokered servers), and serving
+/// the servers the host brokers.
+#[derive(Default)]
+pub(crate) struct HostTls {
+    pub(crate) dial: Option<Arc<ClientTls>>,
+    pub(crate) serve: Option<ServerTls>,
+    /// Whether TLS is on: then nothing is brokered in plaintext.
+    pub(crate) on: bool,
+    /// Multiplexed mode: the session on the main connection.
+    pub(crate) mux: Option<Arc<MuxState>>,
+}
+
+impl HostTls {
+    /// AutoMTLS: our one-time certificate, and only the plugin's accepted.
+    fn auto(own: &Certificate, plugin_der: Vec<u8>) -> Result<HostTls, crate::TlsError> {
+        Ok(HostTls {
+            dial: Some(Arc::new(ClientTls::auto(own, plugin_der.clone())?)),
+            serve: Some(ServerTls::auto(own, plugin_der.into())?),
+            on: true,
+            mux: None,
+        })
+    }
+
+    /// The user's configurations; without `broker_tls` the host cannot serve brokered servers.
+    fn manual(config: &mut ClientConfig) -> HostTls {
+        HostTls {
+            dial: config.tls.take().map(|c| Arc::new(ClientTls::manual(c))),
+            serve: config.broker_tls.take().map(ServerTls::manual),
+            on: true,
+            mux: None,
+        }
+    }
+}
+
+/// Multiplexed mode: one raw connection carrying a yamux session; the main gRPC connection is
+/// the first stream the host opens (TLS inside it), brokered ones the next.
+async fn connect_multiplexed(
+    name: &str,
+    address: Address,
+    tls: Option<Arc<ClientTls>>,
+    timeout: Duration,
+) -> Result<(GrpcChannel, Arc<MuxState>), Error> {
+    let shown = address.to_string();
+    let session = async {
+        let raw = dial_raw(&address).await?;
+        let (session, inbound) = Mux::start(raw, MuxMode::Client);
+        let main = session.open().await?;
+        let channel = channel_over(main, tls.as_deref()).await?;
+        let state = Arc::new(MuxState::default());
+        state.attach(session, address.clone(), inbound, None);
+        Ok::<_, std::io::Error>((channel, state))
+    };
+    let source = match tokio::time::timeout(timeout, session).await {
+        Ok(Ok(connected)) => return Ok(connected),
+        Ok(Err(e)) => e,
+        Err(_) => std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection after {timeout:?}"),
+        ),
+    };
+    Err(Error::Connect {
+        plugin: name.to_string(),
+        address: shown,
+        source,
+    })
+}
+
 async fn connect(
     name: &str,
     address: Address,
-    tls: Option<ClientTls>,
+    tls: Option<Arc<ClientTls>>,
     timeout: Duration,
 ) -> Result<GrpcChannel, Error> {
     let shown = address.to_string();
-    let source =
-        match tokio::time::timeout(timeout, connect_channel(address, tls.map(Arc::new))).await {
-            Ok(Ok(channel)) => return Ok(channel),
-            Ok(Err(e)) => e,
-            Err(_) => std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no connection after {timeout:?}"),
-            ),
-        };
+    let source = match tokio::time::timeout(timeout, connect_channel(address, tls)).await {
+        Ok(Ok(channel)) => return Ok(channel),
+        Ok(Err(e)) => e,
+        Err(_) => std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection after {timeout:?}"),
+        ),
+    };
     Err(Error::Connect {
         plugin: name.to_string(),
         address: shown,
@@ -618,9 +812,11 @@ async fn connect(
 impl Running {
     async fn stop(mut self, name: &str) {
         self.ending.start_killing();
+        // go-plugin's Close: the broker first (brokered servers stop), then Shutdown.
+        self.attached.broker.close();
         let grace = self.kill_grace;
         if !matches!(self.attachment, Attachment::TestMode { .. }) {
-            let mut controller = GrpcControllerClient::new(self.conn.channel());
+            let mut controller = GrpcControllerClient::new(self.attached.conn.channel());
             // The plugin may close the connection before answering: any outcome is fine.
             let _ = tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {})).await;
         }
@@ -643,13 +839,16 @@ impl Running {
                 process.kill_group();
                 process.wait_exit(Duration::from_secs(5)).await;
                 process.drain(grace).await;
-                if let Some(stdio) = self.stdio.take() {
+                if let Some(stdio) = self.attached.stdio.take() {
                     let abort = stdio.abort_handle();
                     if tokio::time::timeout(grace, stdio).await.is_err() {
                         abort.abort();
                     }
                 }
                 remove_socket(socket.take().as_deref());
+                for socket in self.attached.broker.peer_sockets() {
+                    remove_socket(Some(&socket));
+                }
                 remove_dir(socket_dir.take().as_deref());
             }
             Attachment::Reattached { pid, .. } if !graceful => process::kill_process(*pid),
@@ -661,7 +860,7 @@ impl Running {
     }
 
     fn abort_tasks(&mut self) {
-        if let Some(t) = self.stdio.take() {
+        if let Some(t) = self.attached.stdio.take() {
             t.abort();
         }
         if let Attachment::Reattached { liveness, .. } | Attachment::TestMode { liveness } =
@@ -683,6 +882,9 @@ impl Drop for Inner {
         if let Some(group) = summary.group {
             process::kill_group(group);
             remove_socket(summary.socket.as_deref());
+            for socket in summary.broker.iter().flat_map(GrpcBroker::peer_sockets) {
+                remove_socket(Some(&socket));
+            }
         }
         remove_dir(summary.socket_dir.as_deref());
     }

@@ -1,36 +1,27 @@
-//! The plugin's output after its handshake, and the connection the stubs share.
+//! The plugin's output after its handshake: `plugin.GRPCStdio/StreamStdio` to the host's
+//! writers, or its log.
 
 use tokio::task::JoinHandle;
 
 use super::config::ClientConfig;
 use super::logs::{Lines, LogForwarder};
 use super::process::PluginOutput;
-use crate::exit::ExitWatch;
 use crate::proto::grpc_stdio_client::GrpcStdioClient;
 use crate::proto::stdio_data::Channel as StdioChannel;
 use crate::transport::channel::GrpcChannel;
-use crate::transport::connection::GrpcConnection;
-use crate::transport::dispatch::MessageLimits;
 
-/// The connection the stubs share, and the task copying the plugin's stdio to the sync writers.
-pub(super) fn attach(
+/// The task copying the plugin's stdio to the sync writers (or the log).
+pub(super) fn forward(
     channel: GrpcChannel,
-    exit: ExitWatch,
     config: &mut ClientConfig,
     name: &str,
-) -> (GrpcConnection, JoinHandle<()>) {
-    let limits = MessageLimits {
-        max_decode: config.max_message_size,
-        max_encode: config.max_message_size,
-    };
-    let conn = GrpcConnection::new(channel.clone(), name.into(), limits, exit);
-    let stdio = tokio::spawn(forward_stdio(
+) -> JoinHandle<()> {
+    tokio::spawn(forward_stdio(
         channel,
         config.sync_stdout.take(),
         config.sync_stderr.take(),
         name.to_string(),
-    ));
-    (conn, stdio)
+    ))
 }
 
 /// Where one of the plugin's streams goes after its handshake: the host's writer, or, when

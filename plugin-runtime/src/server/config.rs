@@ -7,8 +7,8 @@ use std::pin::Pin;
 use plugin_core::{HandshakeConfig, ReattachConfig};
 use tokio::sync::oneshot;
 
-use super::listener::Listen;
 use crate::plugin::{PluginSet, VersionedPlugins};
+use crate::transport::listener::Listen;
 
 /// What a plugin binary serves and how (go-plugin's `ServeConfig`).
 ///
@@ -27,6 +27,7 @@ pub struct ServeConfig {
     pub(super) test: Option<ServeTestConfig>,
     pub(super) logging: bool,
     pub(super) max_message_size: usize,
+    pub(super) broker_tls: Option<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -39,6 +40,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("test", &self.test)
             .field("logging", &self.logging)
             .field("max_message_size", &self.max_message_size)
+            .field("broker_tls", &self.broker_tls.is_some())
             .finish()
     }
 }
@@ -58,6 +60,7 @@ impl ServeConfig {
             test: None,
             logging: true,
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
+            broker_tls: None,
         }
     }
 
@@ -86,6 +89,14 @@ impl ServeConfig {
     /// sends a certificate. ALPN `h2` is set for you.
     pub fn tls(mut self, config: rustls::ServerConfig) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// With manual TLS ([`ServeConfig::tls`]): the TLS this plugin dials the host's brokered
+    /// servers with (go-plugin uses its one `tls.Config` in both roles; rustls has one type per
+    /// role). ALPN `h2` is set for you. Not needed with AutoMTLS.
+    pub fn broker_tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.broker_tls = Some(config);
         self
     }
 

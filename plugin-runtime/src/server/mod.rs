@@ -2,7 +2,6 @@
 
 mod config;
 mod controller;
-mod listener;
 mod process;
 mod stdio;
 
@@ -15,22 +14,27 @@ use plugin_core::{
     GRPC_HEALTH_SERVICE, HandshakeLine, Negotiation, Protocol, ReattachAddr, ReattachConfig,
     VersionList, env,
 };
-use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::watch;
 
+pub use crate::transport::listener::Listen;
 pub use config::{ServeConfig, ServeTestConfig};
-pub use listener::Listen;
 pub use process::serve_mux;
 use process::{check_cookie, install_panic_hook, spawn_signal_handlers, watch_parent};
 
+use crate::broker::{BrokerService, BrokerSetup, GrpcBroker, MuxState};
 use crate::error::ServeError;
+use crate::exit::Ending;
 use crate::logging;
 use crate::plugin::{PluginSet, ServiceRegistry, VersionedPlugins};
+use crate::proto::grpc_broker_server::GrpcBrokerServer;
 use crate::proto::grpc_controller_server::GrpcControllerServer;
 use crate::proto::grpc_stdio_server::GrpcStdioServer;
-use crate::tls::{Certificate, ServerTls};
-use crate::transport::dispatch::MessageLimits;
-use crate::transport::io::{Address, BoxedIo};
+use crate::tls::{Certificate, ClientTls, ServerTls};
+use crate::transport::codec::MessageLimits;
+use crate::transport::io::Address;
+use crate::transport::listener::{self, Listener, SocketPlace};
+use crate::transport::mux::{Mode as MuxMode, Mux};
+use crate::transport::serve::serve_routes;
 
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -77,6 +81,16 @@ pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
 /// magic cookie it explains on stderr that the binary is a plugin and exits with status 1;
 /// it prints the handshake line as the first bytes on stdout, then captures stdout and stderr
 /// for the host, ignores SIGINT, and returns after `Shutdown`, SIGTERM, or the host's death.
+///
+/// ```no_run
+/// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
+/// # fn plugins() -> PluginSet { PluginSet::new() }
+/// #[tokio::main]
+/// async fn main() -> Result<(), plugin_runtime::ServeError> {
+///     let handshake = HandshakeConfig::new(1, "BASIC_PLUGIN", "hello");
+///     plugin_runtime::serve(ServeConfig::new(handshake).plugins(plugins())).await
+/// }
+/// ```
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let ServeConfig {
         handshake,
@@ -86,27 +100,45 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         test,
         logging: install_logging,
         max_message_size,
+        broker_tls,
     } = config;
     let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
     if test.is_none() {
         check_cookie(&handshake);
     }
     set_up_logging(capture_stdio, install_logging, test.is_none())?;
-    let (version, registry) = register(&plugins, max_message_size)?;
-    let listener = Arc::new(listener::listen(listen).await?);
+    let security = Security::new(tls, broker_tls)?;
+    // go-plugin: multiplexing when the host asks for it, never for a test-mode plugin.
+    let multiplex = test.is_none()
+        && std::env::var(env::MULTIPLEX_GRPC)
+            .ok()
+            .and_then(|v| plugin_core::parse_go_bool(&v))
+            .unwrap_or(false);
+    let mux = multiplex.then(|| Arc::new(MuxState::default()));
+    let (broker, broker_service) = GrpcBroker::plugin(BrokerSetup {
+        place: SocketPlace::from_env(),
+        server_tls: security.server.clone(),
+        client_tls: security.client.clone(),
+        tls_required: security.server.is_some(),
+        peer: "host".into(),
+        limits: MessageLimits::both(max_message_size),
+        exit: Ending::new().watch(),
+        mux: mux.clone(),
+    });
+    let (version, registry) = register(&plugins, max_message_size, &broker)?;
+    let listener = listener::listen(listen).await?;
     let address = listener.address().map_err(|source| ServeError::Io {
         context: "reading the listener's address",
         source,
     })?;
-    let (server_tls, server_cert) = server_tls(tls)?;
     // Taken before stdout is captured: the handshake line must reach the real stdout.
     let announce = match test {
-        None => Announce::Handshake(File::from(stdio::dup_fd(1).map_err(|source| {
-            ServeError::Io {
+        None => Announce::Handshake(File::from(stdio::StdFd::Out.duplicate().map_err(
+            |source| ServeError::Io {
                 context: "duplicating stdout",
                 source,
-            }
-        })?)),
+            },
+        )?)),
         Some(test) => Announce::Test(test),
     };
     let capture = capture_stdio
@@ -120,28 +152,74 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 
     tracing::debug!(network = %address.network, address = %address.address, "plugin address");
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let announced = announce.announce(version, &address, server_cert, &shutdown_tx)?;
+    let announced = announce.announce(version, &address, security.own_der, &shutdown_tx)?;
+    let (listener, session) = match mux {
+        Some(mux) => {
+            let (streams, session) = multiplexed(listener, address, mux);
+            (streams, Some(session))
+        }
+        None => (listener, None),
+    };
     let result = serve_until_shutdown(
         listener,
-        server_tls,
+        security.server,
         registry,
+        broker_service,
         capture,
         shutdown_tx,
         shutdown_rx,
     )
     .await;
+    broker.close();
+    if let Some(session) = session {
+        session.abort();
+    }
     // The handshake's stdout stayed open until now: the host drains it until the process ends.
     drop(announced);
     result
 }
 
+/// Multiplexed mode: the host's one connection to `listener` carries a yamux session; streams
+/// nobody knocked for go to the main server (the returned listener), the others to brokered
+/// servers. The task holds the socket until it is aborted.
+fn multiplexed(
+    listener: Listener,
+    address: Address,
+    mux: Arc<MuxState>,
+) -> (Listener, tokio::task::JoinHandle<()>) {
+    let (default, streams) = tokio::sync::mpsc::channel(4);
+    let main = Listener::Streams {
+        streams: tokio::sync::Mutex::new(streams),
+        address: address.clone(),
+    };
+    let session = tokio::spawn(async move {
+        let io = loop {
+            match listener.accept().await {
+                Ok(io) => break io,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting the host's connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let (session, inbound) = Mux::start(io, MuxMode::Server);
+        mux.attach(session, address, inbound, Some(default));
+        // The socket stays until the plugin stops, as go-plugin's; no one else is accepted.
+        std::future::pending::<()>().await;
+        drop(listener);
+    });
+    (main, session)
+}
+
 /// Logs keep going to the real stderr once fd 2 is captured for the host; panics go there too.
 fn set_up_logging(capture_stdio: bool, install: bool, process: bool) -> Result<(), ServeError> {
     if capture_stdio {
-        let fd = stdio::dup_fd(2).map_err(|source| ServeError::Io {
-            context: "duplicating stderr",
-            source,
-        })?;
+        let fd = stdio::StdFd::Err
+            .duplicate()
+            .map_err(|source| ServeError::Io {
+                context: "duplicating stderr",
+                source,
+            })?;
         logging::set_log_file(File::from(fd));
     }
     if install {
@@ -157,12 +235,11 @@ fn set_up_logging(capture_stdio: bool, install: bool, process: bool) -> Result<(
 fn register(
     plugins: &VersionedPlugins,
     max_message_size: usize,
+    broker: &GrpcBroker,
 ) -> Result<(u32, ServiceRegistry), ServeError> {
     let (version, set) = negotiate(plugins)?;
-    let mut registry = ServiceRegistry::new(MessageLimits {
-        max_decode: max_message_size,
-        max_encode: max_message_size,
-    });
+    let mut registry =
+        ServiceRegistry::new(MessageLimits::both(max_message_size), Some(broker.clone()));
     for (_, plugin) in set.iter() {
         plugin.grpc_server(&mut registry)?;
     }
@@ -214,8 +291,8 @@ impl Announce {
                     line = line.with_server_cert(der);
                 }
                 if std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
-                    // Broker multiplexing is not implemented yet: say so, and the host reports it.
-                    line = line.with_multiplex(false);
+                    // Asked about (whatever the answer asked for), we say we support it.
+                    line = line.with_multiplex(true);
                 }
                 out.write_all(format!("{line}\n").as_bytes())
                     .and_then(|()| out.flush())
@@ -274,29 +351,53 @@ fn negotiate(plugins: &VersionedPlugins) -> Result<(u32, &PluginSet), ServeError
     Ok((chosen.version, set))
 }
 
-/// Manual TLS wins over AutoMTLS; AutoMTLS only when the host sent its certificate.
-fn server_tls(
-    manual: Option<rustls::ServerConfig>,
-) -> Result<(Option<ServerTls>, Option<Vec<u8>>), ServeError> {
-    if let Some(config) = manual {
-        return Ok((Some(ServerTls::manual(config)), None));
+/// The plugin's TLS, in both roles: serving (its main server and brokered ones) and dialling
+/// the host's brokered servers.
+struct Security {
+    server: Option<ServerTls>,
+    client: Option<Arc<ClientTls>>,
+    /// The AutoMTLS certificate for the handshake line.
+    own_der: Option<Vec<u8>>,
+}
+
+impl Security {
+    /// Manual TLS wins over AutoMTLS; AutoMTLS only when the host sent its certificate.
+    fn new(
+        manual: Option<rustls::ServerConfig>,
+        broker_dial: Option<rustls::ClientConfig>,
+    ) -> Result<Security, ServeError> {
+        if let Some(config) = manual {
+            return Ok(Security {
+                server: Some(ServerTls::manual(config)),
+                client: broker_dial.map(|c| Arc::new(ClientTls::manual(c))),
+                own_der: None,
+            });
+        }
+        let Some(pem) = std::env::var(env::CLIENT_CERT)
+            .ok()
+            .filter(|p| !p.is_empty())
+        else {
+            return Ok(Security {
+                server: None,
+                client: None,
+                own_der: None,
+            });
+        };
+        let host_cert = crate::tls::parse_pem_certificate(&pem)?;
+        let own = Certificate::generate()?;
+        Ok(Security {
+            client: Some(Arc::new(ClientTls::auto(&own, host_cert.to_vec())?)),
+            server: Some(ServerTls::auto(&own, host_cert)?),
+            own_der: Some(own.der().to_vec()),
+        })
     }
-    let Some(pem) = std::env::var(env::CLIENT_CERT)
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        return Ok((None, None));
-    };
-    let host_cert = crate::tls::parse_pem_certificate(&pem)?;
-    let own = Certificate::generate()?;
-    let tls = ServerTls::auto(&own, host_cert)?;
-    Ok((Some(tls), Some(own.der().to_vec())))
 }
 
 async fn serve_until_shutdown(
-    listener: Arc<listener::Listener>,
+    listener: Listener,
     tls: Option<ServerTls>,
     registry: ServiceRegistry,
+    broker: BrokerService,
     capture: Option<Arc<stdio::StdioCapture>>,
     shutdown_tx: watch::Sender<bool>,
     mut shutdown_rx: watch::Receiver<bool>,
@@ -313,10 +414,8 @@ async fn serve_until_shutdown(
         }))
         .add_service(GrpcStdioServer::new(stdio::StdioService {
             capture: capture.clone(),
-        }));
-
-    let (conn_tx, conn_rx) = mpsc::channel::<std::io::Result<BoxedIo>>(16);
-    let accept = tokio::spawn(accept_loop(listener.clone(), tls, conn_tx));
+        }))
+        .add_service(GrpcBrokerServer::new(broker));
     let mut stop_rx = shutdown_rx.clone();
     let stop = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -324,13 +423,7 @@ async fn serve_until_shutdown(
             capture.finish();
         }
     };
-    use crate::transport::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
-    let server = tonic::transport::Server::builder()
-        .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(MAX_FRAME)
-        .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stop);
+    let server = serve_routes(listener, tls, routes.routes(), stop);
     // Long-lived streams (the host's stdio and broker streams) may never end on their own.
     let result = tokio::select! {
         result = server => result.map_err(ServeError::Server),
@@ -339,48 +432,6 @@ async fn serve_until_shutdown(
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => Ok(()),
     };
-    accept.abort();
-    let _ = accept.await;
-    drop(listener);
     tracing::debug!("plugin server stopped");
     result
-}
-
-async fn accept_loop(
-    listener: Arc<listener::Listener>,
-    tls: Option<ServerTls>,
-    conns: mpsc::Sender<std::io::Result<BoxedIo>>,
-) {
-    loop {
-        let io = match listener.accept().await {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        match &tls {
-            None => {
-                if conns.send(Ok(io)).await.is_err() {
-                    return;
-                }
-            }
-            Some(tls) => {
-                // Handshakes run beside the accept loop, so a stalled stranger blocks no one.
-                let tls = tls.clone();
-                let conns = conns.clone();
-                tokio::spawn(async move {
-                    match tls.accept(io).await {
-                        Ok(stream) => {
-                            let _ = conns.send(Ok(BoxedIo::new(stream))).await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
-                        }
-                    }
-                });
-            }
-        }
-    }
 }

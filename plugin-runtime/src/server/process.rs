@@ -71,7 +71,7 @@ pub(super) fn watch_parent(shutdown: watch::Sender<bool>) {
 /// Panics go to the real stderr as `panic: ...`, which go-plugin hosts (and ours) log at error.
 pub(super) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = crate::transport::dispatch::panic_message(info.payload());
+        let message = crate::dispatch::panic_message(info.payload());
         let thread = std::thread::current();
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let backtrace = std::backtrace::Backtrace::capture();
@@ -90,6 +90,19 @@ pub(super) fn install_panic_hook() {
 
 /// Serves one of several plugins from one binary, chosen by its only argument (go-plugin's
 /// `ServeMux`). Exits with status 1 and a message on stderr for a missing or unknown argument.
+///
+/// ```no_run
+/// use std::collections::BTreeMap;
+/// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
+/// # async fn run(kv: PluginSet, counter: PluginSet) -> Result<(), plugin_runtime::ServeError> {
+/// let handshake = HandshakeConfig::new(1, "BASIC_PLUGIN", "hello");
+/// let configs = BTreeMap::from([
+///     ("kv".to_string(), ServeConfig::new(handshake.clone()).plugins(kv)),
+///     ("counter".to_string(), ServeConfig::new(handshake).plugins(counter)),
+/// ]);
+/// plugin_runtime::serve_mux(configs).await // `my-plugins kv` serves the first
+/// # }
+/// ```
 pub async fn serve_mux(mut configs: BTreeMap<String, ServeConfig>) -> Result<(), ServeError> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 2 {

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -25,27 +25,34 @@ const QUEUE: usize = 256;
 /// Bytes read from a pipe at once.
 const CHUNK: usize = 32 * 1024;
 
-/// Duplicates `fd` as an owned, close-on-exec descriptor above the standard three.
-pub(crate) fn dup_fd(fd: RawFd) -> io::Result<OwnedFd> {
-    use nix::fcntl::{FcntlArg, fcntl};
-    // SAFETY: `fd` is 1 or 2, open for the whole life of the process; borrowed only for this call.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    let new = fcntl(borrowed, FcntlArg::F_DUPFD_CLOEXEC(3))?;
-    // SAFETY: F_DUPFD_CLOEXEC returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+/// One of the two standard streams the plugin captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StdFd {
+    Out,
+    Err,
+}
+
+impl StdFd {
+    /// A close-on-exec copy of the stream's descriptor (above the standard three).
+    pub(crate) fn duplicate(self) -> io::Result<OwnedFd> {
+        match self {
+            StdFd::Out => std::io::stdout().as_fd().try_clone_to_owned(),
+            StdFd::Err => std::io::stderr().as_fd().try_clone_to_owned(),
+        }
+    }
+
+    /// Makes the stream's descriptor a copy of `from`.
+    fn replace_with(self, from: impl AsFd) -> io::Result<()> {
+        match self {
+            StdFd::Out => nix::unistd::dup2_stdout(from)?,
+            StdFd::Err => nix::unistd::dup2_stderr(from)?,
+        }
+        Ok(())
+    }
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
-}
-
-/// Makes `to` (fd 1 or 2) a copy of `from`.
-fn dup2(from: impl AsFd, to: RawFd) -> io::Result<()> {
-    match to {
-        1 => nix::unistd::dup2_stdout(from)?,
-        _ => nix::unistd::dup2_stderr(from)?,
-    }
-    Ok(())
 }
 
 /// The capture of fds 1 and 2.
@@ -63,11 +70,11 @@ impl StdioCapture {
         let (tx, rx) = mpsc::channel(QUEUE);
         let subscribed = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicU64::new(0));
-        let originals = [dup_fd(1)?, dup_fd(2)?];
-        for (fd, channel) in [(1, Channel::Stdout), (2, Channel::Stderr)] {
+        let originals = [StdFd::Out.duplicate()?, StdFd::Err.duplicate()?];
+        for (fd, channel) in [(StdFd::Out, Channel::Stdout), (StdFd::Err, Channel::Stderr)] {
             let (read, write) = pipe()?;
             flush_std();
-            dup2(&write, fd)?;
+            fd.replace_with(&write)?;
             drop(write);
             let tx = tx.clone();
             let subscribed = subscribed.clone();
@@ -89,8 +96,8 @@ impl StdioCapture {
     /// ends, and whatever the plugin prints after serving still reaches the host's pipes.
     pub(crate) fn finish(&self) {
         flush_std();
-        let _ = dup2(&self.originals[0], 1);
-        let _ = dup2(&self.originals[1], 2);
+        let _ = StdFd::Out.replace_with(&self.originals[0]);
+        let _ = StdFd::Err.replace_with(&self.originals[1]);
         let dropped = self.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(

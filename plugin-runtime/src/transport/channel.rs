@@ -25,6 +25,15 @@ pub(crate) const MAX_FRAME: u32 = 1 << 20;
 
 /// One HTTP/2 connection to a plugin; clone it freely. Pass it to any tonic-generated client
 /// (`MyServiceClient::new(conn.channel())`), as go-plugin passes its `*grpc.ClientConn`.
+///
+/// ```no_run
+/// # async fn run(client: plugin_runtime::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let channel = client.connection().await?.channel();
+/// let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+/// let request = tonic_health::pb::HealthCheckRequest { service: "plugin".into() };
+/// health.check(request).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct GrpcChannel {
     send: SendRequest<Body>,

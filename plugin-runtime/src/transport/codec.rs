@@ -5,6 +5,23 @@ use bytes::{Buf, Bytes};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+/// Message size limits of one side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MessageLimits {
+    pub(crate) max_decode: usize,
+    pub(crate) max_encode: usize,
+}
+
+impl MessageLimits {
+    /// The same limit both ways, as both configs set it.
+    pub(crate) fn both(bytes: usize) -> Self {
+        MessageLimits {
+            max_decode: bytes,
+            max_encode: bytes,
+        }
+    }
+}
+
 /// A message that knows how to write itself into a gRPC frame.
 pub trait Outgoing: Send + Sync + 'static {
     /// Writes the message body into `buf`.

@@ -95,20 +95,19 @@ pub(crate) async fn dial_raw(addr: &Address) -> io::Result<BoxedIo> {
     }
 }
 
-/// Opens a stream to `addr`, with TLS when `tls` is set.
-pub(crate) async fn dial(addr: &Address, tls: Option<&ClientTls>) -> io::Result<BoxedIo> {
-    let raw = dial_raw(addr).await?;
-    match tls {
-        None => Ok(raw),
-        Some(tls) => tls.connect(raw).await.map(BoxedIo::new),
-    }
-}
-
 /// A gRPC channel to `addr`, connected (with TLS when `tls` is set) and HTTP/2-handshaken.
 pub(crate) async fn connect_channel(
     addr: Address,
     tls: Option<Arc<ClientTls>>,
 ) -> io::Result<GrpcChannel> {
-    let io = dial(&addr, tls.as_deref()).await?;
+    channel_over(dial_raw(&addr).await?, tls.as_deref()).await
+}
+
+/// A gRPC channel over a connected stream (a multiplexed one, say): TLS first when `tls` is set.
+pub(crate) async fn channel_over(io: BoxedIo, tls: Option<&ClientTls>) -> io::Result<GrpcChannel> {
+    let io = match tls {
+        None => io,
+        Some(tls) => BoxedIo::new(tls.connect(io).await?),
+    };
     GrpcChannel::handshake(io).await.map_err(io::Error::other)
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod channel;
 pub(crate) mod codec;
-pub(crate) mod connection;
-pub(crate) mod dispatch;
 pub(crate) mod io;
+pub(crate) mod listener;
+pub(crate) mod mux;
+pub(crate) mod serve;

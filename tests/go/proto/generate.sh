@@ -1,9 +1,12 @@
 #!/bin/sh
 # Regenerates kv.pb.go and kv_grpc.pb.go from the KV example's proto,
 # examples/kv/proto/kv.proto: the one definition of proto.KV, which the Rust
-# side (examples/kv, tests/fixtures) compiles at build time.
+# side (examples/kv, tests/fixtures) compiles at build time; and
+# bench/callback.pb.go and bench/callback_grpc.pb.go from the callback
+# benchmark's bench/proto/callback.proto (package bench, compiled at build
+# time by plugin-bench).
 # The generated files are committed, so building the fixtures needs only
-# `go build`; run this only after changing kv.proto.
+# `go build`; run this only after changing a .proto.
 #
 # Requirements:
 #   protoc             (Debian/Ubuntu: apt-get install -y protobuf-compiler)
@@ -22,3 +25,8 @@ protoc \
   --go_out=. --go_opt=paths=source_relative \
   --go-grpc_out=. --go-grpc_opt=paths=source_relative \
   kv.proto
+protoc \
+  --proto_path=../../../bench/proto \
+  --go_out=bench --go_opt=paths=source_relative \
+  --go-grpc_out=bench --go-grpc_opt=paths=source_relative \
+  callback.proto

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,11 +13,104 @@ use tracing::Level;
 
 pub const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture-plugin");
 
+/// What the examples' command-line tests use to run a host and check that it leaves nothing
+/// behind.
+#[path = "../../../examples/tests_common.rs"]
+#[allow(dead_code)]
+mod examples_common;
+pub use examples_common::{assert_nothing_left, run_host};
+
 /// The fixture plugin in `mode` (empty: a well-behaved plugin).
 pub fn fixture(mode: &str) -> Command {
     let mut cmd = Command::new(FIXTURE);
     cmd.env("FIXTURE_MODE", mode);
     cmd
+}
+
+/// go-plugin's own `examples/bidirectional`, built by [`go_bin`] into this subdirectory: its
+/// host `bidirectional` and its plugin `plugin-go-grpc`.
+pub const GO_BIDIRECTIONAL: &str = "go-plugin-bidirectional";
+
+/// The directory with the Go peers, built once per run with `go build` in `tests/go`, or `None`
+/// (loudly) without Go: `go-kv-host` and `go-kv-plugin` (this suite's fixtures), and in
+/// [`GO_BIDIRECTIONAL`] go-plugin's own bidirectional example, built from the go-plugin module
+/// that `tests/go/go.mod` pins.
+pub fn go_bin() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("go");
+        let out = Path::new(FIXTURE)
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .join("go-fixtures");
+        let example = "github.com/hashicorp/go-plugin/examples/bidirectional";
+        let builds = [
+            (out.clone(), vec!["./cmd/...".to_string()]),
+            (
+                out.join(GO_BIDIRECTIONAL),
+                vec![example.to_string(), format!("{example}/plugin-go-grpc")],
+            ),
+        ];
+        for (dir, packages) in builds {
+            let _ = std::fs::create_dir_all(&dir);
+            let built = Command::new("go")
+                .args(["build", "-o"])
+                .arg(format!("{}/", dir.display()))
+                .args(&packages)
+                .current_dir(&module)
+                .output();
+            match built {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => panic!(
+                    "building the Go peers failed (go build {} in {}):\n{}",
+                    packages.join(" "),
+                    module.display(),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+                Err(e) => {
+                    if std::env::var_os("PLUGIN_TESTS_REQUIRE_GO").is_some() {
+                        panic!("Go is required here (PLUGIN_TESTS_REQUIRE_GO) but cannot run: {e}");
+                    }
+                    eprintln!(
+                        "\n=== SKIPPED: go-plugin interop tests: no Go toolchain ({e}). \
+                         Install Go to run them. ===\n"
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    })
+    .as_deref()
+}
+
+/// The directory of the Go peers ([`go_bin`]), or returns from the test (it says SKIPPED once).
+macro_rules! require_go {
+    () => {
+        match $crate::common::go_bin() {
+            Some(dir) => dir,
+            None => return,
+        }
+    };
+}
+pub(crate) use require_go;
+
+/// A binary of another workspace package, built on demand (the suite builds what it launches).
+///
+/// Built only when missing: `cargo test --workspace` builds every package's binaries anyway,
+/// and a `cargo build -p` from here would resolve other features and rebuild dependencies.
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    let path = Path::new(FIXTURE).with_file_name(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", package, "--bin", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building {name}");
+    }
+    path
 }
 
 /// A unique name per client, so log assertions only see their own plugin.

@@ -1,63 +1,14 @@
 //! Interoperability with go-plugin itself, both directions, against the Go fixtures in
-//! `tests/go` (built once per run with `go build`).
+//! `tests/go` (built once per run with `go build`, see `common::go_bin`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use plugin_fixtures::kv::{self, GetRequest, KvPlugin, PutRequest};
 use plugin_runtime::{Client, ClientConfig, Code, PluginExit, PluginSet};
 use serde_json::Value;
 
 use crate::common::*;
-
-/// The directory with `go-kv-host` and `go-kv-plugin`, or `None` (loudly) without Go.
-fn go_bin() -> Option<&'static Path> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("go");
-        let out = Path::new(FIXTURE)
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or(Path::new("."))
-            .join("go-fixtures");
-        let _ = std::fs::create_dir_all(&out);
-        let built = Command::new("go")
-            .args(["build", "-o"])
-            .arg(format!("{}/", out.display()))
-            .arg("./cmd/...")
-            .current_dir(&module)
-            .output();
-        match built {
-            Ok(o) if o.status.success() => Some(out),
-            Ok(o) => panic!(
-                "building the Go fixtures failed (go build in {}):\n{}",
-                module.display(),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => {
-                if std::env::var_os("PLUGIN_TESTS_REQUIRE_GO").is_some() {
-                    panic!("Go is required here (PLUGIN_TESTS_REQUIRE_GO) but cannot run: {e}");
-                }
-                eprintln!(
-                    "\n=== SKIPPED: go-plugin interop tests: no Go toolchain ({e}). \
-                     Install Go to run them. ===\n"
-                );
-                None
-            }
-        }
-    })
-    .as_deref()
-}
-
-macro_rules! require_go {
-    () => {
-        match go_bin() {
-            Some(dir) => dir,
-            None => return,
-        }
-    };
-}
 
 /// The Go plugin, working in a directory of its own (it stores values as `kv_<key>` files).
 fn go_plugin(dir: &Path) -> Command {
@@ -85,6 +36,15 @@ fn go_host(dir: &Path, plugin: &str, args: &[&str], envs: &[(&str, &str)]) -> Ou
         cmd.env(k, v);
     }
     cmd.output().expect("go-kv-host runs")
+}
+
+/// The command that runs our `kv-plugin` (which stores values as files) working in `work`.
+fn kv_plugin_in(work: &Path) -> String {
+    format!(
+        "cd '{}' && exec '{}'",
+        work.display(),
+        workspace_bin("kv-example", "kv-plugin").display()
+    )
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -248,13 +208,8 @@ async fn a_go_plugin_dying_mid_call_fails_the_call() {
 #[tokio::test]
 async fn go_host_runs_the_rust_kv_plugin_with_and_without_automtls() {
     let dir = require_go!();
-    let kv_plugin = workspace_bin("kv-example", "kv-plugin");
     let work = tempfile::tempdir().unwrap();
-    let plugin = format!(
-        "cd '{}' && exec '{}'",
-        work.path().display(),
-        kv_plugin.display()
-    );
+    let plugin = kv_plugin_in(work.path());
     let value_file = work.path().join("value");
     let back_file = work.path().join("back");
     let mib: Vec<u8> = (0..1024 * 1024).map(|i| (i % 249) as u8).collect();
@@ -305,20 +260,6 @@ async fn go_host_runs_the_rust_kv_plugin_with_and_without_automtls() {
             );
         }
     }
-}
-
-/// A binary of another workspace package, built on demand (the suite builds what it launches).
-fn workspace_bin(package: &str, name: &str) -> PathBuf {
-    let path = Path::new(FIXTURE).with_file_name(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", package, "--bin", name])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building {name}");
-    }
-    path
 }
 
 #[tokio::test]
@@ -391,16 +332,36 @@ async fn go_host_negotiates_versions_with_the_rust_plugin() {
     );
 }
 
+/// A go-plugin host asking for broker multiplexing (`GRPCBrokerMultiplex`): our plugin answers
+/// `true` and serves the main connection as a yamux session, the KV calls included.
 #[tokio::test]
-async fn go_host_asking_for_multiplexing_reports_it_unsupported_cleanly() {
+async fn go_host_multiplexes_with_the_rust_kv_plugin_with_and_without_automtls() {
     let dir = require_go!();
-    let r = go_host(dir, FIXTURE, &["ping"], &[("KV_MULTIPLEX", "1")]);
-    assert!(!r.status.success());
-    let err = text(&r.stderr);
-    assert!(
-        err.contains("plugin does not support the feature"),
-        "go-plugin's ErrGRPCBrokerMuxNotSupported: {err}"
-    );
+    let work = tempfile::tempdir().unwrap();
+    let plugin = kv_plugin_in(work.path());
+    for automtls in ["1", "0"] {
+        let env = [("KV_MULTIPLEX", "1"), ("KV_AUTOMTLS", automtls)];
+        let ping = go_host(dir, &plugin, &["ping"], &env);
+        assert!(ping.status.success(), "{}", text(&ping.stderr));
+        assert_eq!(text(&ping.stdout).trim(), "ok");
+        let value = format!("multiplexed, AutoMTLS {automtls}");
+        let put = go_host(dir, &plugin, &["put", "mux", &value], &env);
+        assert!(put.status.success(), "{}", text(&put.stderr));
+        let get = go_host(dir, &plugin, &["get", "mux"], &env);
+        assert!(get.status.success(), "{}", text(&get.stderr));
+        assert_eq!(text(&get.stdout), value);
+        for run in [&ping, &put, &get] {
+            let log = text(&run.stderr);
+            assert!(
+                log.contains("client muxer connected"),
+                "the Go host multiplexed (its yamux session is up):\n{log}"
+            );
+            assert!(
+                !log.contains("plugin failed to exit gracefully"),
+                "the Go host must see a graceful exit (AutoMTLS {automtls}):\n{log}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

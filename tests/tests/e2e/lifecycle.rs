@@ -101,7 +101,7 @@ async fn a_plugin_that_ignores_shutdown_is_killed_after_the_grace_period() {
     );
     assert_eq!(
         exit.map(|e| e.to_string()).as_deref(),
-        Some("was killed by the host (Client::kill) and was killed by signal 9")
+        Some("was killed by the host (Client::kill), ending with signal 9")
     );
     assert!(
         !Path::new(&socket).exists(),
@@ -194,7 +194,7 @@ async fn a_panicking_method_fails_its_call_only() {
     assert_eq!(err.code(), Code::Internal, "{err:?}");
     assert!(
         err.message()
-            .contains("panicked in the plugin: fixture panics on purpose: boom"),
+            .contains("panicked while serving the call: fixture panics on purpose: boom"),
         "the panic's own message reaches the host: {err:?}"
     );
     put(&kv, "after", b"still serving").await;
@@ -327,4 +327,16 @@ async fn skip_host_env_keeps_only_the_commands_own_environment() {
         );
         client.kill().await;
     }
+}
+
+#[tokio::test]
+async fn a_start_cancelled_half_way_kills_what_it_launched_and_says_so() {
+    let client = client(fixture("silent"));
+    let cancelled = tokio::time::timeout(Duration::from_millis(300), client.start()).await;
+    assert!(cancelled.is_err(), "the silent plugin never answers");
+    let pid = client.pid().expect("it was launched");
+    eventually("the launched plugin is killed", || !pid_alive(pid)).await;
+    let err = dispense_error(&client).await;
+    assert!(matches!(err, Error::StartFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("the start was cancelled"), "{err}");
 }

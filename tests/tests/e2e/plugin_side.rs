@@ -116,15 +116,22 @@ async fn handshake_is_the_first_line_with_six_fields_and_sigterm_cleans_up() {
     assert!(!socket.exists(), "socket removed on exit");
 }
 
+/// Asked with `PLUGIN_MULTIPLEX_GRPC`, the plugin says it multiplexes (`|true`, as go-plugin ≥ 1.6);
+/// unlike go-plugin's, it still removes its socket when it stops.
 #[tokio::test]
 async fn seventh_field_only_when_multiplexing_is_requested() {
     let mut cmd = plugin("");
     cmd.env("PLUGIN_MULTIPLEX_GRPC", "true");
     let (mut child, raw) = start(cmd).await;
     assert_eq!(raw.matches('|').count(), 6, "{raw:?}");
-    assert_eq!(raw.parse::<HandshakeLine>().unwrap().multiplex, Some(false));
+    let line = raw.parse::<HandshakeLine>().unwrap();
+    assert_eq!(line.multiplex, Some(true), "{raw:?}");
     signal(&child, libc::SIGTERM);
     assert_eq!(exit_code(&mut child).await, Some(0));
+    assert!(
+        !std::path::Path::new(&line.address).exists(),
+        "socket removed on exit"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Reattaching to running plugins, and go-plugin's test mode.
 
 use plugin_fixtures::kv::{self, KvPlugin};
-use plugin_runtime::{Client, ClientConfig, Error, PluginSet, ReattachConfig};
+use plugin_runtime::{Client, ClientConfig, Error, PluginExit, PluginSet, ReattachConfig};
 
 use crate::common::*;
 
@@ -30,6 +30,29 @@ async fn a_second_host_reattaches_and_can_kill() {
     eventually("the reattached plugin was stopped", || first.exited()).await;
     assert!(!pid_alive(pid));
     first.kill().await;
+}
+
+#[tokio::test]
+async fn a_reattached_plugin_that_dies_is_reported_as_gone() {
+    let first = Client::new(config(fixture("")).auto_mtls(false)).unwrap();
+    first.start().await.unwrap();
+    let reattach = first.reattach_config().unwrap();
+    let pid = reattach.pid;
+    let second = Client::new(reattach_config(reattach)).unwrap();
+    let kv2 = kv(&second).await;
+    first.kill().await;
+    eventually("the second host notices", || second.exited()).await;
+    assert_eq!(second.exit(), Some(PluginExit::Vanished { pid }));
+    let err = kv2
+        .get(kv::GetRequest { key: "k".into() })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains(&format!("is gone (process {pid} no longer exists)")),
+        "{err:?}"
+    );
+    second.kill().await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use plugin_runtime::{ConfigError, HandshakeError, SecureConfigError};
 
 use crate::common::*;
 
-async fn start_error(config: plugin_runtime::ClientConfig) -> (Error, Option<u32>) {
+pub(crate) async fn start_error(config: plugin_runtime::ClientConfig) -> (Error, Option<u32>) {
     start_error_in(config, None).await
 }
 
@@ -244,6 +244,26 @@ fn invalid_configs_are_refused_before_anything_runs() {
         Client::new(secure_and_reattach),
         Err(Error::Config(ConfigError::SecureConfigAndReattach))
     ));
+    // go-plugin's rule too: the yamux session belongs to the host that launched the plugin.
+    let multiplex_and_reattach = plugin_runtime::ClientConfig::new(hs())
+        .reattach(reattach.clone())
+        .plugins(set())
+        .grpc_broker_multiplex(true);
+    let refused = Client::new(multiplex_and_reattach).err();
+    assert!(
+        matches!(
+            refused,
+            Some(Error::Config(ConfigError::MultiplexWithReattach))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .unwrap()
+            .to_string()
+            .contains("not supported with Reattach"),
+        "go-plugin's words"
+    );
     let no_plugins = plugin_runtime::ClientConfig::new(hs()).command(fixture(""));
     assert!(matches!(
         Client::new(no_plugins),

@@ -73,7 +73,7 @@ fn a_host_without_a_tracing_subscriber_prints_the_plugins_logs_and_panics() {
         assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
     }
     assert!(
-        stdout.contains("panicked in the plugin: fixture panics on purpose: on purpose"),
+        stdout.contains("panicked while serving the call: fixture panics on purpose: on purpose"),
         "{stdout}"
     );
 }

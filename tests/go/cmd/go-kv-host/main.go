@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"gofixtures/internal/measure"
 	"gofixtures/internal/shared"
 	"gofixtures/proto"
 )
@@ -526,31 +526,10 @@ func doPing(e *env) error {
 	return nil
 }
 
-// percentile returns the nearest-rank percentile of sorted durations.
-func percentile(sorted []int64, p float64) int64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(float64(len(sorted))*p/100.0)) - 1
-	if rank < 0 {
-		rank = 0
-	}
-	if rank >= len(sorted) {
-		rank = len(sorted) - 1
-	}
-	return sorted[rank]
-}
-
 type benchResult struct {
-	Calls       int     `json:"calls"`
-	Size        int     `json:"size"`
-	Concurrency int     `json:"concurrency"`
-	P50         int64   `json:"p50_ns"`
-	P99         int64   `json:"p99_ns"`
-	Mean        int64   `json:"mean_ns"`
-	CallsPerSec float64 `json:"calls_per_sec"`
-	PluginRSSKB *int64  `json:"plugin_rss_kb,omitempty"`
-	PluginPID   *int    `json:"plugin_pid,omitempty"`
+	measure.Summary
+	PluginRSSKB *int64 `json:"plugin_rss_kb,omitempty"`
+	PluginPID   *int   `json:"plugin_pid,omitempty"`
 }
 
 func doBench(e *env, args []string) error {
@@ -572,10 +551,7 @@ func doBench(e *env, args []string) error {
 	}
 	kv := sess.kv
 	ctx := context.Background()
-	value := make([]byte, *size)
-	for i := range value {
-		value[i] = byte(i % 251)
-	}
+	value := measure.Payload(*size)
 	if _, err := kv.Put(ctx, &proto.PutRequest{Key: "bench", Value: value}); err != nil {
 		return err
 	}
@@ -626,20 +602,7 @@ func doBench(e *env, args []string) error {
 		return firstErr
 	}
 
-	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
-	var sum int64
-	for _, d := range durs {
-		sum += d
-	}
-	res := benchResult{
-		Calls:       *calls,
-		Size:        *size,
-		Concurrency: *conc,
-		P50:         percentile(durs, 50),
-		P99:         percentile(durs, 99),
-		Mean:        sum / int64(len(durs)),
-		CallsPerSec: float64(*calls) / wall.Seconds(),
-	}
+	res := benchResult{Summary: measure.Summarize(durs, *size, *conc, wall)}
 	if e.benchRSS {
 		rc := sess.t.client.ReattachConfig()
 		if rc == nil || rc.Pid == 0 {
@@ -740,7 +703,7 @@ func doStartup(e *env, args []string) error {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	return printJSON(startupResult{
 		Runs: *runs,
-		P50:  percentile(sorted, 50),
+		P50:  measure.Percentile(sorted, 50),
 		Min:  sorted[0],
 		All:  all,
 	})

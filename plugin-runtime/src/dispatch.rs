@@ -14,7 +14,8 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
 
-use super::codec::{BoxOutgoing, RawCodec};
+use crate::broker::GrpcBroker;
+use crate::transport::codec::{BoxOutgoing, MessageLimits, RawCodec};
 
 /// The server side of one interface: decodes a request, calls the implementation, encodes the
 /// reply. Implemented by the code `#[plugin_interface]` generates.
@@ -32,17 +33,12 @@ pub trait Dispatch: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<BoxOutgoing, Status>>;
 }
 
-/// Message size limits of one side.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct MessageLimits {
-    pub(crate) max_decode: usize,
-    pub(crate) max_encode: usize,
-}
-
 /// A tower service serving one [`Dispatch`] under its gRPC service name.
 pub(crate) struct DispatchService<D> {
     inner: Arc<D>,
     limits: MessageLimits,
+    /// The broker of the connection served: `GrpcBroker::current()` inside the calls.
+    broker: Option<GrpcBroker>,
 }
 
 impl<D> Clone for DispatchService<D> {
@@ -50,13 +46,18 @@ impl<D> Clone for DispatchService<D> {
         DispatchService {
             inner: self.inner.clone(),
             limits: self.limits,
+            broker: self.broker.clone(),
         }
     }
 }
 
 impl<D: Dispatch> DispatchService<D> {
-    pub(crate) fn new(inner: Arc<D>, limits: MessageLimits) -> Self {
-        DispatchService { inner, limits }
+    pub(crate) fn new(inner: Arc<D>, limits: MessageLimits, broker: Option<GrpcBroker>) -> Self {
+        DispatchService {
+            inner,
+            limits,
+            broker,
+        }
     }
 }
 
@@ -95,11 +96,15 @@ impl<D: Dispatch> tower::Service<http::Request<Body>> for DispatchService<D> {
             _d: PhantomData,
         };
         let limits = self.limits;
-        Box::pin(async move {
+        let served = async move {
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .apply_max_message_size_config(Some(limits.max_decode), Some(limits.max_encode));
             Ok(grpc.unary(call, req).await)
-        })
+        };
+        match &self.broker {
+            Some(broker) => Box::pin(broker.scope(served)),
+            None => Box::pin(served),
+        }
     }
 }
 
@@ -124,7 +129,7 @@ impl<D: Dispatch> tonic::server::UnaryService<Bytes> for MethodCall<D> {
                     let what = panic_message(&*panic);
                     tracing::error!(service = D::SERVICE, method = name, panic = %what, "plugin method panicked");
                     Err(Status::internal(format!(
-                        "{}/{name} panicked in the plugin: {what}",
+                        "{}/{name} panicked while serving the call: {what}",
                         D::SERVICE
                     )))
                 }

@@ -1,4 +1,5 @@
-//! The plugin's listener: a unix socket named as go-plugin names it, or TCP in a port range.
+//! Listeners: unix sockets named as go-plugin names them (the plugin's, and brokered servers' on
+//! either side), or TCP in a port range.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -8,10 +9,15 @@ use plugin_core::{Network, env};
 use tempfile::TempPath;
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::error::ServeError;
 use crate::transport::io::{Address, BoxedIo};
 
 /// How a plugin listens.
+///
+/// ```
+/// use plugin_runtime::{HandshakeConfig, Listen, ServeConfig};
+/// let config = ServeConfig::new(HandshakeConfig::new(1, "K", "V")).listen(Listen::Tcp);
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Listen {
     /// A unix socket in `PLUGIN_UNIX_SOCKET_DIR` (else the temp dir), as go-plugin on Unix.
@@ -34,6 +40,11 @@ pub(crate) enum Listener {
         path: TempPath,
     },
     Tcp(TcpListener),
+    /// Streams of a multiplexed session routed to this server, under the session's address.
+    Streams {
+        streams: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<BoxedIo>>,
+        address: Address,
+    },
 }
 
 impl Listener {
@@ -47,6 +58,7 @@ impl Listener {
                 network: Network::Tcp,
                 address: l.local_addr()?.to_string(),
             },
+            Listener::Streams { address, .. } => address.clone(),
         })
     }
 
@@ -58,39 +70,93 @@ impl Listener {
                 stream.set_nodelay(true)?;
                 Ok(BoxedIo::new(stream))
             }
+            Listener::Streams { streams, .. } => match streams.lock().await.recv().await {
+                Some(stream) => Ok(stream),
+                // The session ended: nothing more to accept, ever.
+                None => std::future::pending().await,
+            },
         }
     }
 }
 
-/// Creates the listener from the launch environment.
-pub(crate) async fn listen(kind: Listen) -> Result<Listener, ServeError> {
+/// A listener could not be created: what failed and what to change, and the OS error.
+///
+/// ```
+/// # fn f(e: plugin_runtime::ServeError) {
+/// use plugin_runtime::{ListenError, ServeError};
+/// if let ServeError::Listen(ListenError::Group { group, .. }) = &e {
+///     eprintln!("no such group {group}");
+/// }
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// The socket (or TCP port) could not be created.
+    #[error("couldn't create the plugin listener: {what}")]
+    Socket {
+        /// What failed, and what to change.
+        what: String,
+        /// The OS error, when there is one.
+        source: Option<io::Error>,
+    },
+    /// `PLUGIN_UNIX_SOCKET_GROUP` names no group, or the socket could not be given to it.
+    #[error("unix socket group {group:?}: {what}")]
+    Group {
+        /// The configured group.
+        group: String,
+        /// What failed, and what to change.
+        what: String,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Where and how unix sockets are made: go-plugin's `UnixSocketConfig`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SocketPlace {
+    /// The directory (else the temp dir).
+    pub(crate) dir: Option<PathBuf>,
+    /// A group (name or gid) to own the socket, mode 0660; else owner-only 0600.
+    pub(crate) group: Option<String>,
+}
+
+impl SocketPlace {
+    /// The plugin's: `PLUGIN_UNIX_SOCKET_DIR` and `PLUGIN_UNIX_SOCKET_GROUP`.
+    pub(crate) fn from_env() -> SocketPlace {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        SocketPlace {
+            dir: var(env::UNIX_SOCKET_DIR).map(PathBuf::from),
+            group: var(env::UNIX_SOCKET_GROUP).map(|g| g.to_string_lossy().into_owned()),
+        }
+    }
+}
+
+/// Creates the plugin's listener from the launch environment.
+pub(crate) async fn listen(kind: Listen) -> Result<Listener, ListenError> {
     match kind {
-        Listen::Unix => listen_unix(),
+        Listen::Unix => listen_unix(&SocketPlace::from_env()),
         Listen::Tcp => listen_tcp().await,
     }
 }
 
-fn listen_failed(what: String, source: impl Into<Option<io::Error>>) -> ServeError {
-    ServeError::Listen {
+fn listen_failed(what: String, source: impl Into<Option<io::Error>>) -> ListenError {
+    ListenError::Socket {
         what,
         source: source.into(),
     }
 }
 
-fn listen_unix() -> Result<Listener, ServeError> {
-    let dir = match std::env::var_os(env::UNIX_SOCKET_DIR) {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => std::env::temp_dir(),
-    };
-    let group = std::env::var(env::UNIX_SOCKET_GROUP)
-        .ok()
-        .filter(|g| !g.is_empty());
-    let group_failed = |group: &str, what: String, source: io::Error| ServeError::SocketGroup {
+/// A new unix socket `plugin<random>` in `place`, removed when the listener is dropped.
+pub(crate) fn listen_unix(place: &SocketPlace) -> Result<Listener, ListenError> {
+    let dir = place.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let group_failed = |group: &str, what: String, source: io::Error| ListenError::Group {
         group: group.to_string(),
         what,
-        source: Some(source),
+        source,
     };
-    let gid = group
+    let gid = place
+        .group
         .as_deref()
         .map(|g| {
             crate::os::group_gid(g).map_err(|e| {
@@ -135,7 +201,7 @@ fn listen_unix() -> Result<Listener, ServeError> {
         .and_then(|()| UnixListener::from_std(listener))
         .map_err(|e| listen_failed(format!("listening on {}", path.display()), e))?;
     // Owner-only unless a group was asked for; dropping `path` removes the file on error.
-    let mode = match (gid, &group) {
+    let mode = match (gid, &place.group) {
         (Some(gid), Some(group)) => {
             std::os::unix::fs::chown(&path, None, Some(gid.as_raw())).map_err(|e| {
                 group_failed(group, format!("giving {} to the group", path.display()), e)
@@ -149,7 +215,7 @@ fn listen_unix() -> Result<Listener, ServeError> {
     Ok(Listener::Unix { listener, path })
 }
 
-async fn listen_tcp() -> Result<Listener, ServeError> {
+async fn listen_tcp() -> Result<Listener, ListenError> {
     let min = port_var(env::MIN_PORT)?;
     let max = port_var(env::MAX_PORT)?;
     if min > max {
@@ -180,7 +246,7 @@ async fn listen_tcp() -> Result<Listener, ServeError> {
 }
 
 /// An unset or empty variable counts as 0, as in go-plugin.
-fn port_var(name: &str) -> Result<u16, ServeError> {
+fn port_var(name: &str) -> Result<u16, ListenError> {
     match std::env::var(name) {
         Err(_) => Ok(0),
         Ok(v) if v.is_empty() => Ok(0),

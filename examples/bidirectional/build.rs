@@ -1,0 +1,9 @@
+//! Generates the `proto.Counter` and `proto.AddHelper` messages from `proto/counter.proto` with
+//! protox (a protobuf compiler in Rust, so no `protoc` is needed) and prost-build.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let fds = protox::compile(["counter.proto"], ["proto"])?;
+    prost_build::Config::new().compile_fds(fds)?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Serving gRPC routes on a listener: the plugin's main server, and every brokered server on
+//! either side.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::service::Routes;
+
+use super::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
+use super::io::BoxedIo;
+use super::listener::Listener;
+use crate::tls::ServerTls;
+
+/// Serves `routes` on the connections `listener` accepts (TLS first when `tls` is set) until
+/// `stop` completes and the open calls end. The listener (and its socket file) goes when this
+/// future ends or is dropped.
+pub(crate) async fn serve_routes(
+    listener: Listener,
+    tls: Option<ServerTls>,
+    routes: Routes,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (conns, incoming) = mpsc::channel::<std::io::Result<BoxedIo>>(16);
+    let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(ReceiverStream::new(incoming), stop);
+    // One future with the server, not a task: dropping it drops the listener at once.
+    let accept = accept_loop(listener, tls, conns);
+    tokio::pin!(server, accept);
+    tokio::select! {
+        result = &mut server => result,
+        () = &mut accept => server.await,
+    }
+}
+
+/// Serves `routes` on the first connection `listener` accepts within `wait` (TLS first when
+/// set), closing the listener right after; ends when that connection closes or `stop`
+/// completes. A connection that fails its TLS handshake does not count.
+pub(crate) async fn serve_one_connection(
+    listener: Listener,
+    tls: Option<ServerTls>,
+    routes: Routes,
+    stop: impl Future<Output = ()> + Send + 'static,
+    wait: Duration,
+) -> Result<(), tonic::transport::Error> {
+    let mut stop = Box::pin(stop);
+    let first = tokio::select! {
+        io = tokio::time::timeout(wait, accept_first(&listener, tls.as_ref())) => io.ok(),
+        () = &mut stop => None,
+    };
+    drop(listener);
+    let Some(io) = first else {
+        return Ok(());
+    };
+    let (gone, gone_rx) = tokio::sync::oneshot::channel::<()>();
+    let (conns, incoming) = mpsc::channel::<std::io::Result<BoxedIo>>(1);
+    // Holding `conns` open: an ended incoming stream would shut the connection down.
+    let _ = conns
+        .send(Ok(BoxedIo::new(Watched {
+            io,
+            gone: Some(gone),
+        })))
+        .await;
+    let shutdown = async move {
+        tokio::select! {
+            _ = gone_rx => {}
+            () = stop => {}
+        }
+    };
+    let result = tonic::transport::Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(ReceiverStream::new(incoming), shutdown)
+        .await;
+    drop(conns);
+    result
+}
+
+/// The first connection that completes its TLS handshake (or any, without TLS).
+async fn accept_first(listener: &Listener, tls: Option<&ServerTls>) -> BoxedIo {
+    loop {
+        let io = match listener.accept().await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match tls {
+            None => return io,
+            Some(tls) => match tls.accept(io).await {
+                Ok(stream) => return BoxedIo::new(stream),
+                Err(e) => tracing::warn!(error = %e, "refused a connection: TLS handshake failed"),
+            },
+        }
+    }
+}
+
+/// A connection that says when it is dropped (the peer closed it, or the server let it go).
+struct Watched {
+    io: BoxedIo,
+    gone: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(gone) = self.gone.take() {
+            let _ = gone.send(());
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+async fn accept_loop(
+    listener: Listener,
+    tls: Option<ServerTls>,
+    conns: mpsc::Sender<std::io::Result<BoxedIo>>,
+) {
+    loop {
+        let io = match listener.accept().await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match &tls {
+            None => {
+                if conns.send(Ok(io)).await.is_err() {
+                    return;
+                }
+            }
+            Some(tls) => {
+                // Handshakes run beside the accept loop, so a stalled stranger blocks no one.
+                let tls = tls.clone();
+                let conns = conns.clone();
+                tokio::spawn(async move {
+                    match tls.accept(io).await {
+                        Ok(stream) => {
+                            let _ = conns.send(Ok(BoxedIo::new(stream))).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
