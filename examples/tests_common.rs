@@ -50,6 +50,14 @@ pub fn assert_nothing_left(dir: &Path, sockets: &Path) {
 /// Processes whose working directory is `dir` (the plugins a test started there), as their
 /// command lines; a zombie awaiting its reaper is gone already.
 pub fn processes_in(dir: &Path) -> Vec<String> {
+    pids_in(dir)
+        .into_iter()
+        .map(|(_, cmdline)| cmdline)
+        .collect()
+}
+
+/// [`processes_in`], each with its process id.
+pub fn pids_in(dir: &Path) -> Vec<(u32, String)> {
     let dir = dir.canonicalize().unwrap();
     std::fs::read_dir("/proc")
         .unwrap()
@@ -67,10 +75,12 @@ pub fn processes_in(dir: &Path) -> Vec<String> {
                     .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
             })
         })
-        .map(|e| {
-            std::fs::read_to_string(e.path().join("cmdline"))
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read_to_string(e.path().join("cmdline"))
                 .unwrap_or_default()
-                .replace('\0', " ")
+                .replace('\0', " ");
+            Some((pid, cmdline))
         })
         .collect()
 }

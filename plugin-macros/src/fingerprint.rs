@@ -9,12 +9,13 @@
 //! It sees the trait only: a field changed inside a struct used as an argument does not change
 //! it (the codec's decode error catches most of those). A callback (`Arc<dyn Trait>`) counts as
 //! `dyn` and the trait's path as written; the callback's own interface is checked when it is
-//! dialled, against its own fingerprint.
+//! dialled, against its own fingerprint. A stream counts as `stream` and its item type, so a
+//! method turning from unary to streaming changes the fingerprint.
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::ToTokens;
 
-use crate::model::{Callback, Interface, Method, Output};
+use crate::model::{Callback, Interface, Method, Output, StreamType};
 
 /// The hidden method that answers the fingerprint. Only the macro knows this name: it lists the
 /// method in the server and writes its path into the client.
@@ -27,13 +28,22 @@ pub fn lines<'i, 'a>(interface: &'i Interface<'a>) -> Vec<(String, &'i Method<'a
         .methods
         .iter()
         .map(|m| {
-            let args: Vec<String> = m.args.iter().map(|a| value(a.ty, a.callback)).collect();
+            let args: Vec<String> = m
+                .args
+                .iter()
+                .map(|a| value(a.ty, a.callback, a.stream))
+                .collect();
             let output = match &m.output {
                 Output::Result {
                     ok,
                     err,
                     ok_callback,
-                } => format!("{} ! {}", value(ok, *ok_callback), normalize(err)),
+                    ok_stream,
+                } => format!(
+                    "{} ! {}",
+                    value(ok, *ok_callback, *ok_stream),
+                    normalize(err)
+                ),
                 Output::Other(ty) => normalize(ty),
                 Output::Unit => String::new(),
             };
@@ -47,17 +57,19 @@ pub fn lines<'i, 'a>(interface: &'i Interface<'a>) -> Vec<(String, &'i Method<'a
     lines
 }
 
-/// A type as hashed: its tokens, or for a callback `dyn` and the trait's path, however the
-/// `Arc` is written (`std::sync::Arc`, `+ Send + Sync`...).
-fn value(ty: &syn::Type, callback: Option<Callback<'_>>) -> String {
-    match callback {
-        Some(callback) => format!("dyn {}", normalize(callback.path)),
-        None => normalize(ty),
+/// A type as hashed: its tokens; for a callback `dyn` and the trait's path, however the `Arc`
+/// is written (`std::sync::Arc`, `+ Send + Sync`...); for a stream `stream` and the item type,
+/// however `PluginStream` is spelled (its error type is the method's, hashed once).
+fn value(ty: &syn::Type, callback: Option<Callback<'_>>, stream: Option<StreamType<'_>>) -> String {
+    match (callback, stream) {
+        (Some(callback), _) => format!("dyn {}", normalize(callback.path)),
+        (None, Some(stream)) => format!("stream {}", normalize(stream.item())),
+        (None, None) => normalize(ty),
     }
 }
 
 /// Tokens separated by single spaces, whatever their spacing in the source.
-fn normalize(tokens: impl ToTokens) -> String {
+pub fn normalize(tokens: impl ToTokens) -> String {
     let mut out = Vec::new();
     push_tokens(tokens.into_token_stream(), &mut out);
     out.join(" ")
@@ -142,6 +154,46 @@ mod tests {
             syn::parse_quote! { trait Greeter { async fn greet(&self, name: String) -> Result<String, F>; } },
             syn::parse_quote! { trait Greeter { async fn hello(&self, name: String) -> Result<String, E>; } },
             syn::parse_quote! { trait Welcomer { async fn greet(&self, name: String) -> Result<String, E>; } },
+        ] {
+            assert_ne!(base, fingerprint(changed));
+        }
+    }
+
+    #[test]
+    fn a_stream_counts_as_its_item_and_changes_the_shape() {
+        let base = fingerprint(syn::parse_quote! {
+            trait Files {
+                async fn read(&self, path: String) -> Result<PluginStream<Chunk, E>, E>;
+                async fn write(&self, path: String, chunks: PluginStream<Chunk, E>) -> Result<u64, E>;
+            }
+        });
+        assert_eq!(
+            base.1,
+            [
+                "Read(String) -> stream Chunk ! E",
+                "Write(String, stream Chunk) -> u64 ! E"
+            ]
+        );
+        let spelled_out = fingerprint(syn::parse_quote! {
+            trait Files {
+                async fn read(&self, path: String) -> Result<plugin_runtime::PluginStream<Chunk, E>, E>;
+                async fn write(&self, path: String, chunks: rt::PluginStream<Chunk, E>) -> Result<u64, E>;
+            }
+        });
+        assert_eq!(base, spelled_out);
+        for changed in [
+            syn::parse_quote! { trait Files {
+                async fn read(&self, path: String) -> Result<Chunk, E>;
+                async fn write(&self, path: String, chunks: PluginStream<Chunk, E>) -> Result<u64, E>;
+            } },
+            syn::parse_quote! { trait Files {
+                async fn read(&self, path: String) -> Result<PluginStream<Chunk, E>, E>;
+                async fn write(&self, path: String, chunks: Chunk) -> Result<u64, E>;
+            } },
+            syn::parse_quote! { trait Files {
+                async fn read(&self, path: String) -> Result<PluginStream<Vec<u8>, E>, E>;
+                async fn write(&self, path: String, chunks: PluginStream<Chunk, E>) -> Result<u64, E>;
+            } },
         ] {
             assert_ne!(base, fingerprint(changed));
         }

@@ -84,6 +84,7 @@ use crate::model::Interface;
 /// impl plugin_runtime::__private::Dispatch for GreeterServer {
 ///     const SERVICE: &'static str = "plugin.Greeter";
 ///     const METHODS: &'static [&'static str] = &["Greet", "Count", "_Fingerprint"];
+///     // With streaming methods (below), also `SHAPES` and `call_streaming`.
 ///     /* ... */
 /// }
 ///
@@ -240,6 +241,75 @@ use crate::model::Interface;
 /// }
 /// ```
 ///
+/// # Streaming methods
+///
+/// A method may take or return a `plugin_runtime::PluginStream<Item, E>` (a boxed
+/// `Stream<Item = Result<Item, E>> + Send + 'static`), recognised by its last path segment,
+/// `PluginStream`, with two type arguments. `E` must be the method's own error type, written the
+/// same way. Three shapes, gRPC's:
+///
+/// ```rust,ignore
+/// use plugin_runtime::PluginStream;
+///
+/// #[plugin_runtime::plugin_interface]
+/// pub trait Files {
+///     /// Server streaming: a request, a stream of responses.
+///     async fn read(&self, path: String) -> Result<PluginStream<Chunk, FileError>, FileError>;
+///     /// Client streaming: a stream of requests (the last argument), one response.
+///     async fn write(&self, path: String, chunks: PluginStream<Chunk, FileError>) -> Result<u64, FileError>;
+///     /// Bidirectional: streams both ways.
+///     async fn chat(&self, lines: PluginStream<Line, FileError>) -> Result<PluginStream<Reply, FileError>, FileError>;
+/// }
+/// ```
+///
+/// The implementation returns any stream, boxed (`Ok(Box::pin(stream))`); the host's stub
+/// returns (or takes) one too. A method takes one stream at most and no callbacks
+/// (`Arc<dyn Trait>`: pass them in a unary method).
+///
+/// ## On the wire
+///
+/// **Protobuf**: exactly what protoc generates for `rpc Read(ReadRequest) returns (stream
+/// Chunk)`, `rpc Write(stream Chunk) returns (Summary)` and `rpc Chat(stream Line) returns
+/// (stream Reply)`: each item is one message, so Go clients and servers generated from the same
+/// `.proto` interoperate. A server-streaming method keeps its one request message; a method that
+/// takes a stream takes nothing else. Errors end a stream, as gRPC statuses do:
+///
+/// - the plugin's `Err(e)` (at once, or as an item) ends the call with `e.into()` as its status;
+///   the host receives it (and any failure of the call) as `E::from(CallError)`: the method's
+///   `Err` at once, or the stream's last item;
+/// - the host's input stream yielding `Err(e)` cancels the call (the plugin's side sees its
+///   input fail and its output dropped) and the host gets `Err(e)` back: as the method's result
+///   (client streaming) or as the output stream's last item (bidi).
+///
+/// **Serde**: server streaming sends the arguments tuple as its one request message, and each
+/// response message is a whole `Result<Item, E>` encoded with the codec: errors are values, as
+/// for unary methods, so an `Err` item does not end the stream (the producer decides) and
+/// arrives as the same `E`. An `Err(e)` returned at once by the plugin's method is sent as a
+/// single `Err(e)` item: the host sees `Ok(stream)` whose first and only item is `Err(e)`. With a
+/// stream argument (it must be the last argument), the first request message is the tuple of
+/// the other arguments (`()` when there are none), then each item is a `Result<Item, E>` value,
+/// `Err` items included; a client-streaming method's response is a `Result<T, E>`, as a unary
+/// method's. A message that does not decode reaches the host as `E::from(CallError::Codec(..))`
+/// (ending the stream) and fails the call with `InvalidArgument` on the plugin's side. The
+/// fingerprint counts a stream as `stream` and its item (`Read(String) -> stream Chunk !
+/// FileError`), so turning a unary method into a streaming one changes it.
+///
+/// ## Cancellation, deadlines, flow control
+///
+/// - Dropping the host's output stream, or the future of a call still under way, cancels the
+///   call: the plugin's output stream (and whatever it holds: a file, a producer task's sender)
+///   is dropped. Dropping the plugin's input stream is likewise seen by the host as the end of
+///   the call.
+/// - `ClientConfig::call_timeout` bounds every call, streams included: past it the call is
+///   cancelled on both sides and fails with `CallError::DeadlineExceeded` (as the method's
+///   `Err`, or the stream's last item).
+/// - Streams are pulled, never buffered by the generated code: an item is produced when HTTP/2
+///   flow control has room for it, so a slow consumer slows the producer down (at most a
+///   window's worth, a few MiB, is in flight) rather than growing a queue. To produce from
+///   another task, use a bounded channel (`futures::channel::mpsc::channel(n)`).
+/// - If the plugin dies mid-stream, the host's stream ends with `E::from(CallError)` saying how
+///   (`PluginExited`, with the exit status), never hangs.
+///
 /// # Interfaces as arguments and results (callbacks)
 ///
 /// go-plugin's bidirectional model, typed: a method may take another `#[plugin_interface]`
@@ -333,7 +403,10 @@ use crate::model::Interface;
 /// methods that are not `async`, receivers other than `&self`, a missing receiver, borrowed or
 /// `impl Trait` arguments and results, return types not written `Result<T, E>`, two methods
 /// with the same wire name, unknown options, protobuf methods without exactly one request
-/// message, and misused callbacks: a protobuf callback argument without
+/// message, misused streams (a `PluginStream` without exactly two type arguments, or whose error
+/// type is not the method's, two streams in one method, a serde stream argument that is not
+/// the last, a protobuf stream argument next to other arguments, callbacks in a streaming
+/// method), and misused callbacks: a protobuf callback argument without
 /// `#[plugin(field = "...")]`, a `field` on an argument that is not a callback (or in a serde
 /// interface), two callbacks naming the same field, an interface returned by a protobuf method.
 /// Types that lack a required trait (`Serialize`, `prost::Message`, `From<CallError>`...) fail

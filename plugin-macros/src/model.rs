@@ -1,6 +1,7 @@
 //! The interface as the expansion sees it: names on the wire, the encoding, and each method's
 //! argument and result types, borrowed from the user's trait so errors keep their spans. An
-//! argument or success type written `Arc<dyn Trait>` is a callback: it crosses as a broker id.
+//! argument or success type written `Arc<dyn Trait>` is a callback: it crosses as a broker id;
+//! one written `PluginStream<Item, E>` is a stream, which makes the method a streaming one.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;
@@ -56,12 +57,39 @@ pub struct Method<'a> {
     pub output: Output<'a>,
 }
 
+/// How a method's messages flow: whether it takes a stream, returns one, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    Bidi,
+}
+
+/// A type written `PluginStream<Item, E>` (any path ending in `PluginStream`).
+#[derive(Clone, Copy)]
+pub struct StreamType<'a> {
+    /// The whole type, for errors.
+    pub ty: &'a Type,
+    /// `Item` and `E`; `None` when not written with exactly two type arguments (refused).
+    pub types: Option<(&'a Type, &'a Type)>,
+}
+
+impl<'a> StreamType<'a> {
+    /// The item type (the whole type when malformed, which `validate` refuses).
+    pub fn item(&self) -> &'a Type {
+        self.types.map_or(self.ty, |(item, _)| item)
+    }
+}
+
 pub struct Arg<'a> {
     /// `name: Type` as written, for errors.
     pub typed: &'a PatType,
     pub ty: &'a Type,
     /// `Some` for an `Arc<dyn Trait>`.
     pub callback: Option<Callback<'a>>,
+    /// `Some` for a `PluginStream<Item, E>`.
+    pub stream: Option<StreamType<'a>>,
     /// `#[plugin(field = "...")]`: the protobuf request field that carries its broker id.
     pub field: Option<LitStr>,
     /// The attribute that gave `field`.
@@ -84,6 +112,8 @@ pub enum Output<'a> {
         err: &'a Type,
         /// `Some` when `T` is an `Arc<dyn Trait>`.
         ok_callback: Option<Callback<'a>>,
+        /// `Some` when `T` is a `PluginStream<Item, E>`.
+        ok_stream: Option<StreamType<'a>>,
     },
     /// Any other return type.
     Other(&'a Type),
@@ -219,6 +249,7 @@ impl<'a> Method<'a> {
                     ok,
                     err,
                     ok_callback: callback(ok),
+                    ok_stream: stream(ok),
                 },
                 None => Output::Other(ty),
             },
@@ -243,6 +274,31 @@ impl<'a> Method<'a> {
                 }
             )
     }
+
+    /// The stream argument, if any (the first, when `validate` refuses several).
+    pub fn stream_arg(&self) -> Option<(usize, &Arg<'a>)> {
+        self.args
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.stream.is_some())
+    }
+
+    /// The returned stream, if any.
+    pub fn ok_stream(&self) -> Option<StreamType<'a>> {
+        match self.output {
+            Output::Result { ok_stream, .. } => ok_stream,
+            _ => None,
+        }
+    }
+
+    pub fn shape(&self) -> Shape {
+        match (self.stream_arg().is_some(), self.ok_stream().is_some()) {
+            (false, false) => Shape::Unary,
+            (false, true) => Shape::ServerStreaming,
+            (true, false) => Shape::ClientStreaming,
+            (true, true) => Shape::Bidi,
+        }
+    }
 }
 
 impl<'a> Arg<'a> {
@@ -252,6 +308,7 @@ impl<'a> Arg<'a> {
             typed,
             ty: &typed.ty,
             callback: callback(&typed.ty),
+            stream: stream(&typed.ty),
             field: options.field,
             field_attr: options.field_attr,
         }
@@ -290,6 +347,36 @@ pub fn callback(ty: &Type) -> Option<Callback<'_>> {
     }
 }
 
+/// A type written `PluginStream<...>` (any path ending in `PluginStream`), with its item and
+/// error types when it has exactly two type arguments.
+pub fn stream(ty: &Type) -> Option<StreamType<'_>> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "PluginStream" {
+        return None;
+    }
+    let types = match &last.arguments {
+        PathArguments::AngleBracketed(args) => two_types(args),
+        _ => None,
+    };
+    Some(StreamType { ty, types })
+}
+
+/// The two type arguments of `<A, B>`, if that is all there is.
+fn two_types(args: &syn::AngleBracketedGenericArguments) -> Option<(&Type, &Type)> {
+    let mut types = args.args.iter().map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    match (types.next(), types.next(), types.next()) {
+        (Some(Some(a)), Some(Some(b)), None) => Some((a, b)),
+        _ => None,
+    }
+}
+
 /// `Send` or `Sync`, which every interface is anyway.
 fn is_marker(path: &Path) -> bool {
     path.segments
@@ -307,8 +394,21 @@ impl Name {
     }
 }
 
+/// `T` of a type written `Result<T, E>`, to change it.
+pub fn result_ok_mut(ty: &mut Type) -> Option<&mut Type> {
+    result_types(ty)?;
+    let Type::Path(path) = ty else { return None };
+    let PathArguments::AngleBracketed(args) = &mut path.path.segments.last_mut()?.arguments else {
+        return None;
+    };
+    match args.args.first_mut()? {
+        GenericArgument::Type(ok) => Some(ok),
+        _ => None,
+    }
+}
+
 /// `T` and `E` of a type written `Result<T, E>` (any path ending in `Result`).
-fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
+pub fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
     let Type::Path(path) = ty else { return None };
     if path.qself.is_some() {
         return None;
@@ -320,14 +420,7 @@ fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return None;
     };
-    let mut types = args.args.iter().map(|a| match a {
-        GenericArgument::Type(t) => Some(t),
-        _ => None,
-    });
-    match (types.next(), types.next(), types.next()) {
-        (Some(Some(ok)), Some(Some(err)), None) => Some((ok, err)),
-        _ => None,
-    }
+    two_types(args)
 }
 
 /// `get_value` -> `GetValue`, the protobuf convention for method names.
@@ -376,6 +469,24 @@ mod tests {
             let found = callback(&ty).map(|c| quote::ToTokens::to_token_stream(c.path).to_string());
             assert_eq!(found.as_deref(), expected, "{}", quote::quote!(#ty));
         }
+    }
+
+    #[test]
+    fn streams_are_plugin_streams_of_an_item_and_an_error() {
+        let ty: Type = syn::parse_quote!(plugin_runtime::PluginStream<Chunk, E>);
+        let found = stream(&ty).and_then(|s| s.types);
+        let text = found.map(|(i, e)| quote::quote!(#i #e).to_string());
+        assert_eq!(text.as_deref(), Some("Chunk E"));
+        for malformed in [
+            syn::parse_quote!(PluginStream<Chunk>),
+            syn::parse_quote!(PluginStream<Chunk, E, F>),
+            syn::parse_quote!(PluginStream),
+        ] {
+            let ty: Type = malformed;
+            assert!(stream(&ty).is_some_and(|s| s.types.is_none()));
+        }
+        let other: Type = syn::parse_quote!(Stream<Chunk, E>);
+        assert!(stream(&other).is_none());
     }
 
     #[test]

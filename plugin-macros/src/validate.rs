@@ -11,7 +11,7 @@ use syn::{FnArg, Item, ItemTrait, Signature, TraitItem, Type, TypeParamBound};
 
 use crate::ctxt::Errors;
 use crate::fingerprint;
-use crate::model::{Arg, Encoding, Interface, Method, Name, Output};
+use crate::model::{Arg, Encoding, Interface, Method, Name, Output, Shape};
 
 /// The most arguments a serde method may take: `__private` implements its argument tuples up
 /// to this size (serde's largest tuple).
@@ -219,13 +219,24 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
             ),
         );
     }
-    // Protobuf: one request message, and callbacks next to it.
+    // Protobuf: one request message, and callbacks next to it; or a stream of them alone.
     let requests: Vec<&Arg<'_>> = method
         .args
         .iter()
-        .filter(|a| a.callback.is_none())
+        .filter(|a| a.callback.is_none() && a.stream.is_none())
         .collect();
+    let stream_arg = method.stream_arg();
     match interface.encoding {
+        Encoding::Protobuf if stream_arg.is_some() => {
+            for extra in &requests {
+                errors.spanned(
+                    extra.typed,
+                    "a protobuf method that takes a stream takes nothing else: its request \
+                     messages are the stream's items (as in a .proto `rpc M(stream Req)`); put \
+                     this value in the messages",
+                );
+            }
+        }
         Encoding::Protobuf if requests.len() != 1 => match requests.get(1) {
             Some(extra) => errors.spanned(
                 extra.typed,
@@ -253,15 +264,26 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
         }
         _ => {}
     }
+    if let (Encoding::Serde, Some((index, arg))) = (interface.encoding, stream_arg)
+        && index + 1 != method.args.len()
+    {
+        errors.spanned(
+            arg.typed,
+            "the stream must be the method's last argument: the arguments before it travel \
+             first, as one message, then the stream's items",
+        );
+    }
     for arg in &method.args {
         check_owned(arg.ty, "an argument", errors);
     }
     check_fields(interface, method, errors);
+    check_streams(method, errors);
     match &method.output {
         Output::Result {
             ok,
             err,
             ok_callback,
+            ..
         } => {
             check_owned(ok, "a result", errors);
             check_owned(err, "an error", errors);
@@ -290,6 +312,59 @@ fn check_method(interface: &Interface<'_>, method: &Method<'_>, errors: &Errors)
                 sig.ident
             ),
         ),
+    }
+}
+
+/// `PluginStream<Item, E>`: two type arguments, `E` the method's own error type, one stream
+/// argument at most, and no callbacks in the same method.
+fn check_streams(method: &Method<'_>, errors: &Errors) {
+    let method_err = match &method.output {
+        Output::Result { err, .. } => Some(fingerprint::normalize(err)),
+        _ => None,
+    };
+    let streams = method
+        .args
+        .iter()
+        .filter_map(|a| a.stream)
+        .chain(method.ok_stream());
+    for stream in streams {
+        let Some((item, err)) = stream.types else {
+            errors.spanned(
+                stream.ty,
+                "`PluginStream` takes two type arguments, the item and the method's error type: \
+                 `PluginStream<Chunk, E>` in a method returning `Result<_, E>`",
+            );
+            continue;
+        };
+        check_owned(item, "a stream's item", errors);
+        if let Some(method_err) = &method_err
+            && fingerprint::normalize(err) != *method_err
+        {
+            errors.spanned(
+                err,
+                format!(
+                    "a stream's error type must be the method's error type, written the same: \
+                     `{method_err}` (failures of the call itself arrive in the stream as \
+                     `{method_err}::from(CallError)`)"
+                ),
+            );
+        }
+    }
+    if let Some(second) = method.args.iter().filter(|a| a.stream.is_some()).nth(1) {
+        errors.spanned(
+            second.typed,
+            "a method takes at most one stream: one call carries one stream each way",
+        );
+    }
+    if method.shape() != Shape::Unary {
+        let callbacks = method.args.iter().filter(|a| a.callback.is_some());
+        for arg in callbacks {
+            errors.spanned(
+                arg.ty,
+                "a streaming method cannot take callbacks (`Arc<dyn Trait>`): pass the callback \
+                 in a unary method of its own",
+            );
+        }
     }
 }
 

@@ -18,16 +18,22 @@ pub use plugin_core::{Bincode, Codec, CodecError};
 pub use tonic::{Code, Status};
 
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
+use futures::channel::oneshot;
+use futures::future::Either;
+use futures::{FutureExt as _, Stream, StreamExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::codec::EncodeBuf;
 
 pub use crate::broker::{BrokerError, GrpcBroker};
 pub use crate::connection::GrpcConnection;
-pub use crate::dispatch::Dispatch;
+pub use crate::dispatch::{Dispatch, Requests, Responses, Shape};
 pub use crate::error::{CallError, ServeError};
 pub use crate::plugin::{Dispensed, Plugin, ServiceRegistry};
+pub use crate::stream::PluginStream;
 pub use crate::transport::codec::{BoxOutgoing, Outgoing};
 
 /// An argument or success type of a serde interface.
@@ -48,6 +54,520 @@ pub trait SerdeError {
 pub trait SerdeCodec {
     /// The user's codec.
     type Codec: Codec;
+}
+
+/// The requests of a streaming call, already encoded.
+pub type Outgoings = crate::connection::Outgoings;
+
+/// Host side of a server-streaming method: one encoded request; the responses as raw bytes,
+/// failures already classified.
+pub async fn server_streaming_raw(
+    conn: &GrpcConnection,
+    path: &'static str,
+    request: BoxOutgoing,
+) -> Result<crate::PluginStream<Bytes, CallError>, CallError> {
+    let deadline = conn.deadline_from_now();
+    let messages = conn.server_streaming(path, request).await?;
+    Ok(crate::stream::incoming(
+        conn.clone(),
+        path,
+        messages,
+        deadline,
+    ))
+}
+
+/// Host side of a client-streaming method: the encoded requests as the caller produces them;
+/// the one response. Dropping the future cancels the call (the plugin's side sees its request
+/// stream end in error).
+pub async fn client_streaming_raw(
+    conn: &GrpcConnection,
+    path: &'static str,
+    requests: Outgoings,
+) -> Result<Bytes, CallError> {
+    conn.within_deadline(path, conn.client_streaming(path, requests))
+        .await
+}
+
+/// Host side of a bidirectional method.
+pub async fn bidi_streaming_raw(
+    conn: &GrpcConnection,
+    path: &'static str,
+    requests: Outgoings,
+) -> Result<crate::PluginStream<Bytes, CallError>, CallError> {
+    let deadline = conn.deadline_from_now();
+    let messages = conn.bidi_streaming(path, requests).await?;
+    Ok(crate::stream::incoming(
+        conn.clone(),
+        path,
+        messages,
+        deadline,
+    ))
+}
+
+// Streaming methods. Everything below is stream adapters over the call's own streams: no task,
+// no buffer of ours, so a slow consumer slows the producer through HTTP/2 flow control.
+
+/// Plugin side: the first message of a streaming call: the one request of a server-streaming
+/// method, or (serde) the tuple of the arguments before the stream.
+pub async fn first_message(requests: &mut Requests) -> Result<Bytes, Status> {
+    match requests.next().await {
+        Some(message) => message,
+        None => Err(Status::invalid_argument(
+            "the call's request stream ended before its first message",
+        )),
+    }
+}
+
+/// Plugin side: why the stream argument stopped: a message that did not decode fails the call
+/// with `InvalidArgument`, whatever the implementation answers.
+#[derive(Debug, Default)]
+pub struct Failure(Option<oneshot::Receiver<Status>>);
+
+impl Failure {
+    fn guard(self, responses: PluginStream<BoxOutgoing, Status>) -> Responses {
+        Box::pin(UntilFailure {
+            inner: Some(responses),
+            failure: self.0,
+            _cancel_on_drop: None,
+        })
+    }
+}
+
+/// Plugin side, protobuf: the stream argument, one request message an item.
+pub fn prost_items<I: ProstType, E: ProstError>(
+    requests: Requests,
+) -> (PluginStream<I::Type, E::Type>, Failure)
+where
+    // Every prost message is: `prost::Message: Send`.
+    I::Type: Send,
+    E::Type: Send,
+{
+    items_in(requests, |bytes| I::Type::decode(bytes).map(Ok))
+}
+
+/// Plugin side, serde: the stream argument, each message a `Result<I, E>`.
+pub fn serde_items<K: SerdeCodec, I: SerdeType, E: SerdeError>(
+    requests: Requests,
+) -> (PluginStream<I::Type, E::Type>, Failure) {
+    items_in(requests, |bytes| {
+        decode_serde::<K::Codec, Result<I::Type, E::Type>>(&bytes)
+    })
+}
+
+/// The request messages as items, decoded with `decode`. A message that does not decode ends
+/// them with `E::from(CallError::Codec)` and fails the call (`Failure`); a failed request
+/// stream (the host went away) ends them with `E::from(CallError::Status)`.
+fn items_in<T: Send + 'static, E: FromCallError + Send>(
+    requests: Requests,
+    decode: fn(Bytes) -> Result<Result<T, E>, CodecError>,
+) -> (PluginStream<T, E>, Failure) {
+    let (failed, failure) = oneshot::channel();
+    let items = futures::stream::unfold(Some((requests, failed)), move |state| async move {
+        let (mut requests, failed) = state?;
+        let item = match requests.next().await? {
+            Ok(bytes) => match decode(bytes) {
+                Ok(item) => return Some((item, Some((requests, failed)))),
+                Err(e) => {
+                    let _ = failed.send(bad_request(e.clone()));
+                    Err(E::from_call_error(CallError::Codec(e)))
+                }
+            },
+            Err(status) => Err(E::from_call_error(CallError::Status(status))),
+        };
+        Some((item, None))
+    });
+    (Box::pin(items), Failure(Some(failure)))
+}
+
+/// Plugin side, protobuf: the responses of a server-streaming or bidi method. The method's
+/// error, at once or as an item, is the call's status and ends it.
+pub fn prost_responses<R: ProstType, E: ProstError>(
+    result: Result<PluginStream<R::Type, E::Type>, E::Type>,
+    failure: Failure,
+) -> Result<Responses, Status> {
+    let items = result.map_err(IntoStatus::into_status)?;
+    let responses = through_first_error(items.map(|item| match item {
+        Ok(response) => Ok(response.into_body()),
+        Err(e) => Err(e.into_status()),
+    }));
+    Ok(failure.guard(Box::pin(responses)))
+}
+
+/// Plugin side, protobuf: the one response of a client-streaming method.
+pub fn prost_response<R: ProstType, E: ProstError>(
+    result: Result<R::Type, E::Type>,
+    failure: Failure,
+) -> Result<Responses, Status> {
+    let response = prost_reply::<R, E>(result);
+    Ok(
+        failure.guard(Box::pin(futures::stream::once(std::future::ready(
+            response,
+        )))),
+    )
+}
+
+/// Plugin side, serde: the responses of a server-streaming or bidi method, each a whole
+/// `Result<T, E>` (an `Err` item is a value; the implementation's stream goes on or ends as it
+/// likes). An error at once is sent as a single `Err` item.
+pub fn serde_responses<K: SerdeCodec, T: SerdeType, E: SerdeError>(
+    result: Result<PluginStream<T::Type, E::Type>, E::Type>,
+    failure: Failure,
+) -> Result<Responses, Status> {
+    let items = result.unwrap_or_else(|e| Box::pin(futures::stream::iter([Err(e)])));
+    let responses = items.map(|item| Ok(serde_body::<K::Codec, Result<T::Type, E::Type>>(item)));
+    Ok(failure.guard(Box::pin(responses)))
+}
+
+/// Plugin side, serde: the one response of a client-streaming method, as a unary method's.
+pub fn serde_response<K: SerdeCodec, T: SerdeType, E: SerdeError>(
+    result: Result<T::Type, E::Type>,
+    failure: Failure,
+) -> Result<Responses, Status> {
+    let response = Ok(serde_reply::<K, T, E>(result));
+    Ok(
+        failure.guard(Box::pin(futures::stream::once(std::future::ready(
+            response,
+        )))),
+    )
+}
+
+/// Host side, protobuf: one request, a stream of responses. The plugin's status (at once or
+/// mid-stream) and the call's failures arrive as `E::from(CallError)`.
+pub fn prost_server_streaming<'a, Q, R, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    request: Q::Type,
+) -> StreamCall<'a, R::Type, E::Type>
+where
+    Q: ProstType,
+    R: ProstType,
+    E: ProstError,
+    R::Type: Send,
+    E::Type: Send,
+{
+    server_streaming(conn, path, request.into_body(), |bytes| {
+        R::Type::decode(bytes).map(Ok)
+    })
+}
+
+/// Host side, protobuf: a stream of requests, one response. An `Err(e)` from `items` cancels the
+/// call, which returns `Err(e)`.
+pub fn prost_client_streaming<'a, I, R, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    items: PluginStream<I::Type, E::Type>,
+) -> BoxFuture<'a, Result<R::Type, E::Type>>
+where
+    I: ProstType,
+    R: ProstType,
+    E: ProstError,
+    R::Type: Send,
+    E::Type: Send,
+{
+    let messages = items.map(|item| item.map(ProstMessage::into_body));
+    client_streaming(conn, path, Box::pin(messages), |bytes| {
+        R::Type::decode(bytes).map(Ok)
+    })
+}
+
+/// Host side, protobuf: streams both ways. An `Err(e)` from `items` cancels the call and is the
+/// last item of the responses.
+pub fn prost_bidi<'a, I, R, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    items: PluginStream<I::Type, E::Type>,
+) -> StreamCall<'a, R::Type, E::Type>
+where
+    I: ProstType,
+    R: ProstType,
+    E: ProstError,
+    R::Type: Send,
+    E::Type: Send,
+{
+    let messages = items.map(|item| item.map(ProstMessage::into_body));
+    bidi(conn, path, Box::pin(messages), |bytes| {
+        R::Type::decode(bytes).map(Ok)
+    })
+}
+
+/// Host side, serde: the arguments, then a stream of `Result<T, E>` values.
+pub fn serde_server_streaming<'a, K, A, T, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    args: A::Type,
+) -> StreamCall<'a, T::Type, E::Type>
+where
+    K: SerdeCodec + 'static,
+    A: SerdeType,
+    T: SerdeType,
+    E: SerdeError,
+{
+    let request = serde_body::<K::Codec, A::Type>(args);
+    server_streaming(conn, path, request, |bytes| {
+        decode_serde::<K::Codec, Result<T::Type, E::Type>>(&bytes)
+    })
+}
+
+/// Host side, serde: the arguments before the stream, then its items as `Result<I, E>` values;
+/// the one `Result<T, E>` back.
+pub fn serde_client_streaming<'a, K, A, I, T, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    args: A::Type,
+    items: PluginStream<I::Type, E::Type>,
+) -> BoxFuture<'a, Result<T::Type, E::Type>>
+where
+    K: SerdeCodec + 'static,
+    A: SerdeType,
+    I: SerdeType,
+    T: SerdeType,
+    E: SerdeError,
+{
+    let messages = serde_messages::<K, A, I, E>(args, items);
+    client_streaming(conn, path, messages, |bytes| {
+        decode_serde::<K::Codec, Result<T::Type, E::Type>>(&bytes)
+    })
+}
+
+/// Host side, serde: the arguments before the stream, then its items as `Result<I, E>` values;
+/// a stream of `Result<T, E>` values back.
+pub fn serde_bidi<'a, K, A, I, T, E>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    args: A::Type,
+    items: PluginStream<I::Type, E::Type>,
+) -> StreamCall<'a, T::Type, E::Type>
+where
+    K: SerdeCodec + 'static,
+    A: SerdeType,
+    I: SerdeType,
+    T: SerdeType,
+    E: SerdeError,
+{
+    let messages = serde_messages::<K, A, I, E>(args, items);
+    bidi(conn, path, messages, |bytes| {
+        decode_serde::<K::Codec, Result<T::Type, E::Type>>(&bytes)
+    })
+}
+
+/// The messages of a serde call with a stream argument: the other arguments' tuple, then each
+/// item as a value (an `Err` item too: it does not end the stream).
+fn serde_messages<K: SerdeCodec + 'static, A: SerdeType, I: SerdeType, E: SerdeError>(
+    args: A::Type,
+    items: PluginStream<I::Type, E::Type>,
+) -> PluginStream<BoxOutgoing, E::Type> {
+    let first = serde_body::<K::Codec, A::Type>(args);
+    let rest = items.map(|item| Ok(serde_body::<K::Codec, Result<I::Type, E::Type>>(item)));
+    Box::pin(futures::stream::once(std::future::ready(Ok(first))).chain(rest))
+}
+
+/// The host's call of a method that returns a stream.
+pub type StreamCall<'a, T, E> = BoxFuture<'a, Result<PluginStream<T, E>, E>>;
+
+/// What the host decodes a response message into: the item (`Err` when it is an error value).
+type Decode<T, E> = fn(Bytes) -> Result<Result<T, E>, CodecError>;
+
+fn server_streaming<'a, T: Send + 'static, E: FromCallError + Send>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    request: BoxOutgoing,
+    decode: Decode<T, E>,
+) -> StreamCall<'a, T, E> {
+    Box::pin(async move {
+        let messages = server_streaming_raw(conn, path, request)
+            .await
+            .map_err(E::from_call_error)?;
+        Ok(items_out(messages, decode))
+    })
+}
+
+fn client_streaming<'a, T: Send + 'static, E: FromCallError + Send>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    messages: PluginStream<BoxOutgoing, E>,
+    decode: Decode<T, E>,
+) -> BoxFuture<'a, Result<T, E>> {
+    let (requests, mut failed, cancel) = outgoing(messages);
+    Box::pin(async move {
+        // Dropping this future resets the requests, which ends the call on the plugin's side.
+        let _cancel_on_drop = cancel;
+        let call = client_streaming_raw(conn, path, requests);
+        let reply = unless_failed(call, &mut failed)
+            .await?
+            .map_err(E::from_call_error)?;
+        decode(reply).unwrap_or_else(|e| Err(E::from_call_error(CallError::Codec(e))))
+    })
+}
+
+fn bidi<'a, T: Send + 'static, E: FromCallError + Send>(
+    conn: &'a GrpcConnection,
+    path: &'static str,
+    messages: PluginStream<BoxOutgoing, E>,
+    decode: Decode<T, E>,
+) -> StreamCall<'a, T, E> {
+    let (requests, mut failed, cancel) = outgoing(messages);
+    Box::pin(async move {
+        let call = bidi_streaming_raw(conn, path, requests);
+        let messages = match unless_failed(call, &mut failed).await {
+            Ok(messages) => messages.map_err(E::from_call_error)?,
+            // The caller's own stream failed before the plugin answered.
+            Err(e) => return Ok(Box::pin(futures::stream::iter([Err(e)])) as PluginStream<T, E>),
+        };
+        Ok(Box::pin(UntilFailure {
+            inner: Some(items_out(messages, decode)),
+            failure: Some(failed),
+            _cancel_on_drop: Some(cancel),
+        }) as PluginStream<T, E>)
+    })
+}
+
+/// The call's outcome, or `Err` with the caller's own error when its request stream failed
+/// first (the call, dropped, is cancelled).
+async fn unless_failed<T, E>(
+    call: impl Future<Output = Result<T, CallError>>,
+    failed: &mut oneshot::Receiver<E>,
+) -> Result<Result<T, CallError>, E> {
+    let call = std::pin::pin!(call);
+    match futures::future::select(call, &mut *failed).await {
+        Either::Left((outcome, _)) => match (outcome, failed.try_recv()) {
+            // The call failed because the requests were reset: say why.
+            (Err(_), Ok(Some(e))) => Err(e),
+            (outcome, _) => Ok(outcome),
+        },
+        Either::Right((Ok(e), _)) => Err(e),
+        Either::Right((Err(oneshot::Canceled), call)) => Ok(call.await),
+    }
+}
+
+/// The response messages as items. A failed call ends them with `E::from(CallError)`, as does
+/// a message that does not decode (dropping the call with them).
+fn items_out<T: Send + 'static, E: FromCallError + Send>(
+    messages: PluginStream<Bytes, CallError>,
+    decode: Decode<T, E>,
+) -> PluginStream<T, E> {
+    let items = futures::stream::unfold(Some(messages), move |messages| async move {
+        let mut messages = messages?;
+        let item = match messages.next().await? {
+            Ok(bytes) => match decode(bytes) {
+                Ok(item) => return Some((item, Some(messages))),
+                Err(e) => Err(E::from_call_error(CallError::Codec(e))),
+            },
+            Err(e) => Err(E::from_call_error(e)),
+        };
+        Some((item, None))
+    });
+    Box::pin(items)
+}
+
+/// The items up to and including the first `Err`.
+fn through_first_error<T, X>(
+    items: impl Stream<Item = Result<T, X>>,
+) -> impl Stream<Item = Result<T, X>> {
+    items.scan(false, |failed, item| {
+        let next = (!*failed).then_some(item);
+        if let Some(Err(_)) = &next {
+            *failed = true;
+        }
+        std::future::ready(next)
+    })
+}
+
+/// The host's requests of a call, from `messages`. An `Err(e)` (the caller's stream failed) or
+/// the caller dropping the call (the returned sender dropped) resets the request stream: a
+/// message that fails to encode makes the HTTP/2 client reset the stream, which the plugin
+/// sees as a cancelled call, where ending the requests would be a normal end of input. `e`
+/// goes to the returned receiver.
+fn outgoing<E: Send + 'static>(
+    messages: PluginStream<BoxOutgoing, E>,
+) -> (Outgoings, oneshot::Receiver<E>, oneshot::Sender<()>) {
+    let (failed, failure) = oneshot::channel();
+    let (cancel, cancelled) = oneshot::channel();
+    let requests = OutgoingRequests {
+        messages: Some(messages),
+        failed: Some(failed),
+        cancelled,
+    };
+    (Box::pin(requests), failure, cancel)
+}
+
+struct OutgoingRequests<E> {
+    messages: Option<PluginStream<BoxOutgoing, E>>,
+    failed: Option<oneshot::Sender<E>>,
+    cancelled: oneshot::Receiver<()>,
+}
+
+impl<E> Stream for OutgoingRequests<E> {
+    type Item = BoxOutgoing;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BoxOutgoing>> {
+        let this = self.get_mut();
+        let Some(messages) = &mut this.messages else {
+            return Poll::Ready(None);
+        };
+        if this.cancelled.poll_unpin(cx).is_ready() {
+            this.messages = None;
+            return Poll::Ready(Some(Box::new(Reset)));
+        }
+        match ready!(messages.poll_next_unpin(cx)) {
+            Some(Ok(message)) => Poll::Ready(Some(message)),
+            Some(Err(e)) => {
+                this.messages = None;
+                if let Some(failed) = this.failed.take() {
+                    let _ = failed.send(e);
+                }
+                Poll::Ready(Some(Box::new(Reset)))
+            }
+            None => {
+                this.messages = None;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// The message that resets a call's request stream: it fails to encode.
+struct Reset;
+
+impl Outgoing for Reset {
+    fn encode_into(&self, _: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        Err(Status::cancelled("the caller cancelled the call"))
+    }
+}
+
+/// `inner`'s items until `failure` fires; then that failure is the last item (and `inner` is
+/// dropped, which cancels what it reads).
+struct UntilFailure<T, F> {
+    inner: Option<PluginStream<T, F>>,
+    failure: Option<oneshot::Receiver<F>>,
+    /// Dropped with this stream: resets the call's requests (host side, bidi).
+    _cancel_on_drop: Option<oneshot::Sender<()>>,
+}
+
+impl<T, F> Stream for UntilFailure<T, F> {
+    type Item = Result<T, F>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T, F>>> {
+        let this = self.get_mut();
+        if let Some(failure) = &mut this.failure {
+            match failure.poll_unpin(cx) {
+                Poll::Ready(Ok(f)) => {
+                    this.failure = None;
+                    this.inner = None;
+                    return Poll::Ready(Some(Err(f)));
+                }
+                Poll::Ready(Err(oneshot::Canceled)) => this.failure = None,
+                Poll::Pending => {}
+            }
+        }
+        let Some(inner) = &mut this.inner else {
+            return Poll::Ready(None);
+        };
+        let item = ready!(inner.poll_next_unpin(cx));
+        if item.is_none() {
+            this.inner = None;
+        }
+        Poll::Ready(item)
+    }
 }
 
 /// An interface that crosses the wire as a broker id: `#[plugin_interface]` implements it for

@@ -4,18 +4,37 @@
 use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::FutureExt as _;
 use futures::future::BoxFuture;
+use futures::{FutureExt as _, Stream, StreamExt as _};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
 
 use crate::broker::GrpcBroker;
 use crate::transport::codec::{BoxOutgoing, MessageLimits, RawCodec};
+
+/// How a method's messages flow, as gRPC has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStreaming,
+    /// A stream of requests, one response.
+    ClientStreaming,
+    /// Streams both ways.
+    Bidi,
+}
+
+/// The requests of a streaming call, as they arrive (one for server streaming).
+pub type Requests = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send + 'static>>;
+/// The responses of a streaming call, as they are produced (one for client streaming).
+pub type Responses = Pin<Box<dyn Stream<Item = Result<BoxOutgoing, Status>> + Send + 'static>>;
 
 /// The server side of one interface: decodes a request, calls the implementation, encodes the
 /// reply. Implemented by the code `#[plugin_interface]` generates.
@@ -24,6 +43,8 @@ pub trait Dispatch: Send + Sync + 'static {
     const SERVICE: &'static str;
     /// The method names; a method's index is its id in [`Dispatch::call`].
     const METHODS: &'static [&'static str];
+    /// Each method's shape, by index; a method past the end is unary.
+    const SHAPES: &'static [Shape] = &[];
 
     /// Handles one unary call of method `method` with the encoded `request`.
     fn call(
@@ -31,6 +52,22 @@ pub trait Dispatch: Send + Sync + 'static {
         method: usize,
         request: Bytes,
     ) -> BoxFuture<'static, Result<BoxOutgoing, Status>>;
+
+    /// Handles one streaming call of method `method`: its requests as they come, its
+    /// responses as the implementation produces them. Dropping the responses (the caller went
+    /// away) drops the implementation's stream.
+    fn call_streaming(
+        self: Arc<Self>,
+        method: usize,
+        requests: Requests,
+    ) -> BoxFuture<'static, Result<Responses, Status>> {
+        drop(requests);
+        let status = Status::unimplemented(format!(
+            "{} has no streaming method number {method}",
+            Self::SERVICE
+        ));
+        Box::pin(async move { Err(status) })
+    }
 }
 
 /// A tower service serving one [`Dispatch`] under its gRPC service name.
@@ -96,10 +133,16 @@ impl<D: Dispatch> tower::Service<http::Request<Body>> for DispatchService<D> {
             _d: PhantomData,
         };
         let limits = self.limits;
+        let shape = D::SHAPES.get(method).copied().unwrap_or(Shape::Unary);
         let served = async move {
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .apply_max_message_size_config(Some(limits.max_decode), Some(limits.max_encode));
-            Ok(grpc.unary(call, req).await)
+            Ok(match shape {
+                Shape::Unary => grpc.unary(call, req).await,
+                Shape::ServerStreaming => grpc.server_streaming(call, req).await,
+                Shape::ClientStreaming => grpc.client_streaming(call, req).await,
+                Shape::Bidi => grpc.streaming(call, req).await,
+            })
         };
         match &self.broker {
             Some(broker) => Box::pin(broker.scope(served)),
@@ -114,27 +157,97 @@ struct MethodCall<D> {
     _d: PhantomData<fn() -> D>,
 }
 
+impl<D: Dispatch> MethodCall<D> {
+    fn name(&self) -> &'static str {
+        D::METHODS.get(self.method).copied().unwrap_or("?")
+    }
+
+    /// A panicking implementation fails its own call, not the connection.
+    fn panicked(name: &str, panic: &(dyn std::any::Any + Send)) -> Status {
+        let what = panic_message(panic);
+        tracing::error!(service = D::SERVICE, method = name, panic = %what, "plugin method panicked");
+        Status::internal(format!(
+            "{}/{name} panicked while serving the call: {what}",
+            D::SERVICE
+        ))
+    }
+
+    /// The implementation's streaming call, its panics (in the call or in its stream) turned
+    /// into the call's error.
+    fn streaming(&self, requests: Requests) -> BoxFuture<'static, Result<Responses, Status>> {
+        let name = self.name();
+        let fut = self.inner.clone().call_streaming(self.method, requests);
+        Box::pin(async move {
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(Ok(responses)) => {
+                    let guarded = AssertUnwindSafe(responses)
+                        .catch_unwind()
+                        .map(move |item| item.unwrap_or_else(|p| Err(Self::panicked(name, &*p))));
+                    Ok(Box::pin(guarded) as Responses)
+                }
+                Ok(Err(status)) => Err(status),
+                Err(panic) => Err(Self::panicked(name, &*panic)),
+            }
+        })
+    }
+}
+
 impl<D: Dispatch> tonic::server::UnaryService<Bytes> for MethodCall<D> {
     type Response = BoxOutgoing;
     type Future = BoxFuture<'static, Result<tonic::Response<BoxOutgoing>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let name = D::METHODS[self.method];
+        let name = self.name();
         let fut = self.inner.clone().call(self.method, request.into_inner());
         Box::pin(async move {
-            // A panicking implementation fails its own call, not the connection.
             match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(result) => result.map(tonic::Response::new),
-                Err(panic) => {
-                    let what = panic_message(&*panic);
-                    tracing::error!(service = D::SERVICE, method = name, panic = %what, "plugin method panicked");
-                    Err(Status::internal(format!(
-                        "{}/{name} panicked while serving the call: {what}",
-                        D::SERVICE
-                    )))
-                }
+                Err(panic) => Err(Self::panicked(name, &*panic)),
             }
         })
+    }
+}
+
+impl<D: Dispatch> tonic::server::ServerStreamingService<Bytes> for MethodCall<D> {
+    type Response = BoxOutgoing;
+    type ResponseStream = Responses;
+    type Future = BoxFuture<'static, Result<tonic::Response<Responses>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let one = futures::stream::once(std::future::ready(Ok(request.into_inner())));
+        let fut = self.streaming(Box::pin(one));
+        Box::pin(async move { fut.await.map(tonic::Response::new) })
+    }
+}
+
+impl<D: Dispatch> tonic::server::ClientStreamingService<Bytes> for MethodCall<D> {
+    type Response = BoxOutgoing;
+    type Future = BoxFuture<'static, Result<tonic::Response<BoxOutgoing>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        let name = self.name();
+        let fut = self.streaming(Box::pin(request.into_inner()));
+        Box::pin(async move {
+            let mut responses = fut.await?;
+            match responses.next().await {
+                Some(response) => response.map(tonic::Response::new),
+                None => Err(Status::internal(format!(
+                    "{}/{name} ended without a response",
+                    D::SERVICE
+                ))),
+            }
+        })
+    }
+}
+
+impl<D: Dispatch> tonic::server::StreamingService<Bytes> for MethodCall<D> {
+    type Response = BoxOutgoing;
+    type ResponseStream = Responses;
+    type Future = BoxFuture<'static, Result<tonic::Response<Responses>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        let fut = self.streaming(Box::pin(request.into_inner()));
+        Box::pin(async move { fut.await.map(tonic::Response::new) })
     }
 }
 

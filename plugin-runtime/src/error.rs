@@ -222,6 +222,20 @@ pub enum CallError {
         /// The gRPC status tonic reported.
         status: Status,
     },
+    /// The call took longer than the client's deadline ([`ClientConfig::call_timeout`](crate::ClientConfig::call_timeout));
+    /// it was cancelled, on the plugin's side too.
+    #[error(
+        "{method} on plugin {plugin} took longer than its deadline of {deadline:?} and was \
+         cancelled; raise ClientConfig::call_timeout if the call is slow on purpose"
+    )]
+    DeadlineExceeded {
+        /// The plugin's name.
+        plugin: String,
+        /// The method.
+        method: String,
+        /// The deadline.
+        deadline: std::time::Duration,
+    },
     /// The plugin answered with a gRPC error status.
     #[error("{}: {}", .0.code(), .0.message())]
     Status(Status),
@@ -257,6 +271,7 @@ impl From<CallError> for Status {
             CallError::Status(status) => status,
             CallError::Codec(e) => Status::internal(e.to_string()),
             CallError::FingerprintMismatch { .. } => Status::failed_precondition(err.to_string()),
+            CallError::DeadlineExceeded { .. } => Status::deadline_exceeded(err.to_string()),
             other => Status::unavailable(other.to_string()),
         }
     }

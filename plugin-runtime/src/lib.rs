@@ -35,6 +35,7 @@ mod os;
 mod plugin;
 mod secure;
 mod server;
+mod stream;
 mod tls;
 mod transport;
 
@@ -132,6 +133,7 @@ pub use plugin_core::{
 pub use plugin_macros::plugin_interface;
 pub use secure::{ChecksumHash, SecureConfig, Sha256};
 pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_main, serve_mux};
+pub use stream::PluginStream;
 pub use tls::{Certificate, TlsError};
 pub use transport::channel::GrpcChannel;
 pub use transport::listener::ListenError;

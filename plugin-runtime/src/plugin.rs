@@ -227,7 +227,9 @@ pub type VersionedPlugins = BTreeMap<u32, PluginSet>;
 impl GrpcBroker {
     /// Serves `plugin` (an interface implementation, `<Trait>Plugin::new(imp)`, or hand-written
     /// services) under `id`, and tells the peer where to find it. Served until the returned
-    /// [`BrokerServer`] is dropped or the broker closes.
+    /// [`BrokerServer`] is dropped or the broker closes. go-plugin sends the address once: each
+    /// id is for one dial.
+    #[must_use = "the server stops serving when the returned BrokerServer is dropped"]
     pub async fn accept_and_serve(
         &self,
         id: u32,

@@ -4,7 +4,8 @@
 //! `impl`, and the error is spanned on the user's own type (as axum's `debug_handler` does);
 //! the generated calls go through the markers, so they add no second error. An `Arc<dyn Trait>`
 //! (a callback) gets a `CallbackType` marker instead, whose `Type` is `dyn Trait`: a trait that
-//! is not a `#[plugin_interface]` fails its `Brokered` bound there.
+//! is not a `#[plugin_interface]` fails its `Brokered` bound there. A `PluginStream<Item, E>`
+//! is marked as its `Item`, which is what travels.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, format_ident, quote};
@@ -12,7 +13,7 @@ use syn::Attribute;
 use syn::ext::IdentExt as _;
 
 use super::rt;
-use crate::model::{Callback, Encoding, Interface, Output};
+use crate::model::{Callback, Encoding, Interface, Output, StreamType};
 
 /// The marker types of one method.
 pub struct MethodMarkers {
@@ -29,6 +30,8 @@ pub struct Marker {
     /// Whether it is an `Arc<dyn Trait>`, marked with `CallbackType` (else `SerdeType` or
     /// `ProstType`).
     pub callback: bool,
+    /// Whether it is a `PluginStream<Item, E>`, marked as its `Item`.
+    pub stream: bool,
 }
 
 impl Marker {
@@ -44,9 +47,10 @@ impl Marker {
 }
 
 impl MethodMarkers {
-    /// The argument markers as one tuple type: the arguments travel as one tuple.
+    /// The argument markers as one tuple type: the arguments travel as one tuple (a stream
+    /// travels after it, item by item).
     pub fn args_tuple(&self) -> TokenStream {
-        let args = self.args.iter().map(|m| &m.ident);
+        let args = self.args.iter().filter(|m| !m.stream).map(|m| &m.ident);
         quote!((#(#args,)*))
     }
 
@@ -98,35 +102,46 @@ impl Markers {
         let callback_trait = quote!(#rt::CallbackType);
         // A value's marker, or for an `Arc<dyn Trait>` a callback's, whose `Type` is the trait
         // object (`dyn Trait`, on the user's tokens).
-        let mut typed = |name: Ident,
-                         cfgs: &[&Attribute],
-                         bound: &TokenStream,
-                         ty: &dyn ToTokens,
-                         callback: Option<Callback<'_>>| match callback {
-            Some(Callback { object, path }) => {
-                let dyn_token = object.dyn_token;
-                Marker {
-                    ident: marker(name, cfgs, &callback_trait, &quote!(#dyn_token #path)),
-                    callback: true,
+        // A stream's marker is its item's.
+        let mut typed =
+            |name: Ident,
+             cfgs: &[&Attribute],
+             bound: &TokenStream,
+             ty: &dyn ToTokens,
+             callback: Option<Callback<'_>>,
+             stream: Option<StreamType<'_>>| match (callback, stream) {
+                (Some(Callback { object, path }), _) => {
+                    let dyn_token = object.dyn_token;
+                    Marker {
+                        ident: marker(name, cfgs, &callback_trait, &quote!(#dyn_token #path)),
+                        callback: true,
+                        stream: false,
+                    }
                 }
-            }
-            None => Marker {
-                ident: marker(name, cfgs, bound, ty),
-                callback: false,
-            },
-        };
+                (None, Some(stream)) => Marker {
+                    ident: marker(name, cfgs, bound, stream.item()),
+                    callback: false,
+                    stream: true,
+                },
+                (None, None) => Marker {
+                    ident: marker(name, cfgs, bound, ty),
+                    callback: false,
+                    stream: false,
+                },
+            };
         let mut methods = Vec::new();
         for m in &interface.methods {
             let name = m.sig.ident.unraw().to_string();
             let cfgs = &m.cfgs;
             // `validate` refused every other output; `()` only keeps this total.
-            let (ok, err, ok_callback) = match &m.output {
+            let (ok, err, ok_callback, ok_stream) = match &m.output {
                 Output::Result {
                     ok,
                     err,
                     ok_callback,
-                } => (quote!(#ok), quote!(#err), *ok_callback),
-                Output::Other(_) | Output::Unit => (quote!(()), quote!(()), None),
+                    ok_stream,
+                } => (quote!(#ok), quote!(#err), *ok_callback, *ok_stream),
+                Output::Other(_) | Output::Unit => (quote!(()), quote!(()), None, None),
             };
             let args = m
                 .args
@@ -134,11 +149,11 @@ impl Markers {
                 .enumerate()
                 .map(|(i, arg)| {
                     let name = format_ident!("__{}_arg{}", name, i);
-                    typed(name, cfgs, &value_trait, arg.ty, arg.callback)
+                    typed(name, cfgs, &value_trait, arg.ty, arg.callback, arg.stream)
                 })
                 .collect();
             let ok_name = format_ident!("__{}_ok", name);
-            let ok = typed(ok_name, cfgs, &value_trait, &ok, ok_callback);
+            let ok = typed(ok_name, cfgs, &value_trait, &ok, ok_callback, ok_stream);
             methods.push(MethodMarkers {
                 args,
                 ok,
@@ -147,6 +162,7 @@ impl Markers {
                     cfgs,
                     &error_trait,
                     &err,
+                    None,
                     None,
                 )
                 .ident,

@@ -1,12 +1,12 @@
 //! The host side: `<Trait>Client` implements the trait by calling the plugin.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::ReturnType;
 
 use super::bounds::{Markers, MethodMarkers};
 use super::{Names, Output, rt};
-use crate::model::{self, Callback, Encoding, Interface, Method};
+use crate::model::{self, Callback, Encoding, Interface, Method, Shape};
 use crate::validate;
 
 pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Output {
@@ -73,13 +73,100 @@ fn client_method(
         ReturnType::Type(_, ty) => quote!(#ty),
         ReturnType::Default => quote!(()),
     };
-    let args: Vec<Ident> = (0..method.args.len())
-        .map(|i| format_ident!("__arg{}", i))
-        .collect();
+    let args = super::arg_idents(method);
     let arg_types = method.args.iter().map(|a| a.ty);
     let path = interface.path(&method.wire.value);
+    let call = match (interface.encoding, method.shape()) {
+        (_, Shape::Unary) => unary_call(interface, method, types, codec, &args),
+        (encoding, shape) => streaming_call(&rt, encoding, shape, &path, types, codec, &args),
+    };
+    quote! {
+        #(#cfgs)*
+        fn #ident<'life0, 'async_trait>(
+            &'life0 self,
+            #(#args: #arg_types),*
+        ) -> #rt::std::pin::Pin<#rt::std::boxed::Box<
+            dyn #rt::std::future::Future<Output = #output> + #rt::std::marker::Send + 'async_trait
+        >>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            #call
+        }
+    }
+}
+
+/// The body of a streaming method: the helper of its shape, with the values before the stream
+/// (serde), the request (protobuf server streaming) or the stream alone (protobuf).
+fn streaming_call(
+    rt: &TokenStream,
+    encoding: Encoding,
+    shape: Shape,
+    path: &str,
+    types: &MethodMarkers,
+    codec: &Ident,
+    args: &[Ident],
+) -> TokenStream {
     let (ok, err) = (&types.ok.ident, &types.err);
-    let call = match interface.encoding {
+    let stream = types.args.iter().zip(args).find(|(m, _)| m.stream);
+    let values = types.args.iter().zip(args).filter(|(m, _)| !m.stream);
+    let value_args = values.map(|(_, arg)| arg);
+    let args_tuple = types.args_tuple();
+    match (encoding, shape, stream) {
+        (Encoding::Serde, Shape::ServerStreaming, _) => quote! {
+            #rt::serde_server_streaming::<#codec, #args_tuple, #ok, #err>(
+                &self.conn, #path, (#(#value_args,)*),
+            )
+        },
+        (Encoding::Serde, Shape::ClientStreaming | Shape::Bidi, Some((item, stream))) => {
+            let helper = if shape == Shape::Bidi {
+                quote!(serde_bidi)
+            } else {
+                quote!(serde_client_streaming)
+            };
+            let item = &item.ident;
+            quote! {
+                #rt::#helper::<#codec, #args_tuple, #item, #ok, #err>(
+                    &self.conn, #path, (#(#value_args,)*), #stream,
+                )
+            }
+        }
+        (Encoding::Protobuf, Shape::ServerStreaming, _) => match request(types, args) {
+            Some((request, request_arg)) => quote! {
+                #rt::prost_server_streaming::<#request, #ok, #err>(&self.conn, #path, #request_arg)
+            },
+            // Refused by `validate`.
+            None => TokenStream::new(),
+        },
+        (Encoding::Protobuf, Shape::ClientStreaming | Shape::Bidi, Some((item, stream))) => {
+            let helper = if shape == Shape::Bidi {
+                quote!(prost_bidi)
+            } else {
+                quote!(prost_client_streaming)
+            };
+            let item = &item.ident;
+            quote! {
+                #rt::#helper::<#item, #ok, #err>(&self.conn, #path, #stream)
+            }
+        }
+        // Unary, or no stream argument for a shape that has one: neither happens.
+        _ => TokenStream::new(),
+    }
+}
+
+/// The body of a unary method.
+fn unary_call(
+    interface: &Interface<'_>,
+    method: &Method<'_>,
+    types: &MethodMarkers,
+    codec: &Ident,
+    args: &[Ident],
+) -> TokenStream {
+    let rt = rt(&interface.root);
+    let path = interface.path(&method.wire.value);
+    let (ok, err) = (&types.ok.ident, &types.err);
+    match interface.encoding {
         Encoding::Serde if method.has_callbacks() => {
             let slots = types.slots(&rt);
             let ok_slot = types.ok.slot(&rt);
@@ -88,7 +175,7 @@ fn client_method(
                     &self.conn, #path, (#(#args,)*),
                 )
             };
-            let callbacks = callback_bindings(&rt, method, &args);
+            let callbacks = callback_bindings(&rt, method, args);
             match &method.output {
                 // The value dialled is an `Arc<dyn Trait>`, the signature's type may add
                 // `+ Send + Sync`.
@@ -117,14 +204,14 @@ fn client_method(
         }
         Encoding::Protobuf => {
             // `validate` made sure there is exactly one request; the rest are callbacks.
-            let Some((request, request_arg)) = request(types, &args) else {
+            let Some((request, request_arg)) = request(types, args) else {
                 // Refused by `validate`.
                 return TokenStream::new();
             };
             if method.has_callbacks() {
                 let slots = types.callback_slots(&rt);
-                let callbacks = callback_bindings(&rt, method, &args);
-                let callback_args = callback_args(method, &args);
+                let callbacks = callback_bindings(&rt, method, args);
+                let callback_args = callback_args(method, args);
                 // Spanned on the user's `field = "..."`: a missing field or one that is not
                 // a `u32` is reported there.
                 let fields: Vec<Ident> = callback_fields(method).collect();
@@ -156,21 +243,6 @@ fn client_method(
                 }
             }
         }
-    };
-    quote! {
-        #(#cfgs)*
-        fn #ident<'life0, 'async_trait>(
-            &'life0 self,
-            #(#args: #arg_types),*
-        ) -> #rt::std::pin::Pin<#rt::std::boxed::Box<
-            dyn #rt::std::future::Future<Output = #output> + #rt::std::marker::Send + 'async_trait
-        >>
-        where
-            'life0: 'async_trait,
-            Self: 'async_trait,
-        {
-            #call
-        }
     }
 }
 
@@ -180,7 +252,7 @@ pub fn request<'m>(types: &'m MethodMarkers, args: &'m [Ident]) -> Option<(&'m I
         .args
         .iter()
         .zip(args)
-        .find(|(m, _)| !m.callback)
+        .find(|(m, _)| !m.callback && !m.stream)
         .map(|(m, arg)| (&m.ident, arg))
 }
 

@@ -7,7 +7,7 @@ use quote::quote;
 use syn::{ItemTrait, Path};
 
 use super::{Names, brokered_impl, emit_trait, rt};
-use crate::validate;
+use crate::{model, validate};
 
 /// The input as it was, for input that is not a trait at all.
 pub fn unparsed(item: TokenStream, error: syn::Error) -> TokenStream {
@@ -24,7 +24,7 @@ pub fn expand(item: &ItemTrait, root: &Path, error: syn::Error) -> TokenStream {
             .last()
             .is_some_and(|s| s.ident == "async_trait")
     });
-    let the_trait = emit_trait(item, root, !user_async_trait);
+    let the_trait = emit_trait(&with_streams_repaired(item), root, !user_async_trait);
     let Names {
         client,
         server,
@@ -123,6 +123,55 @@ pub fn expand(item: &ItemTrait, root: &Path, error: syn::Error) -> TokenStream {
             }
         }
     }
+}
+
+/// The trait with each `PluginStream` that `validate` refused for its number of type arguments
+/// given two (its item, or `()`, and the method's error type), so that rustc does not report the
+/// same mistake a second time.
+fn with_streams_repaired(item: &ItemTrait) -> ItemTrait {
+    let mut item = item.clone();
+    for trait_item in &mut item.items {
+        let syn::TraitItem::Fn(f) = trait_item else {
+            continue;
+        };
+        let err: syn::Type = match &f.sig.output {
+            syn::ReturnType::Type(_, ty) => match model::result_types(ty) {
+                Some((_, err)) => err.clone(),
+                None => syn::parse_quote!(()),
+            },
+            syn::ReturnType::Default => syn::parse_quote!(()),
+        };
+        for input in &mut f.sig.inputs {
+            if let syn::FnArg::Typed(typed) = input {
+                repair_stream(&mut typed.ty, &err);
+            }
+        }
+        if let syn::ReturnType::Type(_, ty) = &mut f.sig.output
+            && let Some(ok) = model::result_ok_mut(ty)
+        {
+            repair_stream(ok, &err);
+        }
+    }
+    item
+}
+
+fn repair_stream(ty: &mut syn::Type, err: &syn::Type) {
+    if model::stream(ty).is_none_or(|s| s.types.is_some()) {
+        return;
+    }
+    let syn::Type::Path(path) = ty else { return };
+    let Some(last) = path.path.segments.last_mut() else {
+        return;
+    };
+    let item = match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let item = item.unwrap_or_else(|| syn::parse_quote!(()));
+    last.arguments = syn::PathArguments::AngleBracketed(syn::parse_quote!(<#item, #err>));
 }
 
 /// Whether `dyn Trait` can be named without an error of its own: no generics, no supertraits

@@ -137,6 +137,13 @@ fn brokered_impl(rt: &TokenStream, trait_: &Ident, plugin: &Ident) -> TokenStrea
     }
 }
 
+/// `__arg0`, `__arg1`...: a method's arguments in the generated client and server.
+fn arg_idents(method: &Method<'_>) -> Vec<Ident> {
+    (0..method.args.len())
+        .map(|i| format_ident!("__arg{}", i))
+        .collect()
+}
+
 /// `plugin_runtime` for `::plugin_runtime`: a path as users write it in an attribute.
 fn path_text(path: &Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();

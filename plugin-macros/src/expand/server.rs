@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use super::bounds::{Markers, MethodMarkers};
 use super::{Names, Output, client, enabled, rt};
 use crate::fingerprint;
-use crate::model::{self, Callback, Encoding, Interface, Method};
+use crate::model::{self, Callback, Encoding, Interface, Method, Shape};
 
 pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Output {
     let rt = rt(&interface.root);
@@ -53,28 +53,66 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
         quote!(0 #(+ (#before as #rt::std::primitive::usize))*)
     };
     let mut wire_names: Vec<TokenStream> = Vec::new();
-    let mut consts: Vec<TokenStream> = Vec::new();
-    let mut arms: Vec<TokenStream> = Vec::new();
+    let mut shapes: Vec<TokenStream> = Vec::new();
+    // The unary methods' (`call`) and the streaming methods' (`call_streaming`).
+    let (mut consts, mut streaming_consts): (Vec<TokenStream>, Vec<TokenStream>) = (vec![], vec![]);
+    let (mut arms, mut streaming_arms): (Vec<TokenStream>, Vec<TokenStream>) = (vec![], vec![]);
     for (i, (method, types)) in interface.methods.iter().zip(&markers.methods).enumerate() {
         let cfgs = &method.cfgs;
         let wire = &method.wire.value;
         let index = format_ident!("__M{}", i);
         let value = index_of(i);
-        let body = server_method(interface, trait_, method, types, &markers.codec);
+        let shape = method.shape();
+        let shape_name = format_ident!("{}", format!("{shape:?}"));
         wire_names.push(quote!(#(#cfgs)* #wire));
-        consts.push(quote!(#(#cfgs)* const #index: #rt::std::primitive::usize = #value;));
-        arms.push(quote!(#(#cfgs)* #index => { #body }));
+        shapes.push(quote!(#(#cfgs)* #rt::Shape::#shape_name));
+        let constant = quote!(#(#cfgs)* const #index: #rt::std::primitive::usize = #value;);
+        if shape == Shape::Unary {
+            let body = server_method(interface, trait_, method, types, &markers.codec);
+            consts.push(constant);
+            arms.push(quote!(#(#cfgs)* #index => { #body }));
+        } else {
+            let body = streaming_method(interface, trait_, method, types, &markers.codec);
+            streaming_consts.push(constant);
+            streaming_arms.push(quote!(#(#cfgs)* #index => { #body }));
+        }
     }
     if interface.encoding == Encoding::Serde {
         let index = format_ident!("__M{}", interface.methods.len());
         let value = index_of(interface.methods.len());
         let wire = fingerprint::METHOD;
         wire_names.push(quote!(#wire));
+        shapes.push(quote!(#rt::Shape::Unary));
         consts.push(quote!(const #index: #rt::std::primitive::usize = #value;));
         arms.push(quote! {
             #index => #rt::std::result::Result::Ok(#rt::fingerprint_reply(#plugin::FINGERPRINT)),
         });
     }
+    // Interfaces without streaming methods keep the trait's defaults.
+    let streaming = if streaming_arms.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            const SHAPES: &'static [#rt::Shape] = &[#(#shapes),*];
+
+            fn call_streaming(
+                self: #rt::Arc<Self>,
+                __method: #rt::std::primitive::usize,
+                __requests: #rt::Requests,
+            ) -> #rt::BoxFuture<'static, #rt::std::result::Result<#rt::Responses, #rt::Status>> {
+                #(#streaming_consts)*
+                #rt::std::boxed::Box::pin(async move {
+                    match __method {
+                        #(#streaming_arms)*
+                        _ => #rt::std::result::Result::Err(#rt::unknown_method(
+                            <Self as #rt::Dispatch>::SERVICE,
+                            __method,
+                        )),
+                    }
+                })
+            }
+        }
+    };
     let hidden = quote! {
         #[automatically_derived]
         impl #rt::std::fmt::Debug for #server {
@@ -106,9 +144,94 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
                     }
                 })
             }
+
+            #streaming
         }
     };
     Output { public, hidden }
+}
+
+/// Decodes the first message (the request, or the values before the stream), hands the stream
+/// argument over as it arrives, calls the implementation, encodes its response or responses.
+fn streaming_method(
+    interface: &Interface<'_>,
+    trait_: &Ident,
+    method: &Method<'_>,
+    types: &MethodMarkers,
+    codec: &Ident,
+) -> TokenStream {
+    let rt = rt(&interface.root);
+    let ident = &method.sig.ident;
+    let (ok, err) = (&types.ok.ident, &types.err);
+    let args = super::arg_idents(method);
+    let call = imp_call(trait_, ident, &args);
+    let stream = types.args.iter().zip(&args).find(|(m, _)| m.stream);
+    let value_args = types
+        .args
+        .iter()
+        .zip(&args)
+        .filter(|(m, _)| !m.stream)
+        .map(|(_, arg)| arg);
+    // The first message: the request or the values before the stream.
+    let first = match interface.encoding {
+        Encoding::Serde => {
+            let args_tuple = types.args_tuple();
+            quote! {
+                let (#(#value_args,)*) = #rt::serde_args::<#codec, #args_tuple>(
+                    &#rt::first_message(&mut __requests).await?,
+                )?;
+            }
+        }
+        Encoding::Protobuf => match client::request(types, &args) {
+            Some((request, request_arg)) => quote! {
+                let #request_arg =
+                    #rt::prost_request::<#request>(#rt::first_message(&mut __requests).await?)?;
+            },
+            None => TokenStream::new(),
+        },
+    };
+    let items = match (interface.encoding, stream) {
+        (_, None) => quote!(let __failure = #rt::Failure::default();),
+        (Encoding::Serde, Some((item, arg))) => {
+            let item = &item.ident;
+            quote!(let (#arg, __failure) = #rt::serde_items::<#codec, #item, #err>(__requests);)
+        }
+        (Encoding::Protobuf, Some((item, arg))) => {
+            let item = &item.ident;
+            quote!(let (#arg, __failure) = #rt::prost_items::<#item, #err>(__requests);)
+        }
+    };
+    let reply = match (interface.encoding, method.shape()) {
+        (Encoding::Serde, Shape::ClientStreaming) => {
+            quote!(#rt::serde_response::<#codec, #ok, #err>(__result, __failure))
+        }
+        (Encoding::Serde, _) => {
+            quote!(#rt::serde_responses::<#codec, #ok, #err>(__result, __failure))
+        }
+        (Encoding::Protobuf, Shape::ClientStreaming) => {
+            quote!(#rt::prost_response::<#ok, #err>(__result, __failure))
+        }
+        (Encoding::Protobuf, _) => quote!(#rt::prost_responses::<#ok, #err>(__result, __failure)),
+    };
+    // Protobuf client streaming and bidi read no first message.
+    let requests = if first.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(let mut __requests = __requests;)
+    };
+    quote! {
+        #requests
+        #first
+        #items
+        let __result = #call;
+        #reply
+    }
+}
+
+/// The implementation's method, called through the trait, so that a method named like one of
+/// `Arc`'s cannot be mistaken.
+fn imp_call(trait_: &Ident, ident: &Ident, args: &[Ident]) -> TokenStream {
+    quote!(<dyn #trait_ as #trait_>::#ident(&*self.imp, #(#args),*).await)
 }
 
 /// Decodes the request, calls the implementation, encodes the reply.
@@ -122,11 +245,8 @@ fn server_method(
     let rt = rt(&interface.root);
     let ident = &method.sig.ident;
     let (ok, err) = (&types.ok.ident, &types.err);
-    let args: Vec<Ident> = (0..method.args.len())
-        .map(|i| format_ident!("__arg{}", i))
-        .collect();
-    // Called through the trait, so a method named like one of `Arc`'s cannot be mistaken.
-    let call = quote!(<dyn #trait_ as #trait_>::#ident(&*self.imp, #(#args),*).await);
+    let args = super::arg_idents(method);
+    let call = imp_call(trait_, ident, &args);
     match interface.encoding {
         Encoding::Serde if method.has_callbacks() => {
             let slots = types.slots(&rt);

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tonic::service::Routes;
 
 pub(crate) use control::BrokerService;
+use mux::Knocked;
 pub(crate) use mux::MuxState;
 use pending::Pending;
 
@@ -32,7 +33,7 @@ use crate::proto::conn_info::Knock;
 use crate::tls::{ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
-use crate::transport::io::{Address, channel_over, connect_channel};
+use crate::transport::io::{Address, channel_over, connect_channel, within};
 use crate::transport::listener::{ListenError, Listener, SocketPlace, listen_unix};
 use crate::transport::serve::{serve_one_connection, serve_routes};
 
@@ -40,8 +41,11 @@ use crate::transport::serve::{serve_one_connection, serve_routes};
 /// (go-plugin's 5 s, both).
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-/// How long a stopped brokered server lets its open calls finish.
+/// How long a stopped brokered server waits for its open calls before it lets go of them.
 const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Peer sockets remembered for cleaning up after a crash.
+const MAX_PEER_SOCKETS: usize = 1024;
 
 /// Brokers extra connections between a host and its plugin (go-plugin's `GRPCBroker`). Cheap to
 /// clone; every clone is the same broker.
@@ -207,6 +211,12 @@ pub enum BrokerError {
         /// What the answer said, or that none came within 5 s.
         why: String,
     },
+    /// Id 0 was dialled: ids start at 1, so the message that should carry one left it unset.
+    #[error(
+        "broker id 0 was dialled: ids start at 1, so the field that carries the id was left \
+         unset (set it from GrpcBroker::next_id and serve that id)"
+    )]
+    ZeroId,
     /// The connection has no broker: a call served outside a plugin's or host's server, or a
     /// connection made by hand.
     #[error(
@@ -264,7 +274,8 @@ impl GrpcBroker {
     }
 
     /// The broker of the connection whose call is being served, inside a plugin method (or a
-    /// method of a server brokered by the host); `None` elsewhere.
+    /// method of a server brokered by the host); `None` elsewhere, including in tasks the
+    /// method spawns and in the streams it returns (take a clone with you there).
     pub fn current() -> Option<GrpcBroker> {
         CURRENT.try_with(GrpcBroker::clone).ok()
     }
@@ -300,10 +311,13 @@ impl GrpcBroker {
         *self.shared.closed.borrow()
     }
 
-    /// Ends the broker: brokered servers stop, waiting dials fail.
+    /// Ends the broker: brokered servers stop, waiting dials fail, a multiplexed session ends.
     pub(crate) fn close(&self) {
         self.shared.closed.send_replace(true);
         self.shared.pending.close();
+        if let Some(mux) = &self.shared.setup.mux {
+            mux.close();
+        }
         if let Ok(mut stream) = self.shared.stream.lock()
             && let Some(task) = stream.take()
         {
@@ -403,7 +417,11 @@ impl GrpcBroker {
             return Err(BrokerError::NoServerTls { id });
         }
         if let Some(mux) = &setup.mux {
-            return Ok((mux.listen(id), None));
+            let (listener, knocked_early) = mux.listen(id);
+            if knocked_early {
+                self.answer_knock(id, String::new());
+            }
+            return Ok((listener, None));
         }
         let listener =
             listen_unix(&setup.place).map_err(|source| BrokerError::Listen { id, source })?;
@@ -440,6 +458,9 @@ impl GrpcBroker {
     /// Waits for the connection info of `id` and connects to it.
     pub(crate) async fn dial_channel(&self, id: u32) -> Result<GrpcChannel, BrokerError> {
         self.check_open()?;
+        if id == 0 {
+            return Err(BrokerError::ZeroId);
+        }
         let setup = &self.shared.setup;
         if setup.tls_required && setup.client_tls.is_none() {
             return Err(BrokerError::NoClientTls { id });
@@ -468,29 +489,21 @@ impl GrpcBroker {
             address: info.address.clone(),
         };
         let shown = address.to_string();
-        let connect = connect_channel(address, setup.client_tls.clone());
-        match tokio::time::timeout(WAIT, connect).await {
-            Ok(Ok(channel)) => Ok(channel),
-            Ok(Err(source)) => Err(BrokerError::Connect {
+        within(WAIT, connect_channel(address, setup.client_tls.clone()))
+            .await
+            .map_err(|source| BrokerError::Connect {
                 id,
                 address: shown,
                 source,
-            }),
-            Err(_) => Err(BrokerError::Connect {
-                id,
-                address: shown,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no connection after {WAIT:?}"),
-                ),
-            }),
-        }
+            })
     }
 
     /// Multiplexed mode: knock for `id`, wait for the answer, then open the stream that the
     /// peer gives to that id's server.
     async fn dial_multiplexed(&self, mux: &MuxState, id: u32) -> Result<GrpcChannel, BrokerError> {
         let _one_at_a_time = mux.dialing.lock().await;
+        // An answer left over from an earlier dial that gave up must not answer this one.
+        self.shared.pending.clear(id);
         let knock = |knock: bool, ack: bool, error: String| ConnInfo {
             service_id: id,
             network: String::new(),
@@ -525,27 +538,17 @@ impl GrpcBroker {
             }) => return Err(failed(error)),
             other => return Err(failed(format!("expected knock and ack, got {other:?}"))),
         }
-        let address = "a multiplexed stream".to_string();
         let connect = async {
             let stream = mux.open().await?;
             channel_over(stream, self.shared.setup.client_tls.as_deref()).await
         };
-        match tokio::time::timeout(WAIT, connect).await {
-            Ok(Ok(channel)) => Ok(channel),
-            Ok(Err(source)) => Err(BrokerError::Connect {
+        within(WAIT, connect)
+            .await
+            .map_err(|source| BrokerError::Connect {
                 id,
-                address,
+                address: "a multiplexed stream".into(),
                 source,
-            }),
-            Err(_) => Err(BrokerError::Connect {
-                id,
-                address,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no connection after {WAIT:?}"),
-                ),
-            }),
-        }
+            })
     }
 
     async fn send(&self, info: ConnInfo) -> Result<(), BrokerError> {
@@ -561,43 +564,66 @@ impl GrpcBroker {
     fn received(&self, info: ConnInfo) {
         match &info.knock {
             Some(knock) if knock.knock && !knock.ack => {
-                // A knock: the peer's next stream is for `id`, if this side serves it. The
-                // answer goes back either way, so that the dialler never waits in vain.
+                // A knock: the peer's next stream is for `id`, if this side serves it.
                 let id = info.service_id;
-                let error = match &self.shared.setup.mux {
-                    Some(mux) => mux.knocked(id).err().unwrap_or_default(),
-                    None => format!("no listener for id {id}: multiplexing is not enabled"),
-                };
-                let reply = ConnInfo {
-                    service_id: id,
-                    network: String::new(),
-                    address: String::new(),
-                    knock: Some(Knock {
-                        knock: true,
-                        ack: true,
-                        error,
-                    }),
-                };
-                let out = self.shared.out.clone();
-                tokio::spawn(async move {
-                    let _ = out.send(reply).await;
-                });
+                match &self.shared.setup.mux {
+                    Some(mux) => match mux.knocked(id) {
+                        Knocked::Expected => self.answer_knock(id, String::new()),
+                        Knocked::Held => {}
+                        Knocked::Refused(error) => self.answer_knock(id, error),
+                    },
+                    None => self.answer_knock(
+                        id,
+                        format!("no listener for id {id}: multiplexing is not enabled"),
+                    ),
+                }
             }
             _ => {
-                if info.network == "unix"
-                    && !info.address.is_empty()
-                    && let Ok(mut sockets) = self.shared.peer_sockets.lock()
-                {
-                    sockets.push(info.address.clone().into());
-                }
+                self.remember_socket(&info);
                 self.shared.pending.offer(info)
+            }
+        }
+    }
+
+    /// Answers a knock. Never waits: a peer that stops reading the control stream loses the
+    /// answer (its dial times out) rather than piling up work here.
+    fn answer_knock(&self, id: u32, error: String) {
+        let reply = ConnInfo {
+            service_id: id,
+            network: String::new(),
+            address: String::new(),
+            knock: Some(Knock {
+                knock: true,
+                ack: true,
+                error,
+            }),
+        };
+        if self.shared.out.try_send(reply).is_err() {
+            tracing::debug!(
+                id,
+                "could not answer a knock: the control stream is full or gone"
+            );
+        }
+    }
+
+    /// Keeps the unix sockets the peer announced, a bounded number of them, for a host to
+    /// remove after a crash (it checks they are where the plugin's sockets go).
+    fn remember_socket(&self, info: &ConnInfo) {
+        if info.network != "unix" || info.address.is_empty() {
+            return;
+        }
+        if let Ok(mut sockets) = self.shared.peer_sockets.lock() {
+            let path = std::path::PathBuf::from(&info.address);
+            if sockets.len() < MAX_PEER_SOCKETS && !sockets.contains(&path) {
+                sockets.push(path);
             }
         }
     }
 }
 
 /// A server brokered by [`GrpcBroker::accept_and_serve`]: served until this handle is dropped
-/// (or [`BrokerServer::stop`]ped), or the broker closes. Its socket is removed then.
+/// (or [`BrokerServer::stop`]ped), or the broker closes. Its socket is removed then; calls in
+/// progress on connections already made are not cut off.
 ///
 /// ```no_run
 /// # async fn run(broker: plugin_runtime::GrpcBroker, helper: impl plugin_runtime::Plugin) -> Result<(), plugin_runtime::BrokerError> {
@@ -608,6 +634,7 @@ impl GrpcBroker {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
+#[must_use = "the server stops serving when this handle is dropped"]
 pub struct BrokerServer {
     id: u32,
     stop: watch::Sender<bool>,
@@ -621,7 +648,8 @@ impl BrokerServer {
         self.id
     }
 
-    /// Stops serving, lets open calls finish (up to a second), and removes the socket.
+    /// Stops accepting connections and removes the socket, waiting up to a second for the
+    /// server to wind down.
     pub async fn stop(mut self) {
         self.signal_stop();
         if let Some(task) = self.task.take() {

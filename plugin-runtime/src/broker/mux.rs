@@ -6,6 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex};
+use tokio::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
@@ -14,8 +15,22 @@ use crate::transport::io::{Address, BoxedIo};
 use crate::transport::listener::Listener;
 use crate::transport::mux::Mux;
 
-/// Streams queued for one brokered server.
+/// Streams queued for one brokered server; more are dropped (the dialler's handshake fails)
+/// rather than hold up every other server's.
 const QUEUE: usize = 4;
+/// Knocks held for ids not served yet; more are refused at once.
+const EARLY_KNOCKS: usize = 64;
+
+/// What a knock gets.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Knocked {
+    /// The next stream is the id's: answer now.
+    Expected,
+    /// Nothing serves the id yet: answer when it is served (within the dial's wait).
+    Held,
+    /// Refused: go-plugin's error text for the answer.
+    Refused(String),
+}
 
 #[derive(Default)]
 pub(crate) struct MuxState {
@@ -23,8 +38,13 @@ pub(crate) struct MuxState {
     session: watch::Sender<Option<Mux>>,
     /// The servers this side brokers, by id: where their streams go.
     listeners: Mutex<HashMap<u32, mpsc::Sender<BoxedIo>>>,
-    /// Ids whose stream comes next, in the order their knocks were answered.
-    expected: Mutex<VecDeque<u32>>,
+    /// Ids whose stream comes next, in the order their knocks were answered; an entry older
+    /// than the dial's wait belongs to a dialler that gave up, and is skipped.
+    expected: Mutex<VecDeque<(u32, Instant)>>,
+    /// Knocks for ids not served yet (go-plugin answers them once the id is accepted).
+    early: Mutex<HashMap<u32, Instant>>,
+    /// Set when the broker closes: the router stops, and with it the session.
+    closed: watch::Sender<bool>,
     /// Dials go one at a time (knock, answer, open), so streams arrive in knock order.
     pub(super) dialing: tokio::sync::Mutex<()>,
     /// The session's address, for the listeners' own.
@@ -54,35 +74,67 @@ impl MuxState {
         }
         self.session.send_replace(Some(mux));
         let state = Arc::downgrade(self);
+        let mut closed = self.closed.subscribe();
         tokio::spawn(async move {
-            while let Some(stream) = inbound.recv().await {
-                let Some(state) = state.upgrade() else { return };
-                let expected = state.expected.lock().ok().and_then(|mut e| e.pop_front());
-                let target = match expected {
-                    Some(id) => state
-                        .listeners
-                        .lock()
-                        .ok()
-                        .and_then(|l| l.get(&id).cloned()),
-                    None => default.clone(),
+            loop {
+                let stream = tokio::select! {
+                    stream = inbound.recv() => stream,
+                    _ = closed.wait_for(|closed| *closed) => None,
                 };
-                match target {
-                    Some(target) => {
-                        if target.send(stream).await.is_err() {
-                            tracing::debug!("a multiplexed stream's server is gone");
-                        }
-                    }
-                    None => tracing::debug!("dropped a multiplexed stream nobody knocked for"),
-                }
+                let Some(stream) = stream else { return };
+                let Some(state) = state.upgrade() else { return };
+                state.route(stream, default.as_ref());
             }
         });
     }
 
-    /// Where the streams for `id` will come from.
-    pub(super) fn listen(&self, id: u32) -> Listener {
+    /// Gives a stream to the id whose knock was answered first (and is still current), else to
+    /// `default`. Never waits: a server that is not taking streams loses this one.
+    fn route(&self, stream: BoxedIo, default: Option<&mpsc::Sender<BoxedIo>>) {
+        let expected = self.expected.lock().ok().and_then(|mut expected| {
+            while let Some((id, at)) = expected.pop_front() {
+                if at.elapsed() < WAIT {
+                    return Some(id);
+                }
+                tracing::debug!(id, "skipped a knock whose dialler gave up");
+            }
+            None
+        });
+        let target = match expected {
+            Some(id) => self.listeners.lock().ok().and_then(|l| l.get(&id).cloned()),
+            None => default.cloned(),
+        };
+        match target {
+            Some(target) => {
+                if target.try_send(stream).is_err() {
+                    tracing::debug!("dropped a multiplexed stream: its server is gone or busy");
+                }
+            }
+            None => tracing::debug!("dropped a multiplexed stream nobody knocked for"),
+        }
+    }
+
+    /// The broker closed: no more streams are routed, and the session ends.
+    pub(super) fn close(&self) {
+        self.closed.send_replace(true);
+        self.session.send_replace(None);
+    }
+
+    /// Where the streams for `id` will come from; `true` when a knock for it was already
+    /// waiting (it is now expected, and must be answered).
+    pub(super) fn listen(&self, id: u32) -> (Listener, bool) {
         let (streams, incoming) = mpsc::channel(QUEUE);
         if let Ok(mut listeners) = self.listeners.lock() {
             listeners.insert(id, streams);
+        }
+        let early = self
+            .early
+            .lock()
+            .ok()
+            .and_then(|mut early| early.remove(&id))
+            .is_some_and(|at| at.elapsed() < WAIT);
+        if early {
+            self.expect(id);
         }
         let address = self
             .address
@@ -93,9 +145,16 @@ impl MuxState {
                 network: plugin_core::Network::Unix,
                 address: String::new(),
             });
-        Listener::Streams {
+        let listener = Listener::Streams {
             streams: tokio::sync::Mutex::new(incoming),
             address,
+        };
+        (listener, early)
+    }
+
+    fn expect(&self, id: u32) {
+        if let Ok(mut expected) = self.expected.lock() {
+            expected.push_back((id, Instant::now()));
         }
     }
 
@@ -105,21 +164,33 @@ impl MuxState {
         }
     }
 
-    /// A knock for `id`: the next stream is its, if this side serves it (go-plugin's answer
-    /// otherwise: `no listener for id N`).
-    pub(super) fn knocked(&self, id: u32) -> Result<(), String> {
-        let served = self
+    /// A knock for `id`: the next stream is its if this side serves it; held until it does
+    /// (within the dial's wait) otherwise, as go-plugin holds knocks for ids not accepted yet.
+    pub(super) fn knocked(&self, id: u32) -> Knocked {
+        let serving = self
             .listeners
             .lock()
-            .map(|l| l.contains_key(&id))
-            .unwrap_or(false);
-        if !served {
-            return Err(format!("no listener for id {id}"));
+            .ok()
+            .and_then(|l| l.get(&id).map(|streams| !streams.is_closed()));
+        match serving {
+            Some(true) => {
+                self.expect(id);
+                Knocked::Expected
+            }
+            // Its server took its one connection already, or stopped.
+            Some(false) => Knocked::Refused(format!("no listener for id {id}")),
+            None => {
+                let Ok(mut early) = self.early.lock() else {
+                    return Knocked::Refused(format!("no listener for id {id}"));
+                };
+                early.retain(|_, at| at.elapsed() < WAIT);
+                if early.len() >= EARLY_KNOCKS {
+                    return Knocked::Refused(format!("no listener for id {id}"));
+                }
+                early.insert(id, Instant::now());
+                Knocked::Held
+            }
         }
-        if let Ok(mut expected) = self.expected.lock() {
-            expected.push_back(id);
-        }
-        Ok(())
     }
 
     /// A new stream to the peer, once the session is up (waiting up to 5 s, as go-plugin).
@@ -138,5 +209,56 @@ impl MuxState {
             .clone()
             .ok_or_else(timed_out)?;
         mux.open().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_knock_before_the_id_is_served_is_held_and_expected_once_it_is() {
+        let state = MuxState::default();
+        assert_eq!(state.knocked(5), Knocked::Held);
+        let (listener, knocked_early) = state.listen(5);
+        assert!(
+            knocked_early,
+            "the held knock is answered when the id is served"
+        );
+        assert_eq!(state.knocked(5), Knocked::Expected);
+        drop(listener);
+        assert_eq!(
+            state.knocked(5),
+            Knocked::Refused("no listener for id 5".into()),
+            "a server that took its connection (or stopped) refuses"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_knock_expires_with_the_dials_wait() {
+        let state = MuxState::default();
+        assert_eq!(state.knocked(6), Knocked::Held);
+        tokio::time::sleep(WAIT).await;
+        let (_listener, knocked_early) = state.listen(6);
+        assert!(!knocked_early, "its dialler gave up");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_expectation_does_not_take_the_next_stream() {
+        let state = MuxState::default();
+        let (_stale, _) = state.listen(1);
+        let (current, _) = state.listen(2);
+        assert_eq!(state.knocked(1), Knocked::Expected);
+        tokio::time::sleep(WAIT).await; // id 1's dialler gave up
+        assert_eq!(state.knocked(2), Knocked::Expected);
+        let (a, _b) = tokio::io::duplex(64);
+        state.route(BoxedIo::new(a), None);
+        let Listener::Streams { streams, .. } = current else {
+            panic!("a multiplexed listener")
+        };
+        assert!(
+            streams.lock().await.try_recv().is_ok(),
+            "the stream went to id 2"
+        );
     }
 }

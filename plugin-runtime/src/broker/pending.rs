@@ -85,10 +85,70 @@ impl Pending {
         }
     }
 
+    /// Forgets whatever is held for `id`.
+    pub(super) fn clear(&self, id: u32) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.remove(&id);
+        }
+    }
+
     pub(super) fn close(&self) {
         self.closed.send_replace(true);
         if let Ok(mut slots) = self.slots.lock() {
             slots.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u32, address: &str) -> ConnInfo {
+        ConnInfo {
+            service_id: id,
+            network: "unix".into(),
+            address: address.into(),
+            knock: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_message_per_id_is_kept_for_5_s_and_a_second_is_dropped() {
+        let pending = Arc::new(Pending::default());
+        pending.offer(info(1, "/first"));
+        pending.offer(info(1, "/second"));
+        let taken = pending.take(1).await.map(|i| i.address);
+        assert_eq!(taken.as_deref(), Some("/first"));
+
+        pending.offer(info(2, "/late"));
+        tokio::time::sleep(WAIT + std::time::Duration::from_millis(10)).await;
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(1), pending.take(2)).await;
+        assert!(waited.is_err(), "expired after 5 s: nothing to take");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dial_waiting_when_the_broker_closes_gets_nothing() {
+        let pending = Arc::new(Pending::default());
+        let waiting = {
+            let pending = pending.clone();
+            tokio::spawn(async move { pending.take(7).await })
+        };
+        tokio::task::yield_now().await;
+        pending.close();
+        assert!(waiting.await.unwrap().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_arriving_after_the_dial_started_reaches_it() {
+        let pending = Arc::new(Pending::default());
+        let waiting = {
+            let pending = pending.clone();
+            tokio::spawn(async move { pending.take(3).await })
+        };
+        tokio::task::yield_now().await;
+        pending.offer(info(3, "/now"));
+        let got = waiting.await.unwrap().map(|i| i.address);
+        assert_eq!(got.as_deref(), Some("/now"));
     }
 }

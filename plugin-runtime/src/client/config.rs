@@ -42,6 +42,7 @@ pub struct ClientConfig {
     pub(crate) allowed_protocols: Vec<Protocol>,
     pub(crate) skip_host_env: bool,
     pub(crate) multiplex: bool,
+    pub(crate) call_timeout: Option<Duration>,
     pub(crate) unix_socket_dir: Option<PathBuf>,
     pub(crate) unix_socket_group: Option<String>,
     pub(crate) max_message_size: usize,
@@ -66,6 +67,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("allowed_protocols", &self.allowed_protocols)
             .field("skip_host_env", &self.skip_host_env)
             .field("grpc_broker_multiplex", &self.multiplex)
+            .field("call_timeout", &self.call_timeout)
             .field("unix_socket_dir", &self.unix_socket_dir)
             .field("unix_socket_group", &self.unix_socket_group)
             .field("max_message_size", &self.max_message_size)
@@ -104,6 +106,7 @@ impl ClientConfig {
             allowed_protocols: vec![Protocol::Grpc],
             skip_host_env: false,
             multiplex: false,
+            call_timeout: None,
             unix_socket_dir: None,
             unix_socket_group: None,
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
@@ -213,6 +216,17 @@ impl ClientConfig {
     /// Protocols the plugin may speak (default: grpc, the only one this SDK speaks).
     pub fn allowed_protocols(mut self, protocols: Vec<Protocol>) -> Self {
         self.allowed_protocols = protocols;
+        self
+    }
+
+    /// A deadline for every call through this client's interfaces (none by default). It
+    /// travels as gRPC's `grpc-timeout`, so the plugin's side gives up too; past it a unary call
+    /// fails with [`CallError::DeadlineExceeded`](crate::CallError::DeadlineExceeded) and its
+    /// work in the plugin is cancelled (its future dropped). A stream's deadline covers the whole
+    /// stream. For one call only, wrap it in `tokio::time::timeout`: dropping a call's future
+    /// cancels it in the plugin as well.
+    pub fn call_timeout(mut self, deadline: Duration) -> Self {
+        self.call_timeout = Some(deadline);
         self
     }
 

@@ -31,13 +31,13 @@ use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
-use crate::transport::io::{Address, channel_over, connect_channel, dial_raw};
+use crate::transport::io::{Address, channel_over, connect_channel, dial_raw, within};
 use crate::transport::listener::SocketPlace;
 use crate::transport::mux::{Mode as MuxMode, Mux};
 use launch::{launch_command, validate, wait_handshake};
 use plugin_core::ConfigError;
 use process::Process;
-use sockets::{private_dir, remove_dir, remove_socket};
+use sockets::{private_dir, remove_dir, remove_peer_sockets, remove_socket};
 
 /// Manages one plugin: its process, its connection, the interfaces dispensed from it
 /// (go-plugin's `Client`). Cheap to clone.
@@ -165,8 +165,9 @@ fn attach(
             mux: tls.mux,
         },
     );
-    let conn =
-        GrpcConnection::new(channel.clone(), name.into(), limits, exit).with_broker(broker.clone());
+    let conn = GrpcConnection::new(channel.clone(), name.into(), limits, exit)
+        .with_broker(broker.clone())
+        .with_deadline(config.call_timeout);
     Attached {
         conn,
         broker,
@@ -770,21 +771,15 @@ async fn connect_multiplexed(
         let channel = channel_over(main, tls.as_deref()).await?;
         let state = Arc::new(MuxState::default());
         state.attach(session, address.clone(), inbound, None);
-        Ok::<_, std::io::Error>((channel, state))
+        Ok((channel, state))
     };
-    let source = match tokio::time::timeout(timeout, session).await {
-        Ok(Ok(connected)) => return Ok(connected),
-        Ok(Err(e)) => e,
-        Err(_) => std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("no connection after {timeout:?}"),
-        ),
-    };
-    Err(Error::Connect {
-        plugin: name.to_string(),
-        address: shown,
-        source,
-    })
+    within(timeout, session)
+        .await
+        .map_err(|source| Error::Connect {
+            plugin: name.to_string(),
+            address: shown,
+            source,
+        })
 }
 
 async fn connect(
@@ -794,19 +789,13 @@ async fn connect(
     timeout: Duration,
 ) -> Result<GrpcChannel, Error> {
     let shown = address.to_string();
-    let source = match tokio::time::timeout(timeout, connect_channel(address, tls)).await {
-        Ok(Ok(channel)) => return Ok(channel),
-        Ok(Err(e)) => e,
-        Err(_) => std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("no connection after {timeout:?}"),
-        ),
-    };
-    Err(Error::Connect {
-        plugin: name.to_string(),
-        address: shown,
-        source,
-    })
+    within(timeout, connect_channel(address, tls))
+        .await
+        .map_err(|source| Error::Connect {
+            plugin: name.to_string(),
+            address: shown,
+            source,
+        })
 }
 
 impl Running {
@@ -845,10 +834,8 @@ impl Running {
                         abort.abort();
                     }
                 }
+                remove_peer_sockets(socket.as_deref(), self.attached.broker.peer_sockets());
                 remove_socket(socket.take().as_deref());
-                for socket in self.attached.broker.peer_sockets() {
-                    remove_socket(Some(&socket));
-                }
                 remove_dir(socket_dir.take().as_deref());
             }
             Attachment::Reattached { pid, .. } if !graceful => process::kill_process(*pid),
@@ -882,8 +869,8 @@ impl Drop for Inner {
         if let Some(group) = summary.group {
             process::kill_group(group);
             remove_socket(summary.socket.as_deref());
-            for socket in summary.broker.iter().flat_map(GrpcBroker::peer_sockets) {
-                remove_socket(Some(&socket));
+            if let Some(broker) = &summary.broker {
+                remove_peer_sockets(summary.socket.as_deref(), broker.peer_sockets());
             }
         }
         remove_dir(summary.socket_dir.as_deref());

@@ -57,3 +57,22 @@ pub(super) fn remove_dir(dir: Option<&Path>) {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// Removes the sockets a dead plugin announced to the broker, but only those beside its main
+/// socket and named as ours and go-plugin's are (`plugin...`): a plugin cannot make its host
+/// delete anything else.
+pub(super) fn remove_peer_sockets(main: Option<&Path>, announced: Vec<PathBuf>) {
+    let Some(home) = main.and_then(Path::parent) else {
+        return;
+    };
+    for socket in announced {
+        let ours = socket.parent() == Some(home)
+            && socket
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("plugin"));
+        if ours {
+            remove_socket(Some(&socket));
+        }
+    }
+}

@@ -34,7 +34,7 @@ use crate::transport::codec::MessageLimits;
 use crate::transport::io::Address;
 use crate::transport::listener::{self, Listener, SocketPlace};
 use crate::transport::mux::{Mode as MuxMode, Mux};
-use crate::transport::serve::serve_routes;
+use crate::transport::serve::{accept, serve_routes};
 
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -193,15 +193,7 @@ fn multiplexed(
         address: address.clone(),
     };
     let session = tokio::spawn(async move {
-        let io = loop {
-            match listener.accept().await {
-                Ok(io) => break io,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting the host's connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
+        let io = accept(&listener).await;
         let (session, inbound) = Mux::start(io, MuxMode::Server);
         mux.attach(session, address, inbound, Some(default));
         // The socket stays until the plugin stops, as go-plugin's; no one else is accepted.

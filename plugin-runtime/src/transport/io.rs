@@ -111,3 +111,18 @@ pub(crate) async fn channel_over(io: BoxedIo, tls: Option<&ClientTls>) -> io::Re
     };
     GrpcChannel::handshake(io).await.map_err(io::Error::other)
 }
+
+/// `connecting`, or a `TimedOut` error once `limit` has passed.
+pub(crate) async fn within<T>(
+    limit: std::time::Duration,
+    connecting: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(limit, connecting)
+        .await
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no connection after {limit:?}"),
+            ))
+        })
+}

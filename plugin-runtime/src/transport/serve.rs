@@ -83,22 +83,24 @@ pub(crate) async fn serve_one_connection(
     result
 }
 
-/// The first connection that completes its TLS handshake (or any, without TLS).
+/// The first connection that completes its TLS handshake (or any, without TLS). Handshakes
+/// run side by side, so a stranger that stalls one does not hold the place of the real peer.
 async fn accept_first(listener: &Listener, tls: Option<&ServerTls>) -> BoxedIo {
+    let Some(tls) = tls else {
+        return accept(listener).await;
+    };
+    // Dropped on return: the handshakes still running are abandoned.
+    let mut handshakes = tokio::task::JoinSet::new();
     loop {
-        let io = match listener.accept().await {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+        tokio::select! {
+            io = accept(listener) => {
+                let tls = tls.clone();
+                handshakes.spawn(async move { tls.accept(io).await });
             }
-        };
-        match tls {
-            None => return io,
-            Some(tls) => match tls.accept(io).await {
-                Ok(stream) => return BoxedIo::new(stream),
-                Err(e) => tracing::warn!(error = %e, "refused a connection: TLS handshake failed"),
+            Some(done) = handshakes.join_next(), if !handshakes.is_empty() => match done {
+                Ok(Ok(stream)) => return BoxedIo::new(stream),
+                Ok(Err(e)) => tracing::warn!(error = %e, "refused a connection: TLS handshake failed"),
+                Err(_) => {}
             },
         }
     }
@@ -170,14 +172,7 @@ async fn accept_loop(
     conns: mpsc::Sender<std::io::Result<BoxedIo>>,
 ) {
     loop {
-        let io = match listener.accept().await {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let io = accept(&listener).await;
         match &tls {
             None => {
                 if conns.send(Ok(io)).await.is_err() {
@@ -198,6 +193,19 @@ async fn accept_loop(
                         }
                     }
                 });
+            }
+        }
+    }
+}
+
+/// The next connection; a failed accept (out of descriptors, say) is logged and retried.
+pub(crate) async fn accept(listener: &Listener) -> BoxedIo {
+    loop {
+        match listener.accept().await {
+            Ok(io) => return io,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }

@@ -572,11 +572,14 @@ async fn a_crashed_plugins_brokered_sockets_are_removed_by_its_host() {
     )
     .expect("valid config");
     let worker = worker(&client).await;
-    worker.offer().await.expect("the plugin serves a reporter");
-    eventually("the plugin's two sockets exist", || {
-        sockets(tmp.path()).len() == 2
-    })
-    .await;
+    let id = worker.offer().await.expect("the plugin serves a reporter");
+    // Dialled: the host has had the brokered socket's address.
+    let broker = client.broker().await.unwrap();
+    let reporter = broker
+        .dispense::<dyn Reporter>(id, ReporterPlugin::host())
+        .await
+        .expect("dial the plugin's reporter");
+    assert_eq!(sockets(tmp.path()).len(), 2, "the plugin's two sockets");
     let pid = client.pid().unwrap();
     // SAFETY: kill(2) on the plugin this test started.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
@@ -586,6 +589,7 @@ async fn a_crashed_plugins_brokered_sockets_are_removed_by_its_host() {
         2,
         "a killed plugin removes nothing"
     );
+    drop(reporter);
     client.kill().await;
     assert_eq!(sockets(tmp.path()), Vec::<String>::new());
 }

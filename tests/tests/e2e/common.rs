@@ -18,7 +18,7 @@ pub const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture-plugin");
 #[path = "../../../examples/tests_common.rs"]
 #[allow(dead_code)]
 mod examples_common;
-pub use examples_common::{assert_nothing_left, run_host};
+pub use examples_common::{assert_nothing_left, pids_in, run_host};
 
 /// The fixture plugin in `mode` (empty: a well-behaved plugin).
 pub fn fixture(mode: &str) -> Command {
@@ -31,10 +31,14 @@ pub fn fixture(mode: &str) -> Command {
 /// host `bidirectional` and its plugin `plugin-go-grpc`.
 pub const GO_BIDIRECTIONAL: &str = "go-plugin-bidirectional";
 
+/// go-plugin's own `examples/streaming`, built by [`go_bin`] into this subdirectory: its host
+/// `streaming` and its plugin `plugin`.
+pub const GO_STREAMING: &str = "go-plugin-streaming";
+
 /// The directory with the Go peers, built once per run with `go build` in `tests/go`, or `None`
 /// (loudly) without Go: `go-kv-host` and `go-kv-plugin` (this suite's fixtures), and in
-/// [`GO_BIDIRECTIONAL`] go-plugin's own bidirectional example, built from the go-plugin module
-/// that `tests/go/go.mod` pins.
+/// [`GO_BIDIRECTIONAL`] and [`GO_STREAMING`] go-plugin's own bidirectional and streaming
+/// examples, built from the go-plugin module that `tests/go/go.mod` pins.
 pub fn go_bin() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -44,13 +48,17 @@ pub fn go_bin() -> Option<&'static Path> {
             .and_then(Path::parent)
             .unwrap_or(Path::new("."))
             .join("go-fixtures");
-        let example = "github.com/hashicorp/go-plugin/examples/bidirectional";
+        let example = |name: &str, plugin: &str| {
+            let example = format!("github.com/hashicorp/go-plugin/examples/{name}");
+            vec![format!("{example}/{plugin}"), example]
+        };
         let builds = [
             (out.clone(), vec!["./cmd/...".to_string()]),
             (
                 out.join(GO_BIDIRECTIONAL),
-                vec![example.to_string(), format!("{example}/plugin-go-grpc")],
+                example("bidirectional", "plugin-go-grpc"),
             ),
+            (out.join(GO_STREAMING), example("streaming", "plugin")),
         ];
         for (dir, packages) in builds {
             let _ = std::fs::create_dir_all(&dir);

@@ -120,8 +120,8 @@ async fn go_plugin_stdio_reaches_the_rust_hosts_writers_byte_exact() {
     let binary: Vec<u8> = (0..=255u8).rev().collect();
     put(&kv, "stdout", &binary).await;
     put(&kv, "stderr", b"line one\nline two\n").await;
-    eventually("the Go plugin's stdout arrived", || {
-        out.bytes().len() >= binary.len()
+    eventually("the Go plugin's stdout and stderr arrived", || {
+        out.bytes().len() >= binary.len() && err.bytes().len() >= b"line one\nline two\n".len()
     })
     .await;
     client.kill().await;

@@ -12,3 +12,5 @@ mod reattach;
 mod security;
 mod start_errors;
 mod stdio_logs;
+mod streaming;
+mod streams;

@@ -1,0 +1,18 @@
+use plugin_runtime::{CallError, PluginStream};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+pub struct FileError(String);
+
+impl From<CallError> for FileError {
+    fn from(e: CallError) -> Self {
+        FileError(e.to_string())
+    }
+}
+
+#[plugin_runtime::plugin_interface]
+pub trait Files {
+    async fn read(&self, path: String) -> Result<PluginStream<Vec<u8>, String>, FileError>;
+}
+
+fn main() {}
