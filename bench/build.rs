@@ -1,10 +1,14 @@
-//! Generates the callback benchmark's `bench.Caller` and `bench.Callback` messages from
-//! `proto/callback.proto`, the file the Go fixtures' code is generated from too, with protox (a
-//! protobuf compiler in Rust, so no `protoc` is needed) and prost-build.
+//! Generates the benchmarks' own messages, `bench.Caller` and `bench.Callback` of the callback
+//! round trip (`proto/callback.proto`) and `bench.Transfer` of the stream throughput
+//! (`proto/transfer.proto`), from the files the Go fixtures' code is generated from too, with
+//! protox (a protobuf compiler in Rust, so no `protoc` is needed) and prost-build. A `Chunk`'s
+//! data is `bytes::Bytes`, so that sending one item many times copies nothing.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let fds = protox::compile(["callback.proto"], ["proto"])?;
-    prost_build::Config::new().compile_fds(fds)?;
+    let fds = protox::compile(["callback.proto", "transfer.proto"], ["proto"])?;
+    prost_build::Config::new()
+        .bytes([".bench.Chunk.data"])
+        .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size, p50
-//! callback round trip, and start-up, every implementation side by side, AutoMTLS off (light
-//! bar) and on (dark bar), the floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
+//! callback round trip, stream throughput each way, and start-up, every implementation side by
+//! side, AutoMTLS off (light bar) and on (dark bar), the floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
 //! same on every machine, with or without system fonts.
 
 use std::error::Error;
@@ -11,8 +11,8 @@ use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::results::{Encoding, LatencyRow, Pair, Results, RowStatus, Side};
-use crate::units::{duration, size_label};
+use crate::results::{Direction, Encoding, LatencyRow, Pair, Results, RowStatus, Side};
+use crate::units::{duration, mib_per_s, size_label};
 
 const FONT: &str = "sans-serif";
 
@@ -61,10 +61,19 @@ struct Row {
     bars: Vec<Bar>,
 }
 
-/// One panel: a title and rows on a shared linear scale starting at zero.
+/// One panel: a title and rows on a shared linear scale starting at zero, whose values
+/// `format` writes (durations in ns, or throughputs).
 struct Panel {
     title: String,
     rows: Vec<Row>,
+    format: fn(u64) -> String,
+}
+
+/// Throughput bars are in thousandths of a MiB/s.
+const MILLI: f64 = 1000.0;
+
+fn format_mib_per_s(milli: u64) -> String {
+    mib_per_s(milli as f64 / MILLI)
 }
 
 impl Panel {
@@ -164,7 +173,11 @@ fn round_trip_panel(
                 .map(|r| (&r.status, r.p50_ns))
         },
     ));
-    Panel { title, rows }
+    Panel {
+        title,
+        rows,
+        format: duration,
+    }
 }
 
 fn latency_panel(results: &Results, size: usize) -> Panel {
@@ -179,6 +192,41 @@ fn callback_panel(results: &Results, size: usize) -> Panel {
         size_label(size)
     );
     round_trip_panel(title, results, &results.callback, size, 2)
+}
+
+/// Stream throughput `direction`: the copy floor, then every pair.
+fn stream_panel(results: &Results, direction: Direction) -> Panel {
+    let milli = |v: f64| (v * MILLI) as u64;
+    let mut rows = vec![Row {
+        label: "floor: unix-socket copy".into(),
+        bars: vec![Bar {
+            value: results
+                .copy_floor_mib_per_s(direction)
+                .map(milli)
+                .ok_or_else(|| "not measured".into()),
+            colour: FLOOR,
+        }],
+    }];
+    rows.extend(pair_rows(
+        results.stream.iter().map(|r| r.pair),
+        |pair, automtls| {
+            results
+                .stream
+                .iter()
+                .find(|r| r.pair == pair && r.automtls == automtls && r.direction == direction)
+                .map(|r| (&r.status, r.mib_per_s.map(milli)))
+        },
+    ));
+    let size = results.stream.first().map_or(0, |r| r.size);
+    Panel {
+        title: format!(
+            "stream throughput, {}, {} items (longer is better)",
+            direction.label(),
+            size_label(size)
+        ),
+        rows,
+        format: format_mib_per_s,
+    }
 }
 
 fn startup_panel(results: &Results) -> Panel {
@@ -207,6 +255,7 @@ fn startup_panel(results: &Results) -> Panel {
     Panel {
         title: "start-up: spawn to first successful call (median)".into(),
         rows,
+        format: duration,
     }
 }
 
@@ -224,6 +273,9 @@ fn panels(results: &Results) -> Vec<Panel> {
     if let Some(first) = results.callback.first() {
         panels.push(callback_panel(results, first.size));
     }
+    if !results.stream.is_empty() {
+        panels.extend(Direction::ALL.map(|d| stream_panel(results, d)));
+    }
     panels.push(startup_panel(results));
     panels
 }
@@ -240,7 +292,7 @@ fn header_lines(results: &Results) -> Vec<String> {
             go.unwrap_or("none"),
             results.rounds
         ),
-        "light bar: AutoMTLS off; dark bar: AutoMTLS on; shorter is better".into(),
+        "light bar: AutoMTLS off; dark bar: AutoMTLS on; shorter is better (times), longer is better (MiB/s)".into(),
     ];
     if results.tiny {
         lines.push("TINY SMOKE-TEST RUN: THESE NUMBERS MEAN NOTHING".into());
@@ -310,9 +362,9 @@ fn draw_panel(area: &Area, panel: &Panel) -> Result<(), Box<dyn Error>> {
         .disable_y_mesh()
         .y_labels(0)
         .x_labels(6)
-        .x_label_formatter(&|&ns| {
-            if ns > 0.0 {
-                duration(ns as u64)
+        .x_label_formatter(&|&v| {
+            if v > 0.0 {
+                (panel.format)(v as u64)
             } else {
                 "0".into()
             }
@@ -339,12 +391,12 @@ fn draw_panel(area: &Area, panel: &Panel) -> Result<(), Box<dyn Error>> {
             let y1 = y0 + f64::from(BAR_H) - 2.0;
             let middle = (y0 + y1) / 2.0;
             match &bar.value {
-                Ok(ns) => {
-                    let x = *ns as f64;
+                Ok(v) => {
+                    let x = *v as f64;
                     chart
                         .draw_series([Rectangle::new([(0.0, y0), (x, y1)], bar.colour.filled())])?;
                     chart.draw_series([Text::new(
-                        duration(*ns),
+                        (panel.format)(*v),
                         (x + pad, middle),
                         text_style(VALUE_SIZE, MUTED),
                     )])?;
@@ -426,5 +478,47 @@ mod tests {
         let floor = results.floor_p50(64).expect("a floor at 64 B");
         assert_eq!(callback.rows[0].bars[0].value, Ok(2 * floor));
         assert_eq!(callback.rows.len(), 1 + 4, "the floor and four pairs");
+    }
+
+    #[test]
+    fn streams_get_a_panel_each_way_over_the_copy_floor() {
+        use crate::results::{CopyFloor, StreamRow};
+        let json = include_str!("../../docs/bench/results.json");
+        let mut results: Results = serde_json::from_str(json).expect("results.json parses");
+        for (i, direction) in Direction::ALL.into_iter().enumerate() {
+            results.floor.copy.push(CopyFloor {
+                direction,
+                size: 65536,
+                items: 1024,
+                mib_per_s: 4000.0 + i as f64,
+                rounds: Vec::new(),
+            });
+            for pair in [Pair::rust(Encoding::Protobuf), Pair::GO] {
+                results.stream.push(StreamRow {
+                    pair,
+                    automtls: false,
+                    direction,
+                    size: 65536,
+                    items: 1024,
+                    status: RowStatus::Ok,
+                    mib_per_s: Some(600.5),
+                    rounds: Vec::new(),
+                });
+            }
+        }
+        let panels = panels(&results);
+        assert_eq!(panels.len(), 6, "three sizes, two streams and start-up");
+        let upload = &panels[4];
+        assert!(
+            upload.title.contains("client streaming"),
+            "{}",
+            upload.title
+        );
+        assert_eq!(upload.rows[0].bars[0].value, Ok(4_001_000));
+        assert_eq!((upload.format)(4_001_000), "4,001 MiB/s");
+        assert_eq!(upload.rows[1].bars[0].value, Ok(600_500));
+        assert_eq!(upload.rows[1].bars[1].value, Err("not measured".into()));
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        render(&results, &dir.path().join("chart.png")).expect("the chart renders");
     }
 }

@@ -4,6 +4,9 @@
 //!   request naming a size, answered with that many bytes (for 64 B, a 64-byte ping-pong). This
 //!   binary re-executes itself as the peer (`--echo-peer SOCKET`). Blocking I/O on both sides,
 //!   one thread each: the least a local RPC can cost.
+//! - Items copied one way through the same socket (the stream throughput's floor): the peer
+//!   writes `items` items of a size, or reads them, and the receiving side compares every item
+//!   with the payload, as the plugins and hosts of the stream throughput do.
 //! - The spawn of a trivial binary (`/bin/true`, spawn + wait): the least a plugin start costs.
 
 use std::io::{self, Read, Write};
@@ -12,6 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::results::Direction;
 use crate::stats::Summary;
 
 /// The hidden flag that turns this binary into the echo peer.
@@ -27,8 +31,19 @@ impl Drop for Reaped {
     }
 }
 
-/// Bytes of every request: the reply's size (u32, little-endian), then padding.
+/// Bytes of every request: the reply's size (u32, little-endian); the number of replies (u32,
+/// little-endian; 0 counts as 1); 1 if, instead of replying, the peer reads that many items of
+/// that size (each compared with the payload) and answers with one byte (1: all were the
+/// payload); then padding.
 pub const REQUEST: usize = 64;
+
+fn request(size: usize, items: usize, upload: bool) -> [u8; REQUEST] {
+    let mut request = [0u8; REQUEST];
+    request[..4].copy_from_slice(&(size as u32).to_le_bytes());
+    request[4..8].copy_from_slice(&(items as u32).to_le_bytes());
+    request[8] = u8::from(upload);
+    request
+}
 
 /// The bytes of every reply of `size` bytes.
 fn reply_bytes(size: usize) -> Vec<u8> {
@@ -36,10 +51,12 @@ fn reply_bytes(size: usize) -> Vec<u8> {
 }
 
 /// The peer's main loop: connects to `socket`, then answers each [`REQUEST`]-byte request with
-/// the number of bytes it names, until the other side closes the connection.
+/// the replies it names (or reads the items it announces), until the other side closes the
+/// connection.
 pub fn echo_peer(socket: &Path) -> io::Result<()> {
     let mut stream = UnixStream::connect(socket)?;
     let mut reply = Vec::new();
+    let mut item = Vec::new();
     let mut request = [0u8; REQUEST];
     loop {
         match stream.read_exact(&mut request) {
@@ -47,11 +64,27 @@ pub fn echo_peer(socket: &Path) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         }
-        let size = u32::from_le_bytes([request[0], request[1], request[2], request[3]]) as usize;
+        let word = |i: usize| {
+            u32::from_le_bytes([request[i], request[i + 1], request[i + 2], request[i + 3]])
+                as usize
+        };
+        let (size, items) = (word(0), word(4).max(1));
         if reply.len() != size {
             reply = reply_bytes(size);
+            item = vec![0u8; size];
         }
-        stream.write_all(&reply)?;
+        if request[8] == 1 {
+            let mut same = true;
+            for _ in 0..items {
+                stream.read_exact(&mut item)?;
+                same &= item == reply;
+            }
+            stream.write_all(&[u8::from(same)])?;
+        } else {
+            for _ in 0..items {
+                stream.write_all(&reply)?;
+            }
+        }
     }
 }
 
@@ -67,8 +100,91 @@ pub struct PingPong {
     pub warmup: usize,
 }
 
+/// Items of `size` bytes copied one way: `warmup` untimed, then `items` timed, each from the one
+/// before (the first from the request).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyBatch {
+    /// Which way: `Download`, the peer writes (as a plugin streaming to its host); `Upload`, the
+    /// peer reads.
+    pub direction: Direction,
+    /// Bytes of each item.
+    pub size: usize,
+    /// Timed items.
+    pub items: usize,
+    /// Untimed items first.
+    pub warmup: usize,
+}
+
 /// Runs each batch of `batches` against one echo peer (`exe --echo-peer`), in order.
 pub fn unix_socket_round_trips(exe: &Path, batches: &[PingPong]) -> io::Result<Vec<Summary>> {
+    with_peer(exe, |stream| {
+        batches
+            .iter()
+            .map(|batch| round_trips(stream, batch))
+            .collect()
+    })
+}
+
+/// Runs each copy of `copies` against one echo peer (`exe --echo-peer`), in order.
+pub fn unix_socket_copies(exe: &Path, copies: &[CopyBatch]) -> io::Result<Vec<Summary>> {
+    with_peer(exe, |stream| {
+        copies
+            .iter()
+            .map(|c| {
+                if c.warmup > 0 {
+                    copy(stream, c.direction, c.size, &mut vec![0; c.warmup])?;
+                }
+                let mut samples = vec![0; c.items];
+                let start = Instant::now();
+                copy(stream, c.direction, c.size, &mut samples)?;
+                Ok(Summary::from_samples(
+                    samples,
+                    start.elapsed().as_nanos() as u64,
+                ))
+            })
+            .collect()
+    })
+}
+
+/// Copies `samples.len()` items of `size` bytes `direction`, each timed into `samples`.
+fn copy(
+    stream: &mut UnixStream,
+    direction: Direction,
+    size: usize,
+    samples: &mut [u64],
+) -> io::Result<()> {
+    let upload = direction == Direction::Upload;
+    let expected = reply_bytes(size);
+    let mut item = vec![0u8; size];
+    let mut t = Instant::now();
+    stream.write_all(&request(size, samples.len(), upload))?;
+    for sample in samples.iter_mut() {
+        if upload {
+            stream.write_all(&expected)?;
+        } else {
+            stream.read_exact(&mut item)?;
+            if item != expected {
+                return Err(io::Error::other("the peer's item has the wrong bytes"));
+            }
+        }
+        let now = Instant::now();
+        *sample = (now - t).as_nanos() as u64;
+        t = now;
+    }
+    if upload {
+        let mut same = [0u8];
+        stream.read_exact(&mut same)?;
+        if same[0] != 1 {
+            return Err(io::Error::other(
+                "the peer received items with the wrong bytes",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `body` on a connection to a fresh echo peer (`exe --echo-peer`), then lets it exit.
+fn with_peer<T>(exe: &Path, body: impl FnOnce(&mut UnixStream) -> io::Result<T>) -> io::Result<T> {
     let dir = tempfile::Builder::new()
         .prefix("plugin-bench-floor")
         .tempdir()?;
@@ -84,27 +200,7 @@ pub fn unix_socket_round_trips(exe: &Path, batches: &[PingPong]) -> io::Result<V
     );
     let mut stream = accept(&listener, &mut peer.0)?;
     stream.set_nonblocking(false)?;
-    let mut out = Vec::new();
-    for batch in batches {
-        let mut request = [0u8; REQUEST];
-        request[..4].copy_from_slice(&(batch.size as u32).to_le_bytes());
-        let mut reply = vec![0u8; batch.size];
-        for _ in 0..batch.warmup {
-            round_trip(&mut stream, &request, &mut reply)?;
-        }
-        let mut samples = Vec::with_capacity(batch.calls);
-        let start = Instant::now();
-        for _ in 0..batch.calls {
-            let t = Instant::now();
-            round_trip(&mut stream, &request, &mut reply)?;
-            samples.push(t.elapsed().as_nanos() as u64);
-        }
-        let wall = start.elapsed().as_nanos() as u64;
-        if reply != reply_bytes(batch.size) {
-            return Err(io::Error::other("the peer's reply has the wrong bytes"));
-        }
-        out.push(Summary::from_samples(samples, wall));
-    }
+    let out = body(&mut stream)?;
     drop(stream);
     // The peer exits on EOF; reap it (Reaped's drop kills it only if it hangs on).
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -112,6 +208,27 @@ pub fn unix_socket_round_trips(exe: &Path, batches: &[PingPong]) -> io::Result<V
         std::thread::sleep(Duration::from_millis(1));
     }
     Ok(out)
+}
+
+/// One batch of round trips.
+fn round_trips(stream: &mut UnixStream, batch: &PingPong) -> io::Result<Summary> {
+    let request = request(batch.size, 1, false);
+    let mut reply = vec![0u8; batch.size];
+    for _ in 0..batch.warmup {
+        round_trip(stream, &request, &mut reply)?;
+    }
+    let mut samples = Vec::with_capacity(batch.calls);
+    let start = Instant::now();
+    for _ in 0..batch.calls {
+        let t = Instant::now();
+        round_trip(stream, &request, &mut reply)?;
+        samples.push(t.elapsed().as_nanos() as u64);
+    }
+    let wall = start.elapsed().as_nanos() as u64;
+    if reply != reply_bytes(batch.size) {
+        return Err(io::Error::other("the peer's reply has the wrong bytes"));
+    }
+    Ok(Summary::from_samples(samples, wall))
 }
 
 fn accept(listener: &UnixListener, peer: &mut Child) -> io::Result<UnixStream> {

@@ -1,5 +1,6 @@
 //! The go-plugin side: the Go fixtures of `tests/go` (go-kv-host, go-kv-plugin, and for the
-//! callback round trip go-bench-callback-host and go-bench-callback-plugin), built with the local
+//! callback round trip go-bench-callback-host and go-bench-callback-plugin, for the stream
+//! throughput go-bench-stream-host and go-bench-stream-plugin), built with the local
 //! Go toolchain, and measurements with the Go hosts.
 //!
 //! The harness sets `KV_PLUGIN_NO_SHELL=1`: go-kv-host then launches the plugin binary itself,
@@ -12,6 +13,8 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
+use crate::plan::StreamPlan;
+use crate::results::Direction;
 use crate::rust::PluginCommand;
 use crate::stats::Summary;
 
@@ -28,15 +31,20 @@ pub struct GoFixtures {
 pub const NO_GO: &str = "no Go toolchain";
 
 /// The fixtures' binaries the harness runs.
-pub const BINARIES: [&str; 4] = [
+pub const BINARIES: [&str; 6] = [
     "go-kv-host",
     "go-kv-plugin",
     CALLBACK_HOST,
     "go-bench-callback-plugin",
+    STREAM_HOST,
+    "go-bench-stream-plugin",
 ];
 
 /// go-plugin's host of the callback round trip.
 const CALLBACK_HOST: &str = "go-bench-callback-host";
+
+/// go-plugin's host of the stream throughput.
+const STREAM_HOST: &str = "go-bench-stream-host";
 
 /// Builds the fixtures of the Go module at `module` into `out` (`go build -o`), or says why the
 /// Go side is skipped ([`NO_GO`] when `go` cannot run).
@@ -82,7 +90,7 @@ pub fn prepare(module: &Path, out: &Path) -> Result<GoFixtures, String> {
     })
 }
 
-/// What `go-kv-host bench` and `go-bench-callback-host` print.
+/// What `go-kv-host bench`, `go-bench-callback-host` and `go-bench-stream-host` print.
 #[derive(Debug, Deserialize)]
 struct BenchJson {
     calls: usize,
@@ -107,6 +115,11 @@ impl GoFixtures {
     /// go-plugin's plugin of the callback round trip, `go-bench-callback-plugin`.
     pub fn callback_plugin(&self) -> PathBuf {
         self.dir.join("go-bench-callback-plugin")
+    }
+
+    /// go-plugin's plugin of the stream throughput, `go-bench-stream-plugin`.
+    pub fn stream_plugin(&self) -> PathBuf {
+        self.dir.join("go-bench-stream-plugin")
     }
 
     /// `go-kv-host bench`: `calls` `Get`s of `size` bytes by `concurrency` goroutines sharing
@@ -140,16 +153,56 @@ impl GoFixtures {
         calls: usize,
         warmup: usize,
     ) -> Result<Summary, String> {
-        let mut cmd = Command::new(self.dir.join(CALLBACK_HOST));
-        cmd.arg("-plugin")
-            .arg(&plugin.program)
-            .arg(format!("-calls={calls}"))
-            .arg(format!("-size={size}"))
-            .arg(format!("-warmup={warmup}"));
+        self.bench_host(
+            CALLBACK_HOST,
+            plugin,
+            automtls,
+            &[
+                format!("-calls={calls}"),
+                format!("-size={size}"),
+                format!("-warmup={warmup}"),
+            ],
+        )
+    }
+
+    /// `go-bench-stream-host`: `plan.warmup` items of `plan.size` bytes streamed `direction`
+    /// untimed, then `plan.items` timed, against a fresh `plugin` (speaking `bench.Transfer`);
+    /// `calls` are the items.
+    pub fn stream(
+        &self,
+        plugin: &PluginCommand,
+        automtls: bool,
+        direction: Direction,
+        plan: StreamPlan,
+    ) -> Result<Summary, String> {
+        self.bench_host(
+            STREAM_HOST,
+            plugin,
+            automtls,
+            &[
+                format!("-direction={}", direction.name()),
+                format!("-items={}", plan.items),
+                format!("-size={}", plan.size),
+                format!("-warmup={}", plan.warmup),
+            ],
+        )
+    }
+
+    /// Runs the benchmark host `host` with `-plugin PATH`, `args` and `-automtls` when
+    /// `automtls`, and parses the summary it prints.
+    fn bench_host(
+        &self,
+        host: &str,
+        plugin: &PluginCommand,
+        automtls: bool,
+        args: &[String],
+    ) -> Result<Summary, String> {
+        let mut cmd = Command::new(self.dir.join(host));
+        cmd.arg("-plugin").arg(&plugin.program).args(args);
         if automtls {
             cmd.arg("-automtls");
         }
-        run_json(cmd, plugin, CALLBACK_HOST).map(BenchJson::summary)
+        run_json(cmd, plugin, host).map(BenchJson::summary)
     }
 
     /// `go-kv-host startup`: `runs` times spawn to first successful `Get` (after one untimed

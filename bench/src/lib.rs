@@ -12,14 +12,17 @@
 //!   `bench.Callback` the host serves through the gRPC broker, dialled once beforehand; Rust and
 //!   go-plugin hosts and plugins in all four pairings ([`interface::Caller`]);
 //! - throughput with 1, 16 and 64 concurrent callers on one dispensed client;
+//! - stream throughput (MiB/s) of 64 KiB items, plugin → host (server streaming) and host →
+//!   plugin (client streaming), in the same four pairings over `bench.Transfer`
+//!   ([`interface::Transfer`]), against the same items copied through a unix socket;
 //! - start-up, spawn to first successful call;
 //! - the plugin's resident memory after 10,000 calls;
 //!
 //! then prints a markdown report of medians, ratios and the targets ([`report`],
 //! [`targets`]) and writes `results.json` ([`results`]), `results.md` and `chart.png`
 //! ([`chart`], drawn with plotters). `bench-plugin` is the Rust plugin it measures: an
-//! in-memory store on go-plugin's `proto.KV` (from `plugin-fixtures`), and the plugin side of the
-//! callback round trip.
+//! in-memory store on go-plugin's `proto.KV` (from `plugin-fixtures`), the plugin side of the
+//! callback round trip, and that of the stream throughput.
 
 #![deny(missing_docs)]
 

@@ -2,7 +2,7 @@
 //! one the test suite runs (seconds, numbers meaningless, output well-formed).
 
 /// One payload size of the latency measurements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SizePlan {
     /// Payload bytes.
     pub bytes: usize,
@@ -12,6 +12,17 @@ pub struct SizePlan {
     pub warmup: usize,
     /// Timed round trips of the unix-socket floor at this size.
     pub floor_calls: usize,
+}
+
+/// The stream throughput: items of one size streamed each way, per measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPlan {
+    /// Bytes of each item.
+    pub size: usize,
+    /// Timed items per measurement (and per measurement of the copy floor).
+    pub items: usize,
+    /// Untimed items first, in a stream of their own.
+    pub warmup: usize,
 }
 
 /// Everything a run measures, and how often.
@@ -29,6 +40,8 @@ pub struct Plan {
     /// per round, warm-up. `floor_calls` is unused: the chart and report compare with the
     /// unix-socket floor measured for `sizes`.
     pub callback: SizePlan,
+    /// The stream throughput, each way, and its copy floor (measured once per round too).
+    pub stream: StreamPlan,
     /// Spawns of `/bin/true` for the spawn floor.
     pub spawn_runs: usize,
     /// Concurrent callers of the throughput measurements.
@@ -86,6 +99,12 @@ impl Plan {
                 warmup: 300,
                 floor_calls: 0,
             },
+            // 64 MiB per measurement.
+            stream: StreamPlan {
+                size: MEDIUM,
+                items: 1024,
+                warmup: 64,
+            },
             spawn_runs: 200,
             concurrency: vec![1, 16, 64],
             throughput_size: SMALL,
@@ -128,6 +147,11 @@ impl Plan {
                 warmup: 2,
                 floor_calls: 0,
             },
+            stream: StreamPlan {
+                size: MEDIUM,
+                items: 16,
+                warmup: 2,
+            },
             spawn_runs: 5,
             concurrency: vec![1, 16, 64],
             throughput_size: SMALL,
@@ -160,5 +184,10 @@ mod tests {
         assert_eq!(full.concurrency, [1, 16, 64]);
         let sizes: Vec<usize> = full.sizes.iter().map(|s| s.bytes).collect();
         assert_eq!(sizes, [64, 64 * 1024, 1024 * 1024]);
+        assert_eq!(
+            full.stream.size * full.stream.items,
+            64 << 20,
+            "64 MiB per stream"
+        );
     }
 }

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{LatencyRow, Pair, Results, RowStatus, Side};
-use crate::units::{duration, kib, rate, ratio, size_label};
+use crate::results::{Direction, LatencyRow, Pair, Results, RowStatus, Side};
+use crate::units::{duration, kib, mib_per_s, rate, ratio, size_label};
 
 fn pair_label(pair: Pair) -> String {
     if pair == Pair::GO {
@@ -51,6 +51,7 @@ pub fn markdown(results: &Results) -> String {
     latency(&mut md, results);
     callback(&mut md, results);
     throughput(&mut md, results);
+    stream(&mut md, results);
     startup(&mut md, results);
     memory(&mut md, results);
     md
@@ -304,6 +305,74 @@ fn throughput(md: &mut String, r: &Results) {
             );
         }
         md.push('\n');
+    }
+    md.push('\n');
+}
+
+fn stream(md: &mut String, r: &Results) {
+    let Some(first) = r.stream.first() else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Stream throughput: MiB/s ({} items of {} per stream, {} in all; median over rounds)\n",
+        first.items,
+        size_label(first.size),
+        size_label(first.items * first.size)
+    );
+    let _ = writeln!(
+        md,
+        "`bench.Transfer`: `Download` streams the items plugin → host (server streaming), \
+         `Upload` host → plugin (client streaming); the receiving side compares every item with \
+         the payload. The floor copies the same items through a unix socket between two \
+         processes, compared the same way. Higher is better.\n"
+    );
+    let _ = write!(md, "| host → plugin | AutoMTLS |");
+    for direction in Direction::ALL {
+        let _ = write!(md, " {} |", direction.label());
+    }
+    let _ = writeln!(md, "\n|---|---|---|---|");
+    let _ = write!(md, "| floor: unix-socket copy, 2 processes | – |");
+    for direction in Direction::ALL {
+        let text = r
+            .copy_floor_mib_per_s(direction)
+            .map_or("–".into(), mib_per_s);
+        let _ = write!(md, " {text} |");
+    }
+    md.push('\n');
+    let pairs = pairs(r.stream.iter().map(|row| &row.pair));
+    let ours = Pair::rust(crate::results::Encoding::Protobuf);
+    for automtls in [false, true] {
+        for &pair in &pairs {
+            let _ = write!(md, "| {} | {} |", pair_label(pair), on_off(automtls));
+            for direction in Direction::ALL {
+                let row = r.stream.iter().find(|row| {
+                    row.pair == pair && row.automtls == automtls && row.direction == direction
+                });
+                let text = row.map_or("–".into(), |row| {
+                    cell(&row.status, row.mib_per_s.map(mib_per_s))
+                });
+                let _ = write!(md, " {text} |");
+            }
+            md.push('\n');
+        }
+        for (label, go) in [("Go → Go", true), ("floor", false)] {
+            let _ = write!(
+                md,
+                "| *ratio Rust → Rust / {label}* | {} |",
+                on_off(automtls)
+            );
+            for direction in Direction::ALL {
+                let theirs = if go {
+                    r.stream_mib_per_s(Pair::GO, automtls, direction)
+                } else {
+                    r.copy_floor_mib_per_s(direction)
+                };
+                let ours = r.stream_mib_per_s(ours, automtls, direction);
+                let _ = write!(md, " {} |", ratio_cell(ours, theirs));
+            }
+            md.push('\n');
+        }
     }
     md.push('\n');
 }

@@ -187,11 +187,90 @@ pub struct SpawnFloor {
     pub all_ns: Vec<u64>,
 }
 
+/// Which way a stream's items go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Plugin → host: `bench.Transfer` `Download`, server streaming.
+    Download,
+    /// Host → plugin: `bench.Transfer` `Upload`, client streaming.
+    Upload,
+}
+
+impl Direction {
+    /// Both, in report order.
+    pub const ALL: [Direction; 2] = [Direction::Download, Direction::Upload];
+
+    /// `plugin → host (server streaming)` or `host → plugin (client streaming)`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Direction::Download => "plugin → host (server streaming)",
+            Direction::Upload => "host → plugin (client streaming)",
+        }
+    }
+
+    /// `download` or `upload`: the Go host's `-direction`, the progress lines'.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Download => "download",
+            Direction::Upload => "upload",
+        }
+    }
+}
+
+/// Items of `size` bytes streamed one way through a plugin, `items` per measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamRow {
+    /// Who talks to whom.
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// Which way the items go.
+    pub direction: Direction,
+    /// Bytes of each item.
+    pub size: usize,
+    /// Timed items per measurement.
+    pub items: usize,
+    /// Whether it was measured.
+    pub status: RowStatus,
+    /// Median over rounds of MiB (2^20 bytes) per second of the whole timed stream.
+    pub mib_per_s: Option<f64>,
+    /// Each round: `calls` are the items, each timed from the one before, and `calls_per_sec`
+    /// is items per second.
+    pub rounds: Vec<Summary>,
+}
+
+/// The stream throughput's floor: items of `size` bytes copied one way through a unix socket
+/// between two processes, `items` per measurement, one measurement per round.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CopyFloor {
+    /// Which way the items go (`download`: the peer writes, as a plugin streaming to its host).
+    pub direction: Direction,
+    /// Bytes of each item.
+    pub size: usize,
+    /// Timed items per measurement.
+    pub items: usize,
+    /// Median over rounds of MiB per second.
+    pub mib_per_s: f64,
+    /// Each round, as in a [`StreamRow`].
+    pub rounds: Vec<Summary>,
+}
+
+/// MiB per second of `items_per_sec` items of `size` bytes.
+pub fn mib_per_s(items_per_sec: f64, size: usize) -> f64 {
+    items_per_sec * size as f64 / f64::from(1 << 20)
+}
+
 /// The physical floor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Floor {
     /// Unix-socket round trips between two processes.
     pub unix_socket: Vec<SocketFloor>,
+    /// The stream throughput's floor: the same items copied through a unix socket between two
+    /// processes, each way (empty in runs that predate it).
+    #[serde(default)]
+    pub copy: Vec<CopyFloor>,
     /// Process spawns.
     pub spawn: Vec<SpawnFloor>,
 }
@@ -316,6 +395,10 @@ pub struct Results {
     pub callback: Vec<LatencyRow>,
     /// Calls per second.
     pub throughput: Vec<ThroughputRow>,
+    /// Stream throughput, `bench.Transfer` `Download` and `Upload` (empty in runs that predate
+    /// it).
+    #[serde(default)]
+    pub stream: Vec<StreamRow>,
     /// Start-up.
     pub startup: Vec<StartupRow>,
     /// Resident memory.
@@ -337,6 +420,12 @@ impl Results {
             for r in rows {
                 check(format!("{what} {} {} B", r.pair.label(), r.size), &r.status);
             }
+        }
+        for r in &self.stream {
+            check(
+                format!("stream {} {}", r.pair.label(), r.direction.name()),
+                &r.status,
+            );
         }
         for r in &self.throughput {
             check(
@@ -370,6 +459,28 @@ impl Results {
             .iter()
             .find(|f| f.size == size)
             .map(|f| f.p50_ns)
+    }
+
+    /// The measured stream throughput of `pair` (MiB/s) going `direction`.
+    pub fn stream_mib_per_s(
+        &self,
+        pair: Pair,
+        automtls: bool,
+        direction: Direction,
+    ) -> Option<f64> {
+        self.stream
+            .iter()
+            .find(|r| r.pair == pair && r.automtls == automtls && r.direction == direction)
+            .and_then(|r| r.mib_per_s)
+    }
+
+    /// The copy floor's throughput (MiB/s) going `direction`.
+    pub fn copy_floor_mib_per_s(&self, direction: Direction) -> Option<f64> {
+        self.floor
+            .copy
+            .iter()
+            .find(|r| r.direction == direction)
+            .map(|r| r.mib_per_s)
     }
 
     /// The median start-up of `pair`.

@@ -1,6 +1,7 @@
 //! Measurements with the Rust host (this process, through `plugin_runtime::Client`), against
 //! any plugin binary speaking `proto.KV` (our `bench-plugin` or go-plugin's `go-kv-plugin`) or
-//! `bench.Caller` (`bench-plugin` or `go-bench-callback-plugin`).
+//! `bench.Caller` (`bench-plugin` or `go-bench-callback-plugin`) or `bench.Transfer`
+//! (`bench-plugin` or `go-bench-stream-plugin`).
 //!
 //! Every client is killed before a measurement returns, whatever happened (the plugin gets its
 //! graceful `Shutdown`, then SIGKILL of its process group; the runtime reaps it).
@@ -15,11 +16,16 @@ use std::time::Instant;
 use plugin_fixtures::kv::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
 use plugin_runtime::{BrokerServer, Client, ClientConfig, PluginSet, Status};
 
+use futures::StreamExt;
+
 use crate::interface::{
-    BENCH_KEY, CALLBACK_PLUGIN, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin,
-    EchoReply, EchoRequest, PROTOBUF_PLUGIN, SERDE_PLUGIN, STARTUP_KEY, STARTUP_VALUE,
-    SetupRequest, Store, StorePlugin, payload,
+    BENCH_KEY, CALLBACK_PLUGIN, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin, Chunk,
+    DownloadRequest, EchoReply, EchoRequest, PROTOBUF_PLUGIN, SERDE_PLUGIN, STARTUP_KEY,
+    STARTUP_VALUE, SetupRequest, Store, StorePlugin, TRANSFER_PLUGIN, Transfer, TransferPlugin,
+    payload,
 };
+use crate::plan::StreamPlan;
+use crate::results::Direction;
 use crate::stats::Summary;
 
 /// How to launch one plugin binary.
@@ -203,7 +209,8 @@ fn config(plugin: &PluginCommand, automtls: bool) -> ClientConfig {
             PluginSet::new()
                 .with(PROTOBUF_PLUGIN, KvPlugin::host())
                 .with(SERDE_PLUGIN, StorePlugin::host())
-                .with(CALLBACK_PLUGIN, CallerPlugin::host()),
+                .with(CALLBACK_PLUGIN, CallerPlugin::host())
+                .with(TRANSFER_PLUGIN, TransferPlugin::host()),
         )
 }
 
@@ -275,6 +282,102 @@ pub async fn throughput(
         }
     })
     .await
+}
+
+/// A fresh plugin's `bench.Transfer`: `plan.warmup` items of `plan.size` bytes streamed
+/// `direction` untimed, then `plan.items` timed, each from the one before (the first from the
+/// call's start), the receiving side comparing every item with the payload. `calls_per_sec`
+/// counts items.
+pub async fn stream(
+    plugin: &PluginCommand,
+    automtls: bool,
+    direction: Direction,
+    plan: StreamPlan,
+) -> Result<Summary, String> {
+    let StreamPlan {
+        size,
+        items,
+        warmup,
+    } = plan;
+    with_client(plugin, automtls, |client| async move {
+        let transfer = client
+            .dispense::<dyn Transfer>(TRANSFER_PLUGIN)
+            .await
+            .map_err(|e| format!("dispensing {TRANSFER_PLUGIN}: {e}"))?;
+        let data = bytes::Bytes::from(payload(size));
+        if warmup > 0 {
+            transfer_items(&*transfer, direction, &data, warmup).await?;
+        }
+        let start = Instant::now();
+        let samples = transfer_items(&*transfer, direction, &data, items).await?;
+        Ok(Summary::from_samples(
+            samples,
+            start.elapsed().as_nanos() as u64,
+        ))
+    })
+    .await
+}
+
+/// Streams `items` items of `data` `direction`; the time of each, from the one before.
+async fn transfer_items(
+    transfer: &dyn Transfer,
+    direction: Direction,
+    data: &bytes::Bytes,
+    items: usize,
+) -> Result<Vec<u64>, String> {
+    let start = Instant::now();
+    // When each item arrived (download) or was taken by the transport (upload).
+    let mut times = Vec::with_capacity(items);
+    match direction {
+        Direction::Download => {
+            let mut stream = transfer
+                .download(DownloadRequest {
+                    items: items as u32,
+                    size: data.len() as u32,
+                })
+                .await
+                .map_err(|s| format!("Download: {s}"))?;
+            while let Some(chunk) = stream.next().await {
+                let item = times.len();
+                let chunk = chunk.map_err(|s| format!("Download, item {item}: {s}"))?;
+                if chunk.data != *data {
+                    return Err(format!(
+                        "Download, item {item}: its bytes are not the payload"
+                    ));
+                }
+                times.push(Instant::now());
+            }
+            if times.len() != items {
+                return Err(format!("Download: {} items, not {items}", times.len()));
+            }
+        }
+        Direction::Upload => {
+            let (tx, mut rx) = futures::channel::mpsc::unbounded();
+            let item = data.clone();
+            let chunks = futures::stream::iter(0..items).map(move |_| {
+                let _ = tx.unbounded_send(Instant::now());
+                Ok(Chunk { data: item.clone() })
+            });
+            let reply = transfer
+                .upload(Box::pin(chunks))
+                .await
+                .map_err(|s| format!("Upload: {s}"))?;
+            if reply.items != items as u64 || reply.bytes != (items * data.len()) as u64 {
+                return Err("Upload: the plugin counted other items than were sent".into());
+            }
+            while let Ok(time) = rx.try_recv() {
+                times.push(time);
+            }
+        }
+    }
+    Ok(times
+        .iter()
+        .scan(start, |last, &time| {
+            let ns = (time - *last).as_nanos() as u64;
+            *last = time;
+            Some(ns)
+        })
+        .collect())
 }
 
 /// One start-up through the Rust host, and where its time went (ns).

@@ -3,10 +3,11 @@
 //! - Rust-to-Rust gRPC p50 at most 0.7 of go-plugin's Go-to-Go, per size and AutoMTLS setting;
 //! - start-up at most 0.5 of go-plugin's, per AutoMTLS setting;
 //! - plugin resident memory at most 0.5 of a Go plugin's;
-//! - and, informational: our p50 over the unix-socket floor at the same size, and our callback
-//!   round trip's p50 over go-plugin's.
+//! - and, informational: our p50 over the unix-socket floor at the same size, our callback
+//!   round trip's p50 over go-plugin's, and our stream throughput (MiB/s, each way; higher is
+//!   better) over go-plugin's and over the unix-socket copy floor's.
 
-use crate::results::{Encoding, Pair, Results, Side, Target};
+use crate::results::{Direction, Encoding, Pair, Results, Side, Target};
 use crate::units::size_label;
 
 /// p50 latency target: Rust→Rust over go-plugin's Go→Go.
@@ -110,6 +111,31 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
         &callback_sizes,
         None,
     ));
+    if !results.stream.is_empty() {
+        for automtls in [false, true] {
+            for direction in Direction::ALL {
+                let ours = results.stream_mib_per_s(ours, automtls, direction);
+                let what = format!(
+                    "stream throughput (MiB/s), {}, {}",
+                    direction.label(),
+                    mtls(automtls)
+                );
+                out.push(target(
+                    format!("{what}, Rust → Rust / Go → Go (go-plugin)"),
+                    ratio(
+                        ours,
+                        results.stream_mib_per_s(Pair::GO, automtls, direction),
+                    ),
+                    None,
+                ));
+                out.push(target(
+                    format!("{what}, Rust → Rust / unix-socket copy floor"),
+                    ratio(ours, results.copy_floor_mib_per_s(direction)),
+                    None,
+                ));
+            }
+        }
+    }
     for automtls in [false, true] {
         for &size in sizes {
             out.push(target(

@@ -51,6 +51,15 @@ pub fn rate(per_sec: f64) -> String {
     format!("{out}/s")
 }
 
+/// A throughput: `612 MiB/s`, `1,234 MiB/s`, `8.50 MiB/s`.
+pub fn mib_per_s(mib_per_s: f64) -> String {
+    if mib_per_s >= 999.5 {
+        format!("{} MiB/s", rate(mib_per_s).trim_end_matches("/s"))
+    } else {
+        format!("{} MiB/s", three_digits(mib_per_s))
+    }
+}
+
 /// KiB as `12.3 MiB`.
 pub fn kib(kb: u64) -> String {
     format!("{} MiB", three_digits(kb as f64 / 1024.0))
@@ -82,6 +91,9 @@ mod tests {
         assert_eq!(rate(23456.4), "23,456/s");
         assert_eq!(rate(999.0), "999/s");
         assert_eq!(kib(12_595), "12.3 MiB");
+        assert_eq!(mib_per_s(612.4), "612 MiB/s");
+        assert_eq!(mib_per_s(1234.4), "1,234 MiB/s");
+        assert_eq!(mib_per_s(8.5), "8.50 MiB/s");
         assert_eq!(ratio(0.6234), "0.62×");
         assert_eq!(ratio(13.2), "13×");
     }

@@ -80,6 +80,20 @@ fn check_json(results: &Value) {
         positive(f, "p50_ns");
         positive(f, "p99_ns");
     }
+    let copies = results["floor"]["copy"].as_array().expect("copy floor");
+    let directions: Vec<&str> = copies
+        .iter()
+        .filter_map(|f| f["direction"].as_str())
+        .collect();
+    assert_eq!(directions, ["download", "upload"]);
+    for f in copies {
+        positive(f, "mib_per_s");
+        assert_eq!(f["size"], 64 * 1024, "{f}");
+        assert_eq!(
+            f["rounds"].as_array().expect("rounds").len() as u64,
+            results["rounds"].as_u64().unwrap()
+        );
+    }
     let spawn = &results["floor"]["spawn"][0];
     assert_eq!(spawn["command"], "/bin/true");
     positive(spawn, "p50_ns");
@@ -101,6 +115,21 @@ fn check_json(results: &Value) {
     }
     // 2 pairs x 2 AutoMTLS x 3 concurrencies.
     check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 12);
+    // 4 pairs (Rust, Go, both crossings) x 2 AutoMTLS x 2 directions: the stream throughput.
+    check_rows(results, "stream", &["mib_per_s", "size", "items"], 16);
+    for row in results["stream"].as_array().unwrap() {
+        assert_eq!(row["size"], 64 * 1024, "{row}");
+        assert_eq!(row["interface"], "protobuf", "{row}");
+        assert!(
+            row["direction"] == "download" || row["direction"] == "upload",
+            "{row}"
+        );
+        if row["status"] == "ok" {
+            for round in row["rounds"].as_array().expect("rounds") {
+                assert_eq!(round["calls"], row["items"], "every item timed: {row}");
+            }
+        }
+    }
     // 4 pairs x 2 AutoMTLS.
     check_rows(results, "startup", &["p50_ns", "min_ns"], 8);
     for row in results["startup"].as_array().unwrap() {
@@ -131,6 +160,7 @@ fn check_markdown(md: &str) -> usize {
         "## Per-call round trip",
         "## Callback round trip",
         "## Throughput",
+        "## Stream throughput",
         "## Start-up",
         "## Plugin resident memory",
     ] {
@@ -138,6 +168,9 @@ fn check_markdown(md: &str) -> usize {
     }
     assert!(md.contains("| host → plugin | AutoMTLS | 64 B | 64 KiB | 1 MiB |"));
     assert!(md.contains("| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 |"));
+    assert!(md.contains(
+        "| host → plugin | AutoMTLS | plugin → host (server streaming) | host → plugin (client streaming) |"
+    ));
     for label in [
         "Rust → Rust",
         "Rust → Rust (serde)",
@@ -203,8 +236,8 @@ fn a_tiny_run_writes_json_markdown_and_a_chart() {
     let md = std::fs::read_to_string(out.path().join("results.md")).unwrap();
     assert_eq!(
         check_markdown(&md),
-        6,
-        "targets, latency, callback, throughput, start-up, memory"
+        7,
+        "targets, latency, callback, throughput, stream, start-up, memory"
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),

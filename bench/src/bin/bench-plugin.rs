@@ -2,7 +2,9 @@
 //! (protobuf, go-plugin's KV example, plugin name `kv`) and as the serde interface
 //! `plugin_bench::Store` (plugin name `store`), both views sharing one map; and the far end of
 //! the callback round trip, `bench.Caller` (plugin name `caller`): `Setup` dials the host's
-//! `bench.Callback` through the gRPC broker, once, and each `Call` echoes its payload through it.
+//! `bench.Callback` through the gRPC broker, once, and each `Call` echoes its payload through it;
+//! and the far end of the stream throughput, `bench.Transfer` (plugin name `transfer`):
+//! `Download` streams the items asked for, `Upload` checks and counts the host's.
 //!
 //! `BENCH_PLUGIN_SEED=key=value` stores one value before serving, so that freshly started
 //! plugins can answer a `Get` at once (the start-up measurements time spawn to first `Get`).
@@ -15,13 +17,15 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::sync::{Arc, Mutex, RwLock};
 
+use futures::StreamExt;
 use plugin_bench::interface::{
-    CALLBACK_PLUGIN, CallReply, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin,
-    EchoRequest, PROTOBUF_PLUGIN, RUNTIME_ENV, SEED_ENV, SERDE_PLUGIN, SetupReply, SetupRequest,
-    Store, StoreError, StorePlugin,
+    CALLBACK_PLUGIN, CallReply, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin, Chunk,
+    DownloadRequest, EchoRequest, PROTOBUF_PLUGIN, RUNTIME_ENV, SEED_ENV, SERDE_PLUGIN, SetupReply,
+    SetupRequest, Store, StoreError, StorePlugin, TRANSFER_PLUGIN, Transfer, TransferPlugin,
+    UploadReply, payload,
 };
 use plugin_fixtures::kv::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{GrpcBroker, PluginSet, ServeConfig, Status};
+use plugin_runtime::{GrpcBroker, PluginSet, PluginStream, ServeConfig, Status};
 
 /// The shared map.
 #[derive(Clone, Default)]
@@ -115,6 +119,43 @@ impl Caller for Echoer {
     }
 }
 
+/// `bench.Transfer`: streams the payload, checks what comes in.
+struct Streams;
+
+#[plugin_runtime::async_trait]
+impl Transfer for Streams {
+    async fn download(
+        &self,
+        request: DownloadRequest,
+    ) -> Result<PluginStream<Chunk, Status>, Status> {
+        // One buffer, shared by every item (as the Go plugin sends one message again and again).
+        let data = bytes::Bytes::from(payload(request.size as usize));
+        Ok(Box::pin(futures::stream::iter(
+            (0..request.items).map(move |_| Ok(Chunk { data: data.clone() })),
+        )))
+    }
+
+    async fn upload(&self, mut chunks: PluginStream<Chunk, Status>) -> Result<UploadReply, Status> {
+        let mut reply = UploadReply::default();
+        let mut expected = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let data = chunk?.data;
+            if data.len() != expected.len() {
+                expected = payload(data.len());
+            }
+            if data != expected {
+                return Err(Status::invalid_argument(format!(
+                    "item {}: its bytes are not the payload",
+                    reply.items
+                )));
+            }
+            reply.items += 1;
+            reply.bytes += data.len() as u64;
+        }
+        Ok(reply)
+    }
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let memory = Memory::default();
     if let Some((key, value)) = std::env::var(SEED_ENV)
@@ -127,7 +168,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let plugins = PluginSet::new()
         .with(PROTOBUF_PLUGIN, KvPlugin::new(memory.clone()))
         .with(SERDE_PLUGIN, StorePlugin::new(memory.clone()))
-        .with(CALLBACK_PLUGIN, CallerPlugin::new(Echoer::default()));
+        .with(CALLBACK_PLUGIN, CallerPlugin::new(Echoer::default()))
+        .with(TRANSFER_PLUGIN, TransferPlugin::new(Streams));
     let runtime = if std::env::var(RUNTIME_ENV).as_deref() == Ok("current_thread") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

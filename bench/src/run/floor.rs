@@ -3,11 +3,13 @@
 use std::path::Path;
 
 use super::{Bench, median_ns, progress};
-use crate::floor::{self, PingPong};
-use crate::results::{Floor, SocketFloor, SpawnFloor};
+use crate::floor::{self, CopyBatch, PingPong};
+use crate::results::{CopyFloor, Direction, Floor, SocketFloor, SpawnFloor};
+use crate::stats::Summary;
 
 impl Bench {
-    /// The unix-socket round trips at every size, then the spawns of `/bin/true`.
+    /// The unix-socket round trips at every size, the copies of the stream throughput's items
+    /// each way (once per round), then the spawns of `/bin/true`.
     pub(super) fn floor(&self, exe: &Path) -> Result<Floor, String> {
         progress("floor: unix-socket round trips between two processes");
         let batches: Vec<PingPong> = self
@@ -32,11 +34,43 @@ impl Bench {
                 summary: s,
             })
             .collect();
+        progress("floor: items copied through a unix socket between two processes");
+        let stream = self.plan.stream;
+        let copies: Vec<CopyBatch> = (0..self.plan.rounds)
+            .flat_map(|_| Direction::ALL)
+            .map(|direction| CopyBatch {
+                direction,
+                size: stream.size,
+                items: stream.items,
+                warmup: stream.warmup,
+            })
+            .collect();
+        let summaries = floor::unix_socket_copies(exe, &copies)
+            .map_err(|e| format!("unix-socket copy floor: {e}"))?;
+        let copy = Direction::ALL
+            .into_iter()
+            .map(|direction| {
+                let rounds: Vec<Summary> = copies
+                    .iter()
+                    .zip(&summaries)
+                    .filter(|(c, _)| c.direction == direction)
+                    .map(|(_, s)| *s)
+                    .collect();
+                CopyFloor {
+                    direction,
+                    size: stream.size,
+                    items: stream.items,
+                    mib_per_s: super::median_mib_per_s(&rounds, stream.size),
+                    rounds,
+                }
+            })
+            .collect();
         progress("floor: spawn + wait of a trivial binary");
         let all = floor::spawn_and_wait("/bin/true", &[], self.plan.spawn_runs)
             .map_err(|e| format!("spawn floor: {e}"))?;
         Ok(Floor {
             unix_socket,
+            copy,
             spawn: vec![spawn_floor("/bin/true", all)],
         })
     }

@@ -13,7 +13,7 @@ mod startup;
 use crate::go::{self, GoFixtures};
 use crate::interface::{SEED_ENV, STARTUP_KEY, STARTUP_VALUE};
 use crate::plan::Plan;
-use crate::results::{Encoding, Machine, Pair, Results, RowStatus, Side};
+use crate::results::{Direction, Encoding, Machine, Pair, Results, RowStatus, Side};
 use crate::rust::{self, Interface, PluginCommand};
 use crate::stats::{self, Summary};
 use crate::targets;
@@ -62,6 +62,9 @@ pub const CALLBACK_PAIRS: [Pair; 4] = [
     Pair::protobuf(Side::Rust, Side::Go),
     Pair::protobuf(Side::Go, Side::Rust),
 ];
+
+/// The pairs of the stream throughput: those of the callback round trip, over `bench.Transfer`.
+pub const STREAM_PAIRS: [Pair; 4] = CALLBACK_PAIRS;
 
 /// The plugins of the memory comparison, both behind the Rust host.
 pub const MEMORY_PAIRS: [Pair; 2] = [
@@ -148,6 +151,34 @@ impl Bench {
         })
     }
 
+    /// The plugin on `side` serving `bench.Transfer`.
+    fn transfer_plugin(&self, side: Side) -> Result<PluginCommand, String> {
+        Ok(match side {
+            Side::Rust => self.rust_plugin.clone(),
+            Side::Go => PluginCommand::new(self.go()?.stream_plugin()),
+        })
+    }
+
+    /// One stream-throughput measurement on a fresh plugin: the plan's warm-up items, then its
+    /// timed items, streamed `direction`.
+    fn transfer(
+        &self,
+        pair: Pair,
+        automtls: bool,
+        direction: Direction,
+    ) -> Result<Summary, String> {
+        let plugin = self.transfer_plugin(pair.plugin)?;
+        match pair.host {
+            Side::Rust => {
+                self.rt
+                    .block_on(rust::stream(&plugin, automtls, direction, self.plan.stream))
+            }
+            Side::Go => self
+                .go()?
+                .stream(&plugin, automtls, direction, self.plan.stream),
+        }
+    }
+
     /// The plugin on `side`, already holding the start-up value when it starts.
     fn startup_plugin(&self, side: Side) -> Result<PluginCommand, String> {
         Ok(match side {
@@ -212,6 +243,11 @@ impl Bench {
             RowStatus::Ok
         }
     }
+}
+
+/// The median over `rounds` of MiB/s, items of `size` bytes (`calls_per_sec` counts items).
+fn median_mib_per_s(rounds: &[Summary], size: usize) -> f64 {
+    crate::results::mib_per_s(stats::median_of(rounds, |s| s.calls_per_sec), size)
 }
 
 /// The median of durations in ns.
@@ -296,6 +332,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
     let latency = bench.latency();
     let callback = bench.callback();
     let throughput = bench.throughput();
+    let stream = bench.stream();
     let startup = bench.startup();
     let memory = bench.memory();
     let mut results = Results {
@@ -310,6 +347,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         latency,
         callback,
         throughput,
+        stream,
         startup,
         memory,
         targets: Vec::new(),

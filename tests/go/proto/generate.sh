@@ -4,7 +4,9 @@
 # side (examples/kv, tests/fixtures) compiles at build time; and
 # bench/callback.pb.go and bench/callback_grpc.pb.go from the callback
 # benchmark's bench/proto/callback.proto (package bench, compiled at build
-# time by plugin-bench).
+# time by plugin-bench); and bench/transfer.pb.go and
+# bench/transfer_grpc.pb.go from the stream-throughput benchmark's
+# bench/proto/transfer.proto (package bench too).
 # The generated files are committed, so building the fixtures needs only
 # `go build`; run this only after changing a .proto.
 #
@@ -29,4 +31,4 @@ protoc \
   --proto_path=../../../bench/proto \
   --go_out=bench --go_opt=paths=source_relative \
   --go-grpc_out=bench --go-grpc_opt=paths=source_relative \
-  callback.proto
+  callback.proto transfer.proto

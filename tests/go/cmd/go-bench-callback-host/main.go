@@ -11,22 +11,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
 	"gofixtures/internal/callback"
 	"gofixtures/internal/measure"
-	"gofixtures/internal/shared"
 	"gofixtures/proto/bench"
 )
 
@@ -60,48 +55,14 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	summary, err := run(o)
-	if err == nil {
-		var line []byte
-		if line, err = json.Marshal(summary); err == nil {
-			_, err = os.Stdout.Write(append(line, '\n'))
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "error: %v\n", err)
-		os.Exit(1)
-	}
+	measure.Print(run(o))
 }
 
 // run starts the plugin, measures, and always kills the plugin.
 func run(o options) (measure.Summary, error) {
-	cmd := exec.Command(o.plugin)
-	// Its own process group, killed whole at the end whatever happened.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  shared.Handshake,
-		Plugins:          plugin.PluginSet{callback.PluginName: &callback.Plugin{}},
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         o.autoMTLS,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       "go-bench-callback-host",
-			Level:      hclog.Info,
-			Output:     os.Stderr,
-			JSONFormat: true,
-		}),
-	})
-	defer func() {
-		client.Kill()
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-	}()
-	rpc, err := client.Client()
-	if err != nil {
-		return measure.Summary{}, err
-	}
-	raw, err := rpc.Dispense(callback.PluginName)
+	raw, stop, err := measure.Launch("go-bench-callback-host", o.plugin, o.autoMTLS,
+		plugin.PluginSet{callback.PluginName: &callback.Plugin{}}, callback.PluginName)
+	defer stop()
 	if err != nil {
 		return measure.Summary{}, err
 	}

@@ -7,11 +7,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sync/atomic"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -53,21 +50,7 @@ func (c *caller) Call(ctx context.Context, req *bench.CallRequest) (*bench.CallR
 }
 
 func main() {
-	if len(os.Args) > 1 {
-		fmt.Fprintf(os.Stderr, "go-bench-callback-plugin: unexpected argument %q (a plugin takes none)\n", os.Args[1])
-		os.Exit(2)
-	}
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: shared.Handshake,
-		Plugins: plugin.PluginSet{callback.PluginName: &callback.Plugin{
-			NewServer: func(b *plugin.GRPCBroker) bench.CallerServer { return &caller{broker: b} },
-		}},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       "go-bench-callback-plugin",
-			Level:      hclog.Info,
-			Output:     os.Stderr,
-			JSONFormat: true,
-		}),
-	})
+	shared.ServeBench("go-bench-callback-plugin", plugin.PluginSet{callback.PluginName: &callback.Plugin{
+		NewServer: func(b *plugin.GRPCBroker) bench.CallerServer { return &caller{broker: b} },
+	}})
 }

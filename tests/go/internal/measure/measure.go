@@ -1,12 +1,23 @@
 // Package measure holds what the benchmarking hosts share: the payload they
-// store or send, and the summary of timed calls they print, summarised as
-// plugin-bench summarises its own (nearest-rank percentiles).
+// store or send, the summary of timed calls they print, summarised as
+// plugin-bench summarises its own (nearest-rank percentiles), and, for the
+// hosts of plugin-bench's own services, the launch of the plugin.
 package measure
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"sort"
+	"syscall"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"gofixtures/internal/shared"
 )
 
 // Payload is the value of size bytes the benchmarks send: byte i = i mod 251.
@@ -60,5 +71,53 @@ func Summarize(durs []int64, size, concurrency int, wall time.Duration) Summary 
 		P99:         Percentile(durs, 99),
 		Mean:        sum / int64(len(durs)),
 		CallsPerSec: float64(len(durs)) / wall.Seconds(),
+	}
+}
+
+// Launch starts the plugin executable path directly (no shell, in its own
+// process group), with AutoMTLS when autoMTLS, the benchmarks' handshake and
+// plugins, gRPC only, logging as name; and dispenses pluginName. stop kills
+// the client and the plugin's whole process group; call it whatever happened.
+func Launch(name, path string, autoMTLS bool, plugins plugin.PluginSet, pluginName string) (raw interface{}, stop func(), err error) {
+	cmd := exec.Command(path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  shared.Handshake,
+		Plugins:          plugins,
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         autoMTLS,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:       name,
+			Level:      hclog.Info,
+			Output:     os.Stderr,
+			JSONFormat: true,
+		}),
+	})
+	stop = func() {
+		client.Kill()
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	rpc, err := client.Client()
+	if err == nil {
+		raw, err = rpc.Dispense(pluginName)
+	}
+	return raw, stop, err
+}
+
+// Print writes summary as one line of JSON on stdout, or on failure (of the
+// measurement, err, or of the printing) says why on stderr and exits 1.
+func Print(summary Summary, err error) {
+	if err == nil {
+		var line []byte
+		if line, err = json.Marshal(summary); err == nil {
+			_, err = os.Stdout.Write(append(line, '\n'))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
 	}
 }

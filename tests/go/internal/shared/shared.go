@@ -1,13 +1,16 @@
 // Package shared holds what both fixture programs agree on: the handshake
-// configuration, the plugin name and the gRPC plugin glue for proto.KV.
+// configuration, the plugin name and the gRPC plugin glue for proto.KV, and
+// how plugin-bench's own Go plugins serve (ServeBench).
 package shared
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
@@ -71,4 +74,26 @@ func ParseVersions(s string, def []int) ([]int, error) {
 		return def, nil
 	}
 	return out, nil
+}
+
+// ServeBench serves plugins as the plugin name of plugin-bench's own services
+// (go-bench-callback-plugin, go-bench-stream-plugin): the handshake above,
+// gRPC only, logging hclog JSON at level info to stderr. A plugin takes no
+// arguments: any is a usage error (exit 2).
+func ServeBench(name string, plugins plugin.PluginSet) {
+	if len(os.Args) > 1 {
+		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q (a plugin takes none)\n", name, os.Args[1])
+		os.Exit(2)
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         plugins,
+		GRPCServer:      plugin.DefaultGRPCServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:       name,
+			Level:      hclog.Info,
+			Output:     os.Stderr,
+			JSONFormat: true,
+		}),
+	})
 }
