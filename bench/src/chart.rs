@@ -457,7 +457,11 @@ mod tests {
         let image = image::open(&path).expect("chart.png is a valid PNG");
         assert_eq!(image.width(), WIDTH);
         let panels = panels(&results);
-        assert_eq!(panels.len(), 4, "three sizes and start-up");
+        assert_eq!(
+            panels.len(),
+            7,
+            "three sizes, callbacks, a stream each way and start-up"
+        );
         assert_eq!(panels[0].rows[1].bars[0].value, Err("failed".to_string()));
     }
 
@@ -465,6 +469,8 @@ mod tests {
     fn callbacks_get_a_panel_over_two_socket_round_trips() {
         let json = include_str!("../../docs/bench/results.json");
         let mut results: Results = serde_json::from_str(json).expect("results.json parses");
+        results.stream.clear();
+        results.floor.copy.clear();
         results.callback = results
             .latency
             .iter()
@@ -485,6 +491,9 @@ mod tests {
         use crate::results::{CopyFloor, StreamRow};
         let json = include_str!("../../docs/bench/results.json");
         let mut results: Results = serde_json::from_str(json).expect("results.json parses");
+        results.callback.clear();
+        results.stream.clear();
+        results.floor.copy.clear();
         for (i, direction) in Direction::ALL.into_iter().enumerate() {
             results.floor.copy.push(CopyFloor {
                 direction,
