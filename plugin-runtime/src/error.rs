@@ -243,7 +243,10 @@ pub enum CallError {
     #[error(transparent)]
     Codec(#[from] CodecError),
     /// An interface passed as an argument or returned (a callback) could not cross the broker.
-    #[error("the {interface} passed through the broker is unavailable: {error}")]
+    #[error(
+        "the {interface} passed through the broker is unavailable: {}",
+        chain(&**error)
+    )]
     Broker {
         /// The interface (`dyn my_crate::Progress`).
         interface: &'static str,

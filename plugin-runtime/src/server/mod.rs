@@ -19,7 +19,7 @@ use tokio::sync::watch;
 pub use crate::transport::listener::Listen;
 pub use config::{ServeConfig, ServeTestConfig};
 pub use process::serve_mux;
-use process::{check_cookie, install_panic_hook, spawn_signal_handlers, watch_parent};
+use process::{check_cookie, install_panic_hook, spawn_signal_handlers, watch_host};
 
 use crate::broker::{BrokerService, BrokerSetup, GrpcBroker, MuxState};
 use crate::error::ServeError;
@@ -272,7 +272,9 @@ impl Announce {
             Announce::Handshake(mut out) => {
                 // Signals are handled before the line is out: a host may act on it at once.
                 spawn_signal_handlers(shutdown.clone());
-                watch_parent(shutdown.clone());
+                // The write end of the handshake's pipe, to notice when its reader is gone.
+                let pipe = out.try_clone().ok().map(std::os::fd::OwnedFd::from);
+                watch_host(shutdown.clone(), pipe);
                 let mut line = HandshakeLine::new(
                     version,
                     address.network,

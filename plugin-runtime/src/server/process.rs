@@ -1,6 +1,7 @@
 //! The plugin as a process: the cookie check, signals, the host's death, panics, ServeMux.
 
 use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use plugin_core::HandshakeConfig;
@@ -49,14 +50,20 @@ pub(super) fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
 }
 
 /// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
-pub(super) fn watch_parent(shutdown: watch::Sender<bool>) {
+///
+/// Two signs, checked twice a second: the parent changed (the host launched the plugin
+/// directly), or the pipe the handshake went out on has no reader any more. Every go-plugin host
+/// (and ours) reads the plugin's stdout through a pipe whose read end only the host holds, so
+/// the second sign also works when a shell (`sh -c "plugin; true"`) stands between them.
+pub(super) fn watch_host(shutdown: watch::Sender<bool>, handshake_out: Option<OwnedFd>) {
     let parent = std::os::unix::process::parent_id();
     let _ = std::thread::Builder::new()
-        .name("plugin-parent-watch".into())
+        .name("plugin-host-watch".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(Duration::from_millis(500));
-                if std::os::unix::process::parent_id() != parent {
+                let reader_gone = handshake_out.as_ref().is_some_and(no_reader);
+                if std::os::unix::process::parent_id() != parent || reader_gone {
                     tracing::warn!("the host process is gone; shutting down");
                     let _ = shutdown.send(true);
                     return;
@@ -66,6 +73,18 @@ pub(super) fn watch_parent(shutdown: watch::Sender<bool>) {
                 }
             }
         });
+}
+
+/// Whether the write end of a pipe has lost its reader (poll reports an error or a hang-up).
+fn no_reader(fd: &OwnedFd) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::empty())];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
+        Err(_) => false,
+    }
 }
 
 /// Panics go to the real stderr as `panic: ...`, which go-plugin hosts (and ours) log at error.

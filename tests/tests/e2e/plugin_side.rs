@@ -238,3 +238,42 @@ async fn shutdown_from_a_host_ends_the_process_with_status_0() {
     assert_eq!(exit_code(&mut child).await, Some(0));
     assert!(!std::path::Path::new(&line.address).exists());
 }
+
+#[test]
+fn a_plugin_behind_a_shell_exits_when_its_host_is_killed() {
+    use std::io::BufRead as _;
+    for through_sh in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut host = std::process::Command::new(env!("CARGO_BIN_EXE_bare-host"));
+        host.arg(FIXTURE)
+            .env("BARE_HOST_HANG", "1")
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::piped());
+        if through_sh {
+            host.env("BARE_HOST_SH", "1");
+        }
+        let mut host = host.spawn().unwrap();
+        let stdout = host.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let pid: u32 = line
+            .trim()
+            .strip_prefix("plugin-pid ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the host says the plugin's pid: {line:?}"));
+        host.kill().unwrap(); // SIGKILL: the host cannot stop its plugin
+        host.wait().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while pid_alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            !pid_alive(pid),
+            "sh -c: {through_sh}: the plugin outlived its host"
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "sh -c: {through_sh}: it left {left:?}");
+    }
+}
