@@ -182,10 +182,7 @@ impl GrpcConnection {
                     RawCodec,
                 )
                 .await;
-            match result {
-                Ok(response) => Ok(response.into_inner()),
-                Err(status) => Err(self.failure(path, status).await),
-            }
+            self.answer(path, result).await
         })
         .await
     }
@@ -204,10 +201,7 @@ impl GrpcConnection {
                 RawCodec,
             )
             .await;
-        match result {
-            Ok(response) => Ok(response.into_inner()),
-            Err(status) => Err(self.failure(path, status).await),
-        }
+        self.answer(path, result).await
     }
 
     /// A call with a stream of requests and one response.
@@ -224,10 +218,7 @@ impl GrpcConnection {
                 RawCodec,
             )
             .await;
-        match result {
-            Ok(response) => Ok(response.into_inner()),
-            Err(status) => Err(self.failure(path, status).await),
-        }
+        self.answer(path, result).await
     }
 
     /// A call with streams both ways.
@@ -244,6 +235,15 @@ impl GrpcConnection {
                 RawCodec,
             )
             .await;
+        self.answer(path, result).await
+    }
+
+    /// A call's answer: its message(s), or its failure classified.
+    async fn answer<T>(
+        &self,
+        path: &str,
+        result: Result<tonic::Response<T>, Status>,
+    ) -> Result<T, CallError> {
         match result {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => Err(self.failure(path, status).await),

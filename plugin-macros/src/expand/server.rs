@@ -88,6 +88,8 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
             #index => #rt::std::result::Result::Ok(#rt::fingerprint_reply(#plugin::FINGERPRINT)),
         });
     }
+    let unary_body = dispatch_body(&rt, &consts, &arms);
+    let streaming_body = dispatch_body(&rt, &streaming_consts, &streaming_arms);
     // Interfaces without streaming methods keep the trait's defaults.
     let streaming = if streaming_arms.is_empty() {
         TokenStream::new()
@@ -100,16 +102,7 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
                 __method: #rt::std::primitive::usize,
                 __requests: #rt::Requests,
             ) -> #rt::BoxFuture<'static, #rt::std::result::Result<#rt::Responses, #rt::Status>> {
-                #(#streaming_consts)*
-                #rt::std::boxed::Box::pin(async move {
-                    match __method {
-                        #(#streaming_arms)*
-                        _ => #rt::std::result::Result::Err(#rt::unknown_method(
-                            <Self as #rt::Dispatch>::SERVICE,
-                            __method,
-                        )),
-                    }
-                })
+                #streaming_body
             }
         }
     };
@@ -133,16 +126,7 @@ pub fn expand(interface: &Interface<'_>, names: &Names, markers: &Markers) -> Ou
                 __method: #rt::std::primitive::usize,
                 __request: #rt::Bytes,
             ) -> #rt::BoxFuture<'static, #rt::std::result::Result<#rt::BoxOutgoing, #rt::Status>> {
-                #(#consts)*
-                #rt::std::boxed::Box::pin(async move {
-                    match __method {
-                        #(#arms)*
-                        _ => #rt::std::result::Result::Err(#rt::unknown_method(
-                            <Self as #rt::Dispatch>::SERVICE,
-                            __method,
-                        )),
-                    }
-                })
+                #unary_body
             }
 
             #streaming
@@ -308,5 +292,22 @@ fn server_method(
                 #rt::prost_reply::<#ok, #err>(__result)
             }
         }
+    }
+}
+
+/// The body of `Dispatch::call` or `call_streaming`: the methods' index constants, then a
+/// match on the method's index, an unknown index being `Unimplemented`.
+fn dispatch_body(rt: &TokenStream, consts: &[TokenStream], arms: &[TokenStream]) -> TokenStream {
+    quote! {
+        #(#consts)*
+        #rt::std::boxed::Box::pin(async move {
+            match __method {
+                #(#arms)*
+                _ => #rt::std::result::Result::Err(#rt::unknown_method(
+                    <Self as #rt::Dispatch>::SERVICE,
+                    __method,
+                )),
+            }
+        })
     }
 }
