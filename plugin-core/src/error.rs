@@ -83,8 +83,9 @@ pub enum HandshakeError {
     },
     /// The protocol is known but the host does not allow it.
     #[error(
-        "unsupported plugin protocol {protocol:?}. Supported: {allowed:?}; this SDK speaks grpc \
-         only: rebuild the plugin with gRPC enabled"
+        "unsupported plugin protocol {protocol:?}. Supported: {allowed:?}; allow it in \
+         ClientConfig::allowed_protocols (net/rpc is opt-in, and its interfaces need a net/rpc \
+         implementation) or rebuild the plugin with gRPC enabled"
     )]
     ProtocolNotAllowed {
         /// The plugin's protocol.

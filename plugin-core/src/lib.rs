@@ -19,6 +19,7 @@ mod bytes;
 mod codec;
 pub mod env;
 mod error;
+pub mod gob;
 mod handshake;
 pub mod hclog;
 mod negotiate;

@@ -169,6 +169,7 @@ use crate::model::Interface;
 /// | `encoding = "serde"` or `"protobuf"` | `"serde"` | how values travel (below) |
 /// | `codec = path::To::Codec` | `plugin_runtime::Bincode` | serde only: a type implementing `plugin_runtime::Codec` |
 /// | `crate = "rt"` | `"::plugin_runtime"` | the path to `plugin_runtime` in this crate, when it is renamed or re-exported |
+/// | `netrpc` or `netrpc = "Service"` | off (`"Plugin"` when on) | serde only: also served and dispensed over go-plugin's net/rpc (below) |
 ///
 /// Every path the macro generates starts at that root, so a crate that renames the dependency
 /// (`rt = { package = "plugin-runtime", ... }` in `Cargo.toml`) or reaches it through a facade
@@ -238,6 +239,33 @@ use crate::model::Interface;
 /// pub trait Kv {
 ///     async fn get(&self, request: GetRequest) -> Result<GetResponse, Status>;  // /proto.KV/Get
 ///     async fn put(&self, request: PutRequest) -> Result<Empty, Status>;        // /proto.KV/Put
+/// }
+/// ```
+///
+/// ## `netrpc`: go-plugin's net/rpc protocol
+///
+/// A serde interface with `netrpc` is also served and dispensed over net/rpc, go-plugin's
+/// default protocol, where values are Go's gob: a plugin serves it there when its set says
+/// `PluginSet::protocol(Protocol::NetRpc)`, and a host dispenses it from a plugin whose
+/// handshake says `netrpc` (hosts opt in with `ClientConfig::allowed_protocols`). The same trait
+/// is served over gRPC in the plugin's other versions. Each method is the net/rpc method
+/// `<Service>.<WireName>` (`Plugin.Greet`: go-plugin serves a dispensed plugin as `Plugin`),
+/// Go's `func (s *S) Greet(args A, reply *R) error`:
+///
+/// - it takes one argument at most, gob's `A` (none: a nil `interface{}` is sent, and whatever
+///   arrives is skipped, as go-plugin's examples send `new(interface{})`);
+/// - `T` of its `Result<T, E>` is the reply `R`;
+/// - the error crosses as its text: `E: Display` on the plugin's side; on the host a failed
+///   call is `E::from(CallError::NetRpc(e))`, with the plugin's text in `NetRpcError::Remote`;
+/// - no streams and no callbacks (pass a `MuxBroker` id instead); no fingerprint check.
+///
+/// Types must gob-encode to what the Go side expects: gob matches struct fields by name (use
+/// `#[serde(rename = "Name")]` for Go's exported names) and has no enums.
+///
+/// ```rust,ignore
+/// #[plugin_runtime::plugin_interface(netrpc)]
+/// pub trait Greeter {
+///     async fn greet(&self) -> Result<String, GreetError>; // Plugin.Greet, go-plugin's basic example
 /// }
 /// ```
 ///

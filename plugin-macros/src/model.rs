@@ -27,8 +27,21 @@ pub struct Interface<'a> {
     pub encoding: Encoding,
     /// `codec = ...` as written; only serde interfaces may have one.
     pub codec: Option<&'a Path>,
+    /// `netrpc`: the net/rpc service its methods are served under (`Plugin` by default, the
+    /// name go-plugin serves a dispensed plugin as); `None` without the option.
+    pub netrpc: Option<NetRpc<'a>>,
     pub methods: Vec<Method<'a>>,
 }
+
+/// The `netrpc` option.
+pub struct NetRpc<'a> {
+    /// The option as written, to blame.
+    pub path: &'a Path,
+    pub service: Name,
+}
+
+/// The service go-plugin serves a dispensed net/rpc plugin as.
+pub const NETRPC_SERVICE: &str = "Plugin";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -174,6 +187,17 @@ impl<'a> Interface<'a> {
             service,
             encoding,
             codec: options.codec.as_ref(),
+            netrpc: options.netrpc.as_ref().map(|o| NetRpc {
+                path: &o.path,
+                service: match &o.service {
+                    Some(lit) => Name::written(lit),
+                    None => Name {
+                        value: NETRPC_SERVICE.to_string(),
+                        span: syn::spanned::Spanned::span(&o.path),
+                        explicit: false,
+                    },
+                },
+            }),
             methods,
         }
     }

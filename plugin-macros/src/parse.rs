@@ -21,6 +21,14 @@ pub struct TraitOptions {
     pub codec: Option<Path>,
     /// `crate = "..."`: where the generated code finds `plugin_runtime`.
     pub krate: Option<LitStr>,
+    /// `netrpc` or `netrpc = "Service"`: also served and dispensed over go-plugin's net/rpc.
+    pub netrpc: Option<NetRpcOption>,
+}
+
+/// `netrpc`, with the net/rpc service name when written (`netrpc = "Plugin"`).
+pub struct NetRpcOption {
+    pub path: Path,
+    pub service: Option<LitStr>,
 }
 
 /// The options written on one method.
@@ -51,11 +59,23 @@ pub fn trait_options(attr: TokenStream, errors: &Errors) -> TraitOptions {
             set(&mut options.codec, &meta, "codec", || meta.value()?.parse())
         } else if meta.path.is_ident("crate") {
             set(&mut options.krate, &meta, "crate", || lit_str(&meta))
+        } else if meta.path.is_ident("netrpc") {
+            set(&mut options.netrpc, &meta, "netrpc", || {
+                let service = if meta.input.peek(syn::Token![=]) {
+                    Some(lit_str(&meta)?)
+                } else {
+                    None
+                };
+                Ok(NetRpcOption {
+                    path: meta.path.clone(),
+                    service,
+                })
+            })
         } else {
             Err(meta.error(format!(
                 "unknown option `{}`; #[plugin_interface] takes `package = \"...\"`, \
-                 `service = \"...\"`, `encoding = \"protobuf\" | \"serde\"`, `codec = path::To::Codec` \
-                 and `crate = \"path::to::plugin_runtime\"`",
+                 `service = \"...\"`, `encoding = \"protobuf\" | \"serde\"`, `codec = path::To::Codec`, \
+                 `netrpc` (or `netrpc = \"Plugin\"`) and `crate = \"path::to::plugin_runtime\"`",
                 path_text(&meta.path)
             )))
         }

@@ -57,6 +57,7 @@ pub fn check(interface: &Interface<'_>, errors: &Errors) {
     }
     check_trait(item, errors);
     check_options(interface, errors);
+    check_netrpc(interface, errors);
     // Wire name -> the `#[cfg]`s of the methods served under it: two methods under different
     // cfgs may share a name (one per build, like `v1`/`v2` features); rustc sees to the rest.
     let mut seen: HashMap<&str, Vec<String>> = HashMap::new();
@@ -182,6 +183,64 @@ fn check_options(interface: &Interface<'_>, errors: &Errors) {
         );
     }
     check_name(&interface.service, "service", errors);
+}
+
+/// net/rpc carries one gob value each way: serde types, one argument at most, no streams and
+/// no callbacks (go-plugin's net/rpc plugins pass those through the MuxBroker by hand).
+fn check_netrpc(interface: &Interface<'_>, errors: &Errors) {
+    let Some(netrpc) = &interface.netrpc else {
+        return;
+    };
+    if interface.encoding == Encoding::Protobuf {
+        errors.spanned(
+            netrpc.path,
+            "`netrpc` needs a serde interface: net/rpc sends gob values, not protobuf messages; \
+             write a second, serde trait for the net/rpc version (or implement \
+             `Plugin::netrpc_server`/`netrpc_client` by hand)",
+        );
+    }
+    if !is_identifier(&netrpc.service.value) {
+        errors.at(
+            netrpc.service.span,
+            format!(
+                "{:?} is not a valid net/rpc service name: use letters, digits and `_`, not \
+                 starting with a digit (go-plugin serves dispensed plugins as \"Plugin\")",
+                netrpc.service.value
+            ),
+        );
+    }
+    for method in &interface.methods {
+        if let Some(extra) = method.args.get(1) {
+            errors.spanned(
+                extra.typed,
+                "a net/rpc method takes one argument (Go's `func (T) M(args A, reply *R) \
+                 error`); group the values in a struct",
+            );
+        }
+        for arg in &method.args {
+            if arg.callback.is_some() || arg.stream.is_some() {
+                errors.spanned(
+                    arg.typed,
+                    "net/rpc cannot carry callbacks or streams; pass a MuxBroker id (u32) and \
+                     dial it, or drop `netrpc` from this interface",
+                );
+            }
+        }
+        if let Output::Result {
+            ok,
+            ok_callback,
+            ok_stream,
+            ..
+        } = &method.output
+            && (ok_callback.is_some() || ok_stream.is_some())
+        {
+            errors.spanned(
+                ok,
+                "net/rpc cannot carry callbacks or streams; return a MuxBroker id (u32) and \
+                 serve it, or drop `netrpc` from this interface",
+            );
+        }
+    }
 }
 
 fn check_name(name: &Name, what: &str, errors: &Errors) {

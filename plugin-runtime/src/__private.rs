@@ -34,6 +34,9 @@ pub use crate::dispatch::{Dispatch, Requests, Responses, Shape};
 pub use crate::error::{CallError, ServeError};
 pub use crate::plugin::{Dispensed, Plugin, ServiceRegistry};
 pub use crate::stream::PluginStream;
+pub use crate::transport::authority::{
+    ClientFrameError, MAX_HEADER_BLOCK, rewrite_client_bytes, rewrite_header_block,
+};
 pub use crate::transport::codec::{BoxOutgoing, Outgoing};
 
 /// An argument or success type of a serde interface.
@@ -1164,6 +1167,9 @@ pub fn decode_serde<C: Codec, T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Co
 pub fn bad_request(e: CodecError) -> Status {
     Status::invalid_argument(e.to_string())
 }
+
+mod fuzz;
+pub use fuzz::{FuzzBroker, FuzzStdio, fuzz_broker_conn_info, fuzz_stderr, fuzz_stdio_frames};
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use plugin_core::{CodecError, ConfigError, HandshakeError, SecureConfigError};
+use plugin_core::{CodecError, ConfigError, HandshakeError, Protocol, SecureConfigError};
 use tonic::Status;
 
 use crate::exit::PluginExit;
@@ -140,6 +140,21 @@ pub enum Error {
         /// What the plugin dispenses.
         actual: &'static str,
     },
+    /// The operation belongs to the other protocol than the one the plugin speaks.
+    #[error(
+        "plugin {plugin} speaks {protocol}: {}",
+        if *protocol == Protocol::NetRpc {
+            "it has no gRPC connection or GRPCBroker; use Client::mux_broker and dispensed interfaces"
+        } else {
+            "it has no net/rpc MuxBroker; use Client::broker"
+        }
+    )]
+    WrongProtocol {
+        /// The plugin's name.
+        plugin: String,
+        /// The protocol it speaks.
+        protocol: Protocol,
+    },
     /// [`Client::kill`](crate::Client::kill) was called: the client cannot be used again.
     #[error("plugin {plugin} was killed by Client::kill; create a new Client to start it again")]
     Killed {
@@ -253,6 +268,9 @@ pub enum CallError {
         /// Why (kept out of `source()`: interface error types keep this message whole).
         error: Box<crate::broker::BrokerError>,
     },
+    /// A net/rpc call failed (the plugin's error text, the connection, gob).
+    #[error(transparent)]
+    NetRpc(#[from] crate::netrpc::NetRpcError),
     /// A serde interface's plugin was built from a different version of the trait.
     #[error(
         "interface {interface} mismatch: the host was built with fingerprint {host} and the plugin \

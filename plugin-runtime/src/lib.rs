@@ -31,6 +31,7 @@ mod dispatch;
 mod error;
 mod exit;
 mod logging;
+mod netrpc;
 mod os;
 mod plugin;
 mod secure;
@@ -57,6 +58,7 @@ pub use discover::discover;
 pub use error::{CallError, Error, ServeError};
 pub use exit::PluginExit;
 pub use logging::HclogLayer;
+pub use netrpc::{MuxBroker, MuxStream, NetRpcError, RpcClient, RpcServer};
 pub use plugin::{Dispensed, Plugin, PluginSet, ServiceRegistry, VersionedPlugins};
 pub use plugin_core::{
     Bincode, ByteBuf, CORE_PROTOCOL_VERSION, Codec, CodecError, ConfigError, GRPC_HEALTH_SERVICE,

@@ -152,7 +152,8 @@ pub(crate) fn try_init() {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "trace,h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,rustls=warn,yamux=warn",
+            "trace,h2=warn,hyper=warn,hyper_util=warn,tower=warn,tonic=warn,rustls=warn,yamux=warn,\
+             loona_hpack=warn",
         )
     });
     let _ = tracing_subscriber::registry()

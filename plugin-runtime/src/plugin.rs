@@ -11,9 +11,11 @@ use crate::broker::{BrokerError, BrokerServer, GrpcBroker};
 use crate::connection::GrpcConnection;
 use crate::dispatch::{Dispatch, DispatchService};
 use crate::error::{CallError, ServeError};
+use crate::netrpc::{MuxBroker, NetRpcError, RpcClient, RpcServer};
 use crate::transport::codec::MessageLimits;
 
-/// One plugin interface, on either side of the connection (go-plugin's `GRPCPlugin`).
+/// One plugin interface, on either side of the connection (go-plugin's `GRPCPlugin`, and its
+/// net/rpc `Plugin` through [`Plugin::netrpc_server`] and [`Plugin::netrpc_client`]).
 ///
 /// `#[plugin_interface]` implements it for the `<Trait>Plugin` type it generates: on the host,
 /// `<Trait>Plugin::host()` builds typed clients; in a plugin binary, `<Trait>Plugin::new(impl)`
@@ -48,12 +50,57 @@ pub trait Plugin: Send + Sync + 'static {
     /// The Rust interface dispensed, for error messages (`dyn my_crate::Kv`).
     fn interface(&self) -> &'static str;
 
-    /// Host side: the typed client for this plugin over `conn`.
-    fn grpc_client(&self, conn: GrpcConnection)
-    -> BoxFuture<'static, Result<Dispensed, CallError>>;
+    /// Host side: the typed client for this plugin over `conn`. By default the interface has
+    /// none (a net/rpc-only plugin).
+    fn grpc_client(
+        &self,
+        conn: GrpcConnection,
+    ) -> BoxFuture<'static, Result<Dispensed, CallError>> {
+        let _ = conn;
+        let interface = self.interface();
+        Box::pin(async move {
+            Err(CallError::Status(tonic::Status::unimplemented(format!(
+                "interface {interface} has no gRPC implementation: it can only be dispensed \
+                 from a plugin speaking net/rpc"
+            ))))
+        })
+    }
 
-    /// Plugin side: registers this plugin's gRPC services.
-    fn grpc_server(&self, registry: &mut ServiceRegistry) -> Result<(), ServeError>;
+    /// Plugin side: registers this plugin's gRPC services. By default the interface has none
+    /// (a net/rpc-only plugin).
+    fn grpc_server(&self, registry: &mut ServiceRegistry) -> Result<(), ServeError> {
+        let _ = registry;
+        Err(ServeError::Register {
+            name: self.interface().to_string(),
+            reason: "it has no gRPC implementation; serve its plugin set over net/rpc with \
+                     PluginSet::protocol(Protocol::NetRpc)"
+                .into(),
+        })
+    }
+
+    /// Plugin side, net/rpc (go-plugin's `Plugin.Server`): the methods served as `Plugin.*`
+    /// each time the host dispenses this plugin. By default the interface has none.
+    fn netrpc_server(&self, broker: &MuxBroker) -> Result<RpcServer, NetRpcError> {
+        let _ = broker;
+        Err(NetRpcError::Unsupported {
+            interface: self.interface(),
+            role: "served",
+        })
+    }
+
+    /// Host side, net/rpc (go-plugin's `Plugin.Client`): the typed client calling `Plugin.*`
+    /// through `client`. By default the interface has none.
+    fn netrpc_client(
+        &self,
+        client: RpcClient,
+        broker: MuxBroker,
+    ) -> Result<Dispensed, NetRpcError> {
+        let _ = (client, broker);
+        Err(NetRpcError::Unsupported {
+            interface: self.interface(),
+            role: "dispensed",
+        })
+    }
 }
 
 /// A dispensed client, typed as `Arc<dyn Trait>` inside.
@@ -169,6 +216,7 @@ impl ServiceRegistry {
 #[derive(Clone, Default)]
 pub struct PluginSet {
     plugins: BTreeMap<String, Arc<dyn Plugin>>,
+    netrpc: bool,
 }
 
 impl std::fmt::Debug for PluginSet {
@@ -181,6 +229,28 @@ impl PluginSet {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Serves this set over `protocol` (gRPC by default). A plugin binary serving a version
+    /// over net/rpc says so here; a host needs nothing: it follows the plugin's handshake.
+    ///
+    /// ```
+    /// use plugin_runtime::{PluginSet, Protocol};
+    /// let set = PluginSet::new().protocol(Protocol::NetRpc);
+    /// assert_eq!(set.served_protocol(), Protocol::NetRpc);
+    /// ```
+    pub fn protocol(mut self, protocol: plugin_core::Protocol) -> Self {
+        self.netrpc = protocol == plugin_core::Protocol::NetRpc;
+        self
+    }
+
+    /// The protocol this set is served over.
+    pub fn served_protocol(&self) -> plugin_core::Protocol {
+        if self.netrpc {
+            plugin_core::Protocol::NetRpc
+        } else {
+            plugin_core::Protocol::Grpc
+        }
     }
 
     /// Adds `plugin` under `name`, replacing any plugin of that name.

@@ -16,6 +16,9 @@ pub mod proto {
 
 pub use proto::{Empty, GetRequest, GetResponse, PutRequest};
 
+mod netrpc;
+pub use netrpc::KvNetRpcPlugin;
+
 /// The handshake of go-plugin's KV example.
 pub fn handshake() -> HandshakeConfig {
     HandshakeConfig::new(1, "BASIC_PLUGIN", "hello")

@@ -5,6 +5,7 @@
 mod bounds;
 mod client;
 pub mod fallback;
+mod netrpc;
 mod plugin;
 mod server;
 
@@ -55,20 +56,23 @@ pub fn expand(interface: &Interface<'_>) -> TokenStream {
     let names = Names::new(&interface.item.ident);
     let the_trait = emit_trait(interface.item, &interface.root, true);
     let markers = bounds::Markers::new(interface);
+    let netrpc = netrpc::expand(interface, &names);
     let parts = [
         client::expand(interface, &names, &markers),
         server::expand(interface, &names, &markers),
-        plugin::expand(interface, &names),
+        plugin::expand(interface, &names, &netrpc.plugin_methods),
     ];
     let public = parts.iter().map(|p| &p.public);
     let hidden = parts.iter().map(|p| &p.hidden);
     let marker_items = &markers.items;
+    let netrpc_client = &netrpc.client;
     quote! {
         #the_trait
         #(#public)*
         const _: () = {
             #marker_items
             #(#hidden)*
+            #netrpc_client
         };
     }
 }

@@ -1,12 +1,13 @@
 //! The registration: `<Trait>Plugin` is what hosts and plugins put in their `PluginSet`.
 
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Names, Output, brokered_impl, rt};
 use crate::fingerprint;
 use crate::model::{Encoding, Interface};
 
-pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
+pub fn expand(interface: &Interface<'_>, names: &Names, netrpc_methods: &TokenStream) -> Output {
     let rt = rt(&interface.root);
     let Names {
         trait_,
@@ -137,6 +138,8 @@ pub fn expand(interface: &Interface<'_>, names: &Names) -> Output {
                     }
                 }
             }
+
+            #netrpc_methods
         }
     };
     Output { public, hidden }

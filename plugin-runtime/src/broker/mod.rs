@@ -253,7 +253,7 @@ tokio::task_local! {
 }
 
 impl GrpcBroker {
-    fn new(out: mpsc::Sender<ConnInfo>, setup: BrokerSetup) -> GrpcBroker {
+    pub(crate) fn new(out: mpsc::Sender<ConnInfo>, setup: BrokerSetup) -> GrpcBroker {
         GrpcBroker {
             shared: Arc::new(Shared {
                 next_id: AtomicU32::new(0),
@@ -468,26 +468,7 @@ impl GrpcBroker {
         if let Some(mux) = &setup.mux {
             return self.dial_multiplexed(mux, id).await;
         }
-        let info = match tokio::time::timeout(WAIT, self.shared.pending.take(id)).await {
-            Ok(Some(info)) => info,
-            Ok(None) => return Err(self.closed_error()),
-            Err(_) => {
-                return Err(BrokerError::Timeout {
-                    id,
-                    peer: setup.peer.to_string(),
-                });
-            }
-        };
-        let unknown = || BrokerError::UnknownNetwork {
-            id,
-            network: info.network.clone(),
-            address: info.address.clone(),
-        };
-        let network: Network = info.network.parse().map_err(|_| unknown())?;
-        let address = Address {
-            network,
-            address: info.address.clone(),
-        };
+        let address = self.peer_address(id).await?;
         let shown = address.to_string();
         within(WAIT, connect_channel(address, setup.client_tls.clone()))
             .await
@@ -496,6 +477,32 @@ impl GrpcBroker {
                 address: shown,
                 source,
             })
+    }
+
+    /// Where to dial the peer's server `id`: its connection info, waited for (5 s at most).
+    pub(crate) async fn peer_address(&self, id: u32) -> Result<Address, BrokerError> {
+        let info = match tokio::time::timeout(WAIT, self.shared.pending.take(id)).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return Err(self.closed_error()),
+            Err(_) => {
+                return Err(BrokerError::Timeout {
+                    id,
+                    peer: self.shared.setup.peer.to_string(),
+                });
+            }
+        };
+        let network: Network = info
+            .network
+            .parse()
+            .map_err(|_| BrokerError::UnknownNetwork {
+                id,
+                network: info.network.clone(),
+                address: info.address.clone(),
+            })?;
+        Ok(Address {
+            network,
+            address: info.address,
+        })
     }
 
     /// Multiplexed mode: knock for `id`, wait for the answer, then open the stream that the
@@ -561,7 +568,7 @@ impl GrpcBroker {
     }
 
     /// Routes one message from the peer.
-    fn received(&self, info: ConnInfo) {
+    pub(crate) fn received(&self, info: ConnInfo) {
         match &info.knock {
             Some(knock) if knock.knock && !knock.ack => {
                 // A knock: the peer's next stream is for `id`, if this side serves it.

@@ -213,7 +213,9 @@ impl ClientConfig {
         self
     }
 
-    /// Protocols the plugin may speak (default: grpc, the only one this SDK speaks).
+    /// Protocols the plugin may speak (default: gRPC only). net/rpc, go-plugin's default
+    /// protocol, is opt-in: `vec![Protocol::Grpc, Protocol::NetRpc]` accepts plugins of either
+    /// (dispense then needs interfaces with a net/rpc implementation).
     pub fn allowed_protocols(mut self, protocols: Vec<Protocol>) -> Self {
         self.allowed_protocols = protocols;
         self

@@ -4,6 +4,7 @@
 mod config;
 mod launch;
 mod logs;
+mod netrpc;
 mod process;
 mod sockets;
 mod stdio;
@@ -20,6 +21,10 @@ use plugin_core::{
 use tokio::task::JoinHandle;
 
 pub use config::ClientConfig;
+// What the fuzz entry points in `__private` run on a peer's bytes.
+pub(crate) use logs::Tail;
+pub(crate) use process::read_stderr;
+pub(crate) use stdio::StdioSinks;
 
 use crate::broker::{BrokerSetup, GrpcBroker, MuxState};
 use crate::connection::GrpcConnection;
@@ -130,8 +135,42 @@ struct Running {
     attachment: Attachment,
     ending: Arc<Ending>,
     plugins: PluginSet,
-    attached: Attached,
+    link: Link,
     kill_grace: Duration,
+}
+
+/// The connection to the plugin, in its protocol.
+enum Link {
+    Grpc(Attached),
+    NetRpc(Arc<netrpc::NetRpcLink>, Option<JoinHandle<()>>),
+}
+
+impl Link {
+    fn grpc_broker(&self) -> Option<GrpcBroker> {
+        match self {
+            Link::Grpc(attached) => Some(attached.broker.clone()),
+            Link::NetRpc(..) => None,
+        }
+    }
+
+    fn stdio(&mut self) -> &mut Option<JoinHandle<()>> {
+        match self {
+            Link::Grpc(attached) => &mut attached.stdio,
+            Link::NetRpc(_, stdio) => stdio,
+        }
+    }
+}
+
+/// What `running` hands out: a connection that keeps the plugin alive.
+enum Handle {
+    Grpc(GrpcConnection),
+    NetRpc(Arc<netrpc::NetRpcLink>),
+}
+
+/// What the handshake led to: a gRPC channel, or a net/rpc session and its stdio copy.
+enum Connected {
+    Grpc(GrpcChannel),
+    NetRpc(netrpc::NetRpcLink, JoinHandle<()>),
 }
 
 /// What runs on the main connection once it is up.
@@ -337,13 +376,18 @@ impl Client {
     }
 
     /// The running plugin's set and connection; the connection keeps the plugin alive.
-    async fn running(&self) -> Result<(PluginSet, GrpcConnection), Error> {
+    async fn running(&self) -> Result<(PluginSet, Handle), Error> {
         self.start().await?;
         let state = self.inner.state.lock().await;
         match &*state {
             State::Running(running) => Ok((
                 running.plugins.clone(),
-                running.attached.conn.owned_by(self.inner.clone()),
+                match &running.link {
+                    Link::Grpc(attached) => {
+                        Handle::Grpc(attached.conn.owned_by(self.inner.clone()))
+                    }
+                    Link::NetRpc(link, _) => Handle::NetRpc(link.clone()),
+                },
             )),
             other => Err(self
                 .unusable(other)
@@ -358,12 +402,15 @@ impl Client {
         &self,
         name: &str,
     ) -> Result<Arc<T>, Error> {
-        let (plugins, conn) = self.running().await?;
+        let (plugins, handle) = self.running().await?;
         let plugin = plugins.get(name).ok_or_else(|| Error::UnknownPlugin {
             name: name.to_string(),
             available: plugins.names(),
         })?;
-        let dispensed = plugin.grpc_client(conn).await?;
+        let dispensed = match handle {
+            Handle::Grpc(conn) => plugin.grpc_client(conn).await?,
+            Handle::NetRpc(link) => link.dispense(name, plugin, self.inner.clone()).await?,
+        };
         dispensed
             .downcast::<T>()
             .map_err(|other| Error::WrongInterface {
@@ -376,20 +423,43 @@ impl Client {
     /// The broker shared with the plugin (go-plugin's `GRPCBroker`): serve callbacks the plugin
     /// dials, or dial what the plugin serves. Starts the plugin if needed.
     pub async fn broker(&self) -> Result<GrpcBroker, Error> {
-        let (_, conn) = self.running().await?;
+        let conn = self.connection().await?;
         conn.broker().cloned().ok_or_else(|| self.killed())
+    }
+
+    /// The MuxBroker of a net/rpc plugin's session (go-plugin's `RPCClient`'s broker): dial
+    /// what the plugin serves by id, or serve what it dials. Starts the plugin if needed.
+    pub async fn mux_broker(&self) -> Result<crate::netrpc::MuxBroker, Error> {
+        match self.running().await?.1 {
+            Handle::NetRpc(link) => Ok(link.broker.clone()),
+            Handle::Grpc(_) => Err(self.wrong_protocol(Protocol::Grpc)),
+        }
+    }
+
+    fn wrong_protocol(&self, protocol: Protocol) -> Error {
+        Error::WrongProtocol {
+            plugin: self.inner.name.clone(),
+            protocol,
+        }
     }
 
     /// The connection the interfaces use, for hand-written tonic clients. Like a dispensed
     /// interface, it keeps the plugin running while it lives.
     pub async fn connection(&self) -> Result<GrpcConnection, Error> {
-        self.running().await.map(|(_, conn)| conn)
+        match self.running().await?.1 {
+            Handle::Grpc(conn) => Ok(conn),
+            Handle::NetRpc(_) => Err(self.wrong_protocol(Protocol::NetRpc)),
+        }
     }
 
-    /// Checks that the plugin answers (gRPC health check of service `plugin`).
+    /// Checks that the plugin answers (gRPC health check of service `plugin`; `Control.Ping`
+    /// over net/rpc).
     pub async fn ping(&self) -> Result<(), Error> {
         const METHOD: &str = "/grpc.health.v1.Health/Check";
-        let conn = self.connection().await?;
+        let conn = match self.running().await?.1 {
+            Handle::Grpc(conn) => conn,
+            Handle::NetRpc(link) => return link.ping().await,
+        };
         conn.check_open(METHOD)?;
         let mut health = tonic_health::pb::health_client::HealthClient::new(conn.channel());
         let request = tonic_health::pb::HealthCheckRequest {
@@ -526,24 +596,27 @@ impl Client {
             )
             .await
         {
-            Ok((line, channel, tls)) => {
+            Ok((line, connected, tls)) => {
                 let version = line.app_version;
                 let plugins = config.plugins.remove(&version).unwrap_or_default();
                 let place = SocketPlace {
                     dir: socket_dir.clone(),
                     group: config.unix_socket_group.clone(),
                 };
-                let attached = attach(
-                    channel,
-                    process.ending.watch(),
-                    &mut config,
-                    &name,
-                    tls,
-                    place,
-                );
+                let link = match connected {
+                    Connected::Grpc(channel) => Link::Grpc(attach(
+                        channel,
+                        process.ending.watch(),
+                        &mut config,
+                        &name,
+                        tls,
+                        place,
+                    )),
+                    Connected::NetRpc(link, stdio) => Link::NetRpc(Arc::new(link), Some(stdio)),
+                };
                 self.summary(|s| {
                     s.socket = socket.clone();
-                    s.broker = Some(attached.broker.clone());
+                    s.broker = link.grpc_broker();
                     s.version = Some(version);
                     s.protocol = Some(line.protocol);
                     s.reattach = Some(ReattachConfig {
@@ -565,7 +638,7 @@ impl Client {
                         socket,
                     },
                     plugins,
-                    attached,
+                    link,
                     kill_grace: config.kill_grace,
                 })
             }
@@ -587,7 +660,7 @@ impl Client {
         host_versions: &VersionList,
         host_cert: Option<Certificate>,
         socket: &mut Option<PathBuf>,
-    ) -> Result<(HandshakeLine, GrpcChannel, HostTls), Error> {
+    ) -> Result<(HandshakeLine, Connected, HostTls), Error> {
         let name = &self.inner.name;
         let raw = wait_handshake(process, config.start_timeout, name).await?;
         let refused = |reason: HandshakeError| Error::Handshake {
@@ -630,6 +703,12 @@ impl Client {
             network: line.network,
             address: line.address.clone(),
         };
+        if line.protocol == Protocol::NetRpc {
+            let exit = process.ending.watch();
+            let (link, stdio) =
+                netrpc::NetRpcLink::connect(name, address, tls.dial.clone(), config, exit).await?;
+            return Ok((line, Connected::NetRpc(link, stdio), tls));
+        }
         let (channel, mux) = if config.multiplex {
             let (channel, mux) =
                 connect_multiplexed(name, address, tls.dial.clone(), config.start_timeout).await?;
@@ -638,7 +717,7 @@ impl Client {
             let channel = connect(name, address, tls.dial.clone(), config.start_timeout).await?;
             (channel, None)
         };
-        Ok((line, channel, HostTls { mux, ..tls }))
+        Ok((line, Connected::Grpc(channel), HostTls { mux, ..tls }))
     }
 
     async fn reattach(&self, mut config: ClientConfig) -> Result<Running, Error> {
@@ -675,8 +754,23 @@ impl Client {
         } else {
             HostTls::default()
         };
-        let channel = connect(&name, address, tls.dial.clone(), config.start_timeout).await?;
         let ending = Ending::new();
+        let connected = match reattach.protocol {
+            Protocol::NetRpc => {
+                let (link, stdio) = netrpc::NetRpcLink::connect(
+                    &name,
+                    address,
+                    tls.dial.clone(),
+                    &mut config,
+                    ending.watch(),
+                )
+                .await?;
+                Connected::NetRpc(link, stdio)
+            }
+            Protocol::Grpc => Connected::Grpc(
+                connect(&name, address, tls.dial.clone(), config.start_timeout).await?,
+            ),
+        };
         let liveness = (reattach.pid != 0).then(|| {
             let (pid, ending) = (reattach.pid, ending.clone());
             tokio::spawn(async move {
@@ -695,7 +789,17 @@ impl Client {
             dir: None,
             group: config.unix_socket_group.clone(),
         };
-        let attached = attach(channel, ending.watch(), &mut config, &name, tls, place);
+        let link = match connected {
+            Connected::Grpc(channel) => Link::Grpc(attach(
+                channel,
+                ending.watch(),
+                &mut config,
+                &name,
+                tls,
+                place,
+            )),
+            Connected::NetRpc(link, stdio) => Link::NetRpc(Arc::new(link), Some(stdio)),
+        };
         self.summary(|s| {
             s.exit = Some(ending.watch());
             s.version = Some(version);
@@ -715,7 +819,7 @@ impl Client {
             attachment,
             ending,
             plugins: config.plugins.remove(&version).unwrap_or_default(),
-            attached,
+            link,
             kill_grace: config.kill_grace,
         })
     }
@@ -801,13 +905,22 @@ async fn connect(
 impl Running {
     async fn stop(mut self, name: &str) {
         self.ending.start_killing();
-        // go-plugin's Close: the broker first (brokered servers stop), then Shutdown.
-        self.attached.broker.close();
         let grace = self.kill_grace;
-        if !matches!(self.attachment, Attachment::TestMode { .. }) {
-            let mut controller = GrpcControllerClient::new(self.attached.conn.channel());
-            // The plugin may close the connection before answering: any outcome is fine.
-            let _ = tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {})).await;
+        let test_mode = matches!(self.attachment, Attachment::TestMode { .. });
+        match &self.link {
+            Link::Grpc(attached) => {
+                // go-plugin's Close: the broker first (brokered servers stop), then Shutdown.
+                attached.broker.close();
+                if !test_mode {
+                    let mut controller = GrpcControllerClient::new(attached.conn.channel());
+                    // The plugin may close the connection before answering: any outcome is fine.
+                    let _ =
+                        tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {}))
+                            .await;
+                }
+            }
+            Link::NetRpc(link, _) if !test_mode => link.quit(grace).await,
+            Link::NetRpc(..) => {}
         }
         let graceful = match &self.attachment {
             Attachment::TestMode { .. } => true,
@@ -828,13 +941,15 @@ impl Running {
                 process.kill_group();
                 process.wait_exit(Duration::from_secs(5)).await;
                 process.drain(grace).await;
-                if let Some(stdio) = self.attached.stdio.take() {
+                if let Some(stdio) = self.link.stdio().take() {
                     let abort = stdio.abort_handle();
                     if tokio::time::timeout(grace, stdio).await.is_err() {
                         abort.abort();
                     }
                 }
-                remove_peer_sockets(socket.as_deref(), self.attached.broker.peer_sockets());
+                if let Some(broker) = self.link.grpc_broker() {
+                    remove_peer_sockets(socket.as_deref(), broker.peer_sockets());
+                }
                 remove_socket(socket.take().as_deref());
                 remove_dir(socket_dir.take().as_deref());
             }
@@ -847,7 +962,7 @@ impl Running {
     }
 
     fn abort_tasks(&mut self) {
-        if let Some(t) = self.attached.stdio.take() {
+        if let Some(t) = self.link.stdio().take() {
             t.abort();
         }
         if let Attachment::Reattached { liveness, .. } | Attachment::TestMode { liveness } =

@@ -196,7 +196,8 @@ async fn read_stdout(
     }
 }
 
-async fn read_stderr(
+/// Copies the plugin's stderr, line by line, to `out`, the tail and the log.
+pub(crate) async fn read_stderr(
     stderr: impl AsyncRead + Unpin,
     plugin: String,
     tail: Arc<Mutex<Tail>>,

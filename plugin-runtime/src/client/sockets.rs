@@ -19,7 +19,15 @@ pub(super) fn private_dir(base: &Path, group: Option<&str>, name: &str) -> Resul
     let dir = tempfile::Builder::new()
         .prefix("plugin-dir")
         .tempdir_in(base)
-        .map_err(io_err("creating the socket directory"))?
+        .map_err(|e| {
+            // The OS error alone names neither the directory nor the fix.
+            let why = format!(
+                "cannot create a directory in {}: {e}; point ClientConfig::unix_socket_dir at \
+                 a writable directory",
+                base.display()
+            );
+            io_err("creating the socket directory")(std::io::Error::new(e.kind(), why))
+        })?
         .keep();
     let configure = || -> Result<(), Error> {
         let mode = if let Some(group) = group {

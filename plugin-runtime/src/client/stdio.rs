@@ -1,14 +1,17 @@
 //! The plugin's output after its handshake: `plugin.GRPCStdio/StreamStdio` to the host's
 //! writers, or its log.
 
+use tokio::io::AsyncReadExt as _;
 use tokio::task::JoinHandle;
 
 use super::config::ClientConfig;
 use super::logs::{Lines, LogForwarder};
 use super::process::PluginOutput;
+use crate::proto::StdioData;
 use crate::proto::grpc_stdio_client::GrpcStdioClient;
 use crate::proto::stdio_data::Channel as StdioChannel;
 use crate::transport::channel::GrpcChannel;
+use crate::transport::io::BoxedIo;
 
 /// The task copying the plugin's stdio to the sync writers (or the log).
 pub(super) fn forward(
@@ -22,6 +25,49 @@ pub(super) fn forward(
         config.sync_stderr.take(),
         name.to_string(),
     ))
+}
+
+/// The task copying a net/rpc plugin's raw stdout and stderr streams to the sync writers (or
+/// the log), until both end.
+pub(super) fn forward_raw(
+    stdout: BoxedIo,
+    stderr: BoxedIo,
+    config: &mut ClientConfig,
+    name: &str,
+) -> JoinHandle<()> {
+    let mut sinks = StdioSinks::new(
+        config.sync_stdout.take(),
+        config.sync_stderr.take(),
+        name.to_string(),
+    );
+    tokio::spawn(async move {
+        let mut streams = [Some(stdout), Some(stderr)];
+        let mut bufs = [vec![0u8; 32 * 1024], vec![0u8; 32 * 1024]];
+        while streams.iter().any(Option::is_some) {
+            let [out, err] = &mut streams;
+            let [out_buf, err_buf] = &mut bufs;
+            let (which, read) = tokio::select! {
+                n = read_some(out, out_buf) => (0, n),
+                n = read_some(err, err_buf) => (1, n),
+            };
+            match read {
+                Some(n) => sinks.raw(which == 1, &bufs[which][..n]),
+                None => streams[which] = None,
+            }
+        }
+        sinks.finish();
+    })
+}
+
+/// Bytes from `stream` (`None` at its end, or forever once it has ended).
+async fn read_some(stream: &mut Option<BoxedIo>, buf: &mut [u8]) -> Option<usize> {
+    let Some(io) = stream else {
+        return std::future::pending().await;
+    };
+    match io.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
 }
 
 /// Where one of the plugin's streams goes after its handshake: the host's writer, or, when
@@ -98,18 +144,56 @@ async fn forward_stdio(
             return;
         }
     };
-    let mut sinks = [
-        Sink::new(stdout, &plugin, false),
-        Sink::new(stderr, &plugin, true),
-    ];
+    let mut sinks = StdioSinks::new(stdout, stderr, plugin);
     while let Ok(Some(chunk)) = stream.message().await {
-        match StdioChannel::try_from(chunk.channel) {
-            Ok(StdioChannel::Stdout) => sinks[0].write(&chunk.data),
-            Ok(StdioChannel::Stderr) => sinks[1].write(&chunk.data),
-            _ => tracing::warn!(plugin = %plugin, channel = chunk.channel, "unknown stdio channel"),
+        sinks.frame(&chunk);
+    }
+    sinks.finish();
+}
+
+/// Where the frames of the plugin's stdio stream go: stdout's and stderr's sinks.
+pub(crate) struct StdioSinks {
+    sinks: [Sink; 2],
+    plugin: String,
+}
+
+impl StdioSinks {
+    /// The host's writers, or its log for a stream it gave none for.
+    pub(crate) fn new(
+        stdout: Option<PluginOutput>,
+        stderr: Option<PluginOutput>,
+        plugin: String,
+    ) -> Self {
+        StdioSinks {
+            sinks: [
+                Sink::new(stdout, &plugin, false),
+                Sink::new(stderr, &plugin, true),
+            ],
+            plugin,
         }
     }
-    for sink in &mut sinks {
-        sink.finish();
+
+    /// One `StdioData` frame, to the sink of its channel.
+    pub(crate) fn frame(&mut self, chunk: &StdioData) {
+        match StdioChannel::try_from(chunk.channel) {
+            Ok(StdioChannel::Stdout) => self.sinks[0].write(&chunk.data),
+            Ok(StdioChannel::Stderr) => self.sinks[1].write(&chunk.data),
+            _ => {
+                let plugin = &self.plugin;
+                tracing::warn!(plugin = %plugin, channel = chunk.channel, "unknown stdio channel")
+            }
+        }
+    }
+
+    /// Raw bytes of stdout (`stderr` false) or stderr, as net/rpc's streams carry them.
+    pub(crate) fn raw(&mut self, stderr: bool, data: &[u8]) {
+        self.sinks[usize::from(stderr)].write(data);
+    }
+
+    /// The stream ended: what is left of a last line, and the writers flushed.
+    pub(crate) fn finish(&mut self) {
+        for sink in &mut self.sinks {
+            sink.finish();
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The plugin side: [`serve`] turns a binary into a go-plugin-compatible plugin.
 
+mod cleanup;
 mod config;
 mod controller;
+mod netrpc;
 mod process;
 mod stdio;
 
@@ -19,7 +21,7 @@ use tokio::sync::watch;
 pub use crate::transport::listener::Listen;
 pub use config::{ServeConfig, ServeTestConfig};
 pub use process::serve_mux;
-use process::{check_cookie, install_panic_hook, spawn_signal_handlers, watch_host};
+use process::{HostWatch, check_cookie, install_panic_hook, spawn_signal_handlers, watch_host};
 
 use crate::broker::{BrokerService, BrokerSetup, GrpcBroker, MuxState};
 use crate::error::ServeError;
@@ -114,6 +116,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .ok()
             .and_then(|v| plugin_core::parse_go_bool(&v))
             .unwrap_or(false);
+    let (version, served) = negotiate(&plugins)?;
+    let protocol = served.served_protocol();
+    // Multiplexing is a gRPC mode: a net/rpc session is multiplexed by nature.
+    let multiplex = multiplex && protocol == Protocol::Grpc;
     let mux = multiplex.then(|| Arc::new(MuxState::default()));
     let (broker, broker_service) = GrpcBroker::plugin(BrokerSetup {
         place: SocketPlace::from_env(),
@@ -125,7 +131,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         exit: Ending::new().watch(),
         mux: mux.clone(),
     });
-    let (version, registry) = register(&plugins, max_message_size, &broker)?;
+    let registry = match protocol {
+        Protocol::Grpc => Some(register(served, max_message_size, &broker)?),
+        Protocol::NetRpc => None,
+    };
+    let served = served.clone();
     let listener = listener::listen(listen).await?;
     let address = listener.address().map_err(|source| ServeError::Io {
         context: "reading the listener's address",
@@ -151,8 +161,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .transpose()?;
 
     tracing::debug!(network = %address.network, address = %address.address, "plugin address");
+    let own_socket = (address.network == plugin_core::Network::Unix)
+        .then(|| std::path::PathBuf::from(&address.address));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let announced = announce.announce(version, &address, security.own_der, &shutdown_tx)?;
+    let announced =
+        announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
     let (listener, session) = match mux {
         Some(mux) => {
             let (streams, session) = multiplexed(listener, address, mux);
@@ -160,22 +173,42 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
         None => (listener, None),
     };
-    let result = serve_until_shutdown(
-        listener,
-        security.server,
-        registry,
-        broker_service,
-        capture,
-        shutdown_tx,
-        shutdown_rx,
-    )
-    .await;
+    let result = match registry {
+        Some(registry) => {
+            serve_until_shutdown(
+                listener,
+                security.server,
+                registry,
+                broker_service,
+                capture,
+                shutdown_tx,
+                shutdown_rx,
+            )
+            .await
+        }
+        None => {
+            netrpc::serve_until_shutdown(
+                listener,
+                security.server,
+                served,
+                capture,
+                shutdown_tx,
+                shutdown_rx,
+            )
+            .await;
+            Ok(())
+        }
+    };
     broker.close();
     if let Some(session) = session {
         session.abort();
     }
+    let host_gone = announced.host_gone();
     // The handshake's stdout stayed open until now: the host drains it until the process ends.
     drop(announced);
+    if host_gone {
+        cleanup::after_host(own_socket.as_deref(), broker.peer_sockets());
+    }
     result
 }
 
@@ -223,19 +256,18 @@ fn set_up_logging(capture_stdio: bool, install: bool, process: bool) -> Result<(
     Ok(())
 }
 
-/// The negotiated version and the services of its plugin set.
+/// The gRPC services of the negotiated plugin set.
 fn register(
-    plugins: &VersionedPlugins,
+    set: &PluginSet,
     max_message_size: usize,
     broker: &GrpcBroker,
-) -> Result<(u32, ServiceRegistry), ServeError> {
-    let (version, set) = negotiate(plugins)?;
+) -> Result<ServiceRegistry, ServeError> {
     let mut registry =
         ServiceRegistry::new(MessageLimits::both(max_message_size), Some(broker.clone()));
     for (_, plugin) in set.iter() {
         plugin.grpc_server(&mut registry)?;
     }
-    Ok((version, registry))
+    Ok(registry)
 }
 
 /// How the host learns where we listen.
@@ -248,8 +280,15 @@ enum Announce {
 
 /// What must stay alive while serving: stdout held open, or the test's stop watcher.
 enum Announced {
-    Handshake(#[allow(dead_code)] File),
+    Handshake(#[allow(dead_code)] File, HostWatch),
     Test(tokio::task::JoinHandle<()>),
+}
+
+impl Announced {
+    /// Whether serving ended because the host died.
+    fn host_gone(&self) -> bool {
+        matches!(self, Announced::Handshake(_, watch) if watch.gone())
+    }
 }
 
 impl Drop for Announced {
@@ -264,6 +303,7 @@ impl Announce {
     fn announce(
         self,
         version: u32,
+        protocol: Protocol,
         address: &Address,
         server_cert: Option<Vec<u8>>,
         shutdown: &watch::Sender<bool>,
@@ -274,17 +314,15 @@ impl Announce {
                 spawn_signal_handlers(shutdown.clone());
                 // The write end of the handshake's pipe, to notice when its reader is gone.
                 let pipe = out.try_clone().ok().map(std::os::fd::OwnedFd::from);
-                watch_host(shutdown.clone(), pipe);
-                let mut line = HandshakeLine::new(
-                    version,
-                    address.network,
-                    address.address.clone(),
-                    Protocol::Grpc,
-                );
+                let host = watch_host(shutdown.clone(), pipe);
+                let mut line =
+                    HandshakeLine::new(version, address.network, address.address.clone(), protocol);
                 if let Some(der) = server_cert {
                     line = line.with_server_cert(der);
                 }
-                if std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
+                if protocol == Protocol::Grpc
+                    && std::env::var_os(env::MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty())
+                {
                     // Asked about (whatever the answer asked for), we say we support it.
                     line = line.with_multiplex(true);
                 }
@@ -294,12 +332,12 @@ impl Announce {
                         context: "printing the handshake line",
                         source,
                     })?;
-                Ok(Announced::Handshake(out))
+                Ok(Announced::Handshake(out, host))
             }
             Announce::Test(ServeTestConfig { reattach, stop, .. }) => {
                 if let Some(tx) = reattach {
                     let _ = tx.send(ReattachConfig {
-                        protocol: Protocol::Grpc,
+                        protocol,
                         protocol_version: version,
                         addr: ReattachAddr {
                             network: address.network,

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use plugin_core::HandshakeConfig;
@@ -49,41 +51,74 @@ pub(super) fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
     }
 }
 
+/// Whether the host was seen to die: then what it could not remove is ours to remove.
+#[derive(Clone, Default)]
+pub(super) struct HostWatch(Arc<AtomicBool>);
+
+impl HostWatch {
+    pub(super) fn gone(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// How long one wait on the handshake pipe lasts; between waits the parent and the end of
+/// serving are checked. A lost pipe reader wakes the wait at once.
+const HOST_WATCH_TICK: Duration = Duration::from_millis(200);
+
 /// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
 ///
-/// Two signs, checked twice a second: the parent changed (the host launched the plugin
-/// directly), or the pipe the handshake went out on has no reader any more. Every go-plugin host
-/// (and ours) reads the plugin's stdout through a pipe whose read end only the host holds, so
-/// the second sign also works when a shell (`sh -c "plugin; true"`) stands between them.
-pub(super) fn watch_host(shutdown: watch::Sender<bool>, handshake_out: Option<OwnedFd>) {
+/// Two signs: the pipe the handshake went out on has no reader any more (noticed at once: the
+/// watcher sleeps in `poll` on it), or the parent changed (checked every [`HOST_WATCH_TICK`]).
+/// Every go-plugin host (and ours) reads the plugin's stdout through a pipe whose read end only
+/// the host holds, so the first sign also works when a shell (`sh -c "plugin; true"`) stands
+/// between them, whatever language the host is written in.
+pub(super) fn watch_host(
+    shutdown: watch::Sender<bool>,
+    handshake_out: Option<OwnedFd>,
+) -> HostWatch {
     let parent = std::os::unix::process::parent_id();
+    let watch = HostWatch::default();
+    let gone = watch.0.clone();
     let _ = std::thread::Builder::new()
         .name("plugin-host-watch".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(Duration::from_millis(500));
-                let reader_gone = handshake_out.as_ref().is_some_and(no_reader);
-                if std::os::unix::process::parent_id() != parent || reader_gone {
+                let reader_gone = match handshake_out.as_ref() {
+                    Some(fd) => no_reader(fd, HOST_WATCH_TICK),
+                    None => {
+                        std::thread::sleep(HOST_WATCH_TICK);
+                        false
+                    }
+                };
+                if reader_gone || std::os::unix::process::parent_id() != parent {
                     tracing::warn!("the host process is gone; shutting down");
+                    gone.store(true, Ordering::Release);
                     let _ = shutdown.send(true);
                     return;
                 }
-                if shutdown.is_closed() {
+                if shutdown.is_closed() || *shutdown.borrow() {
                     return;
                 }
             }
         });
+    watch
 }
 
-/// Whether the write end of a pipe has lost its reader (poll reports an error or a hang-up).
-fn no_reader(fd: &OwnedFd) -> bool {
+/// Whether the write end of a pipe has lost its reader, waiting up to `wait` for it: poll
+/// reports an error or a hang-up even when no event is asked for, and nothing else wakes it.
+fn no_reader(fd: &OwnedFd, wait: Duration) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::empty())];
-    match poll(&mut fds, PollTimeout::ZERO) {
+    let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
         Ok(_) => fds[0]
             .revents()
             .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
-        Err(_) => false,
+        Err(_) => {
+            // EINTR or worse: do not spin.
+            std::thread::sleep(wait);
+            false
+        }
     }
 }
 

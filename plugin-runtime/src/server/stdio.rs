@@ -107,7 +107,7 @@ impl StdioCapture {
         }
     }
 
-    fn take(&self) -> Option<mpsc::Receiver<StdioData>> {
+    pub(crate) fn take(&self) -> Option<mpsc::Receiver<StdioData>> {
         let rx = self.receiver.lock().ok()?.take()?;
         self.subscribed.store(true, Ordering::Release);
         Some(rx)

@@ -4,6 +4,7 @@
 //! or TCP, and whether TLS is on. gRPC messages cross it through one codec ([`codec`]) that
 //! carries already-encoded bytes, so the same machinery serves protobuf and serde interfaces.
 
+pub(crate) mod authority;
 pub(crate) mod channel;
 pub(crate) mod codec;
 pub(crate) mod io;

@@ -5,9 +5,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::Routes;
 
+use super::authority::AnyAuthority;
 use super::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
 use super::io::BoxedIo;
 use super::listener::Listener;
@@ -28,7 +30,7 @@ pub(crate) async fn serve_routes(
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(ReceiverStream::new(incoming), stop);
+        .serve_with_incoming_shutdown(served(incoming), stop);
     // One future with the server, not a task: dropping it drops the listener at once.
     let accept = accept_loop(listener, tls, conns);
     tokio::pin!(server, accept);
@@ -77,10 +79,19 @@ pub(crate) async fn serve_one_connection(
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(ReceiverStream::new(incoming), shutdown)
+        .serve_with_incoming_shutdown(served(incoming), shutdown)
         .await;
     drop(conns);
     result
+}
+
+/// Where every connection a server accepts (main socket, TCP, brokered, multiplexed; after TLS)
+/// reaches tonic: behind [`AnyAuthority`], so that hosts whose gRPC stack sends an odd
+/// `:authority` are served.
+fn served(
+    incoming: mpsc::Receiver<std::io::Result<BoxedIo>>,
+) -> impl tokio_stream::Stream<Item = std::io::Result<AnyAuthority<BoxedIo>>> {
+    ReceiverStream::new(incoming).map(|conn| conn.map(AnyAuthority::new))
 }
 
 /// The first connection that completes its TLS handshake (or any, without TLS). Handshakes

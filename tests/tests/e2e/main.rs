@@ -3,10 +3,16 @@
 mod broker;
 mod callbacks;
 mod common;
+mod faults;
+mod foreign_hosts;
+mod gob;
 mod interfaces;
 mod interop;
 mod lifecycle;
+mod load;
 mod multiplex;
+mod netrpc;
+mod orphans;
 mod plugin_side;
 mod reattach;
 mod security;

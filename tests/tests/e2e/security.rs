@@ -201,13 +201,13 @@ async fn host_socket_dir_with_a_group_is_0770_and_the_socket_0660() {
 }
 
 /// A CA with a server and a client leaf, as a user of manual TLS would have.
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
+pub(crate) struct Pki {
+    pub(crate) ca: String,
+    pub(crate) server: (String, String),
+    pub(crate) client: (String, String),
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();

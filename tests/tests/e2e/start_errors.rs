@@ -110,7 +110,7 @@ async fn netrpc_is_refused_clearly() {
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("grpc only"), "{err}");
+    assert!(err.to_string().contains("allowed_protocols"), "{err}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The KV host: `kv put KEY VALUE`, `kv get KEY`.
 //!
-//! Launches `sh -c "$KV_PLUGIN"` (default: the `kv-plugin` next to this binary), with AutoMTLS
+//! Launches `sh -c "$KV_PLUGIN"` (default: the `kv-plugin` next to this binary), speaking gRPC
+//! or net/rpc as the plugin does (go-plugin's `plugin-go-netrpc` works too), with AutoMTLS
 //! unless `KV_AUTOMTLS=0`, and always kills the plugin before exiting. With `KV_REATTACH` (a
 //! reattach config as JSON, or a `TF_REATTACH_PROVIDERS`-style map with a `kv` entry) it
 //! attaches to a running plugin instead, e.g. one started with `kv-plugin --test-mode`.
@@ -10,8 +11,8 @@ use std::error::Error;
 use std::io::Write;
 use std::process::ExitCode;
 
-use kv_example::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{Client, ClientConfig, PluginSet, ReattachConfig, ReattachMap};
+use kv_example::{GetRequest, Kv, KvNetRpcPlugin, PutRequest, handshake};
+use plugin_runtime::{Client, ClientConfig, PluginSet, Protocol, ReattachConfig, ReattachMap};
 
 #[path = "../../../host.rs"]
 mod host;
@@ -59,12 +60,11 @@ fn reattach_config() -> Result<Option<ReattachConfig>, String> {
 
 /// Starts (or attaches to) the plugin, makes the call, and always kills the plugin.
 async fn run(request: Request) -> Result<(), Box<dyn Error>> {
-    if std::env::var("KV_PROTO").is_ok_and(|p| p == "netrpc") {
-        return Err("KV_PROTO=netrpc is not supported: this host speaks gRPC only".into());
-    }
+    // As go-plugin's examples/grpc host: plugins of either protocol (net/rpc is opt-in).
     let config = ClientConfig::new(handshake())
         .name("kv-plugin")
-        .plugins(PluginSet::new().with("kv", KvPlugin::host()));
+        .allowed_protocols(vec![Protocol::Grpc, Protocol::NetRpc])
+        .plugins(PluginSet::new().with("kv", KvNetRpcPlugin::host()));
     let config = match reattach_config()? {
         Some(reattach) => config.reattach(reattach),
         None => config
