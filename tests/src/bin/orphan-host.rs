@@ -8,7 +8,8 @@
 //! - `ORPHAN_CALLBACK=1`: also serves a brokered callback server (a socket of the host's own);
 //! - `ORPHAN_BUSY=1`: leaves a call in progress (the plugin sleeps in it for a minute);
 //! - `ORPHAN_END`: `wait` (default: wait to be killed), `exit` (`process::exit(0)`, no cleanup
-//!   of any kind, once stdin is closed) or `panic` (the main task panics: the `Client` is dropped while unwinding).
+//!   of any kind) or `panic` (the main task panics: the `Client` is dropped while unwinding),
+//!   both once stdin is closed.
 //!
 //! Exits 1 with the error's chain on stderr if anything fails before `ready`.
 
@@ -76,6 +77,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // A call after the brokered server's announcement: the announcement (on the same
     // connection, queued first) has gone out when it returns, so the plugin knows the socket.
     // A host killed between binding a brokered socket and announcing it leaves that socket.
+    // Unary interface calls take the native connection, which is not ordered with the gRPC
+    // one: the health check is what rides behind the announcement.
+    client.ping().await?;
     kv.put(PutRequest {
         key: "orphan".into(),
         value: b"host".to_vec(),
@@ -83,13 +87,14 @@ async fn run() -> Result<(), Box<dyn Error>> {
     .await?;
     println!("ready");
     std::io::stdout().flush()?;
-    match std::env::var("ORPHAN_END").unwrap_or_default().as_str() {
-        "exit" => {
-            // The test closes stdin once it has seen the plugin running.
-            let mut rest = Vec::new();
-            tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut rest).await?;
-            std::process::exit(0)
-        }
+    let end = std::env::var("ORPHAN_END").unwrap_or_default();
+    if end == "exit" || end == "panic" {
+        // The test closes stdin once it has seen the plugin and its sockets.
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut rest).await?;
+    }
+    match end.as_str() {
+        "exit" => std::process::exit(0),
         "panic" => panic!("orphan-host panics on purpose"),
         _ => std::future::pending::<()>().await,
     }

@@ -86,8 +86,9 @@ fn node() -> Option<()> {
         let mut cmd = Command::new("node");
         cmd.current_dir(tests_dir().join("node")).args([
             "-e",
-            "for (const m of ['@grpc/grpc-js', '@grpc/proto-loader', '@peculiar/x509', \
-             'reflect-metadata']) require(m)",
+            // In foreign_host.js's order: @peculiar/x509 needs reflect-metadata loaded first.
+            "for (const m of ['reflect-metadata', '@grpc/grpc-js', '@grpc/proto-loader', \
+             '@peculiar/x509']) require(m)",
         ]);
         probe(cmd)
     });

@@ -271,7 +271,7 @@ fn run_case(case: Case) -> Result<String, String> {
         End::Sigterm => Some(libc::SIGTERM),
         End::Exit | End::Panic => None,
     };
-    // An exiting host waits for its stdin to close: the processes and sockets were seen first.
+    // An exiting or panicking host waits for its stdin to close: all was seen by then.
     drop(host.stdin.take());
     if let Some(signal) = signal {
         // SAFETY: kill(2) on the host this case spawned and has not reaped yet.
