@@ -92,6 +92,9 @@ struct HotPathArgs {
     /// The Rust bench plugin [default: bench-plugin next to this binary].
     #[arg(long, value_name = "PATH")]
     plugin: Option<PathBuf>,
+    /// Unary calls on the native transport instead of gRPC.
+    #[arg(long)]
+    native: bool,
 }
 
 fn main() -> ExitCode {
@@ -138,7 +141,7 @@ fn hot_path(args: HotPathArgs) -> Result<(), Box<dyn Error>> {
     };
     let rt = tokio::runtime::Runtime::new()?;
     let summary = rt.block_on(throughput(
-        &PluginCommand::new(plugin),
+        &PluginCommand::new(plugin).native(args.native),
         interface,
         args.automtls,
         args.size,

@@ -37,6 +37,8 @@ pub struct PluginCommand {
     pub envs: Vec<(String, String)>,
     /// The working directory (inherited when `None`).
     pub dir: Option<PathBuf>,
+    /// Whether the host asks for the native transport (off: the rows measure gRPC).
+    pub native: bool,
 }
 
 impl PluginCommand {
@@ -46,7 +48,14 @@ impl PluginCommand {
             program: program.into(),
             envs: Vec::new(),
             dir: None,
+            native: false,
         }
+    }
+
+    /// The same plugin, its unary calls on the native transport when `on`.
+    pub fn native(mut self, on: bool) -> Self {
+        self.native = on;
+        self
     }
 
     /// The same plugin with `key=value` added to its environment.
@@ -205,6 +214,8 @@ fn config(plugin: &PluginCommand, automtls: bool) -> ClientConfig {
     ClientConfig::new(handshake())
         .command(plugin.command())
         .auto_mtls(automtls)
+        // gRPC unless asked: the native transport would be chosen by default.
+        .native_transport(plugin.native)
         .plugins(
             PluginSet::new()
                 .with(PROTOBUF_PLUGIN, KvPlugin::host())

@@ -19,6 +19,11 @@ pub const CLIENT_CERT: &str = "PLUGIN_CLIENT_CERT";
 pub const MULTIPLEX_GRPC: &str = "PLUGIN_MULTIPLEX_GRPC";
 /// Directory in which the plugin creates its unix sockets.
 pub const UNIX_SOCKET_DIR: &str = "PLUGIN_UNIX_SOCKET_DIR";
+/// Set by a host of this SDK that speaks the native transport, to its own process id; a plugin
+/// of this SDK whose parent has that id then answers `rustnative` in its handshake. The id
+/// keeps a variable inherited through a go-plugin host (which passes its environment on) from
+/// reaching that host's plugins. go-plugin ignores it.
+pub const RUST_NATIVE: &str = "PLUGIN_RUST_NATIVE";
 /// Group (name or numeric gid) that should own the plugin's unix sockets (mode 0660).
 pub const UNIX_SOCKET_GROUP: &str = "PLUGIN_UNIX_SOCKET_GROUP";
 
@@ -28,7 +33,7 @@ pub const DEFAULT_MIN_PORT: u16 = 10000;
 pub const DEFAULT_MAX_PORT: u16 = 25000;
 
 /// Every variable name above, for hosts that scrub or print the launch environment.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     PROTOCOL_VERSIONS,
     MIN_PORT,
     MAX_PORT,
@@ -36,4 +41,5 @@ pub const ALL: [&str; 7] = [
     MULTIPLEX_GRPC,
     UNIX_SOCKET_DIR,
     UNIX_SOCKET_GROUP,
+    RUST_NATIVE,
 ];

@@ -18,6 +18,7 @@ pub const GRPC_HEALTH_SERVICE: &str = "plugin";
 /// use plugin_core::Protocol;
 /// assert_eq!("grpc".parse::<Protocol>(), Ok(Protocol::Grpc));
 /// assert_eq!(Protocol::NetRpc.as_str(), "netrpc");
+/// assert_eq!("rustnative".parse::<Protocol>(), Ok(Protocol::RustNative));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
@@ -26,15 +27,25 @@ pub enum Protocol {
     NetRpc,
     /// gRPC over HTTP/2, the protocol of every non-Go go-plugin implementation.
     Grpc,
+    /// gRPC, plus this SDK's native lane on the same socket for unary calls. A plugin of this
+    /// SDK answers with it only when the host set [`crate::env::RUST_NATIVE`], so go-plugin
+    /// hosts never see it.
+    RustNative,
 }
 
 impl Protocol {
-    /// The wire name: `netrpc` or `grpc`.
+    /// The wire name: `netrpc`, `grpc` or `rustnative`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Protocol::NetRpc => "netrpc",
             Protocol::Grpc => "grpc",
+            Protocol::RustNative => "rustnative",
         }
+    }
+
+    /// Whether a gRPC server answers on the plugin's socket (`grpc` and `rustnative`).
+    pub const fn is_grpc(self) -> bool {
+        matches!(self, Protocol::Grpc | Protocol::RustNative)
     }
 }
 
@@ -51,6 +62,7 @@ impl FromStr for Protocol {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "grpc" => Ok(Protocol::Grpc),
+            "rustnative" => Ok(Protocol::RustNative),
             "netrpc" | "" => Ok(Protocol::NetRpc),
             other => Err(other.to_string()),
         }

@@ -535,6 +535,10 @@ impl Outgoing for Reset {
     fn encode_into(&self, _: &mut EncodeBuf<'_>) -> Result<(), Status> {
         Err(Status::cancelled("the caller cancelled the call"))
     }
+
+    fn encode_native(&self, _: &mut bytes::BytesMut) -> Result<(), Status> {
+        Err(Status::cancelled("the caller cancelled the call"))
+    }
 }
 
 /// `inner`'s items until `failure` fires; then that failure is the last item (and `inner` is
@@ -1118,6 +1122,15 @@ impl Outgoing for Raw {
         buf.put_slice(self.0);
         Ok(())
     }
+
+    fn encode_native(&self, buf: &mut bytes::BytesMut) -> Result<(), Status> {
+        buf.extend_from_slice(self.0);
+        Ok(())
+    }
+
+    fn size_hint(&self) -> usize {
+        self.0.len()
+    }
 }
 
 struct Prost<M>(M);
@@ -1127,6 +1140,16 @@ impl<M: prost::Message + Send + Sync + 'static> Outgoing for Prost<M> {
         self.0
             .encode(buf)
             .map_err(|e| Status::internal(format!("encoding a protobuf message: {e}")))
+    }
+
+    fn encode_native(&self, buf: &mut bytes::BytesMut) -> Result<(), Status> {
+        self.0
+            .encode(buf)
+            .map_err(|e| Status::internal(format!("encoding a protobuf message: {e}")))
+    }
+
+    fn size_hint(&self) -> usize {
+        self.0.encoded_len()
     }
 }
 
@@ -1148,6 +1171,11 @@ struct Serde<C, T>(T, PhantomData<fn() -> C>);
 
 impl<C: Codec, T: Serialize + Send + Sync + 'static> Outgoing for Serde<C, T> {
     fn encode_into(&self, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        use bytes::BufMut as _;
+        C::encode(&self.0, buf.writer()).map_err(|e| Status::internal(e.to_string()))
+    }
+
+    fn encode_native(&self, buf: &mut bytes::BytesMut) -> Result<(), Status> {
         use bytes::BufMut as _;
         C::encode(&self.0, buf.writer()).map_err(|e| Status::internal(e.to_string()))
     }

@@ -11,6 +11,7 @@ use tonic::{Code, Status};
 use crate::broker::GrpcBroker;
 use crate::error::CallError;
 use crate::exit::ExitWatch;
+use crate::native::NativeClient;
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
 use crate::transport::codec::{BoxOutgoing, RawCodec};
@@ -44,6 +45,8 @@ pub struct GrpcConnection {
     broker: Option<GrpcBroker>,
     /// Every call's deadline (`ClientConfig::call_timeout`).
     deadline: Option<Duration>,
+    /// The native connection for unary calls, when the plugin speaks it.
+    native: Option<NativeClient>,
     /// What keeps the plugin alive while this connection is: the client's shared state.
     _owner: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -70,8 +73,20 @@ impl GrpcConnection {
             exit,
             broker: None,
             deadline: None,
+            native: None,
             _owner: None,
         }
+    }
+
+    /// The same connection, its unary calls over `native` when set.
+    pub(crate) fn with_native(mut self, native: Option<NativeClient>) -> Self {
+        self.native = native;
+        self
+    }
+
+    /// Whether unary calls travel on the native transport.
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
     }
 
     /// The same connection, every call bounded by `deadline`.
@@ -174,6 +189,13 @@ impl GrpcConnection {
         request: BoxOutgoing,
     ) -> Result<Bytes, CallError> {
         self.within_deadline(path, async {
+            if let Some(native) = &self.native {
+                self.check_open(path)?;
+                return match native.unary(path, &*request).await {
+                    Ok(reply) => Ok(reply),
+                    Err(status) => Err(self.failure(path, status).await),
+                };
+            }
             let mut grpc = self.grpc(path).await?;
             let result = grpc
                 .unary(

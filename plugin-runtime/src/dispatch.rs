@@ -164,12 +164,7 @@ impl<D: Dispatch> MethodCall<D> {
 
     /// A panicking implementation fails its own call, not the connection.
     fn panicked(name: &str, panic: &(dyn std::any::Any + Send)) -> Status {
-        let what = panic_message(panic);
-        tracing::error!(service = D::SERVICE, method = name, panic = %what, "plugin method panicked");
-        Status::internal(format!(
-            "{}/{name} panicked while serving the call: {what}",
-            D::SERVICE
-        ))
+        panic_status(D::SERVICE, name, panic)
     }
 
     /// The implementation's streaming call, its panics (in the call or in its stream) turned
@@ -249,6 +244,19 @@ impl<D: Dispatch> tonic::server::StreamingService<Bytes> for MethodCall<D> {
         let fut = self.streaming(Box::pin(request.into_inner()));
         Box::pin(async move { fut.await.map(tonic::Response::new) })
     }
+}
+
+/// The status of a call whose implementation panicked (logged here), on either transport.
+pub(crate) fn panic_status(
+    service: &str,
+    method: &str,
+    panic: &(dyn std::any::Any + Send),
+) -> Status {
+    let what = panic_message(panic);
+    tracing::error!(service, method, panic = %what, "plugin method panicked");
+    Status::internal(format!(
+        "{service}/{method} panicked while serving the call: {what}"
+    ))
 }
 
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -31,6 +31,7 @@ mod dispatch;
 mod error;
 mod exit;
 mod logging;
+mod native;
 mod netrpc;
 mod os;
 mod plugin;

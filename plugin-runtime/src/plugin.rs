@@ -153,6 +153,7 @@ impl Dispensed {
 #[derive(Debug)]
 pub struct ServiceRegistry {
     routes: RoutesBuilder,
+    native: crate::native::NativeRoutes,
     limits: MessageLimits,
     broker: Option<GrpcBroker>,
 }
@@ -161,6 +162,7 @@ impl ServiceRegistry {
     pub(crate) fn new(limits: MessageLimits, broker: Option<GrpcBroker>) -> Self {
         ServiceRegistry {
             routes: RoutesBuilder::default(),
+            native: crate::native::NativeRoutes::default(),
             limits,
             broker,
         }
@@ -175,6 +177,7 @@ impl ServiceRegistry {
     /// Registers an interface implementation (used by generated code).
     #[doc(hidden)]
     pub fn add_dispatch<D: Dispatch>(&mut self, dispatch: Arc<D>) -> &mut Self {
+        self.native.add(dispatch.clone());
         self.routes.add_service(DispatchService::new(
             dispatch,
             self.limits,
@@ -201,8 +204,14 @@ impl ServiceRegistry {
         self
     }
 
-    pub(crate) fn into_routes(self) -> RoutesBuilder {
-        self.routes
+    /// The gRPC routes, and the native lane beside them when `native` (the unary methods, and
+    /// the broker and limits their calls run with).
+    pub(crate) fn into_routes(
+        self,
+        native: bool,
+    ) -> (RoutesBuilder, Option<crate::transport::serve::Sorter>) {
+        let lane = native.then(|| crate::native::sorter(self.native, self.broker, self.limits));
+        (self.routes, lane)
     }
 }
 
@@ -309,7 +318,8 @@ impl GrpcBroker {
         plugin
             .grpc_server(&mut registry)
             .map_err(|source| BrokerError::Register { id, source })?;
-        self.serve_routes(id, registry.into_routes().routes()).await
+        self.serve_routes(id, registry.into_routes(false).0.routes())
+            .await
     }
 
     /// Connects to what the peer serves under `id`, waiting up to 5 s for it to be announced
@@ -349,7 +359,7 @@ impl GrpcBroker {
         plugin
             .grpc_server(&mut registry)
             .map_err(|source| BrokerError::Register { id, source })?;
-        self.serve_routes_once(id, registry.into_routes().routes())
+        self.serve_routes_once(id, registry.into_routes(false).0.routes())
             .await?;
         Ok(id)
     }

@@ -47,6 +47,7 @@ pub struct ClientConfig {
     pub(crate) unix_socket_group: Option<String>,
     pub(crate) max_message_size: usize,
     pub(crate) name: Option<String>,
+    pub(crate) native_transport: bool,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -111,7 +112,22 @@ impl ClientConfig {
             unix_socket_group: None,
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             name: None,
+            native_transport: true,
         }
+    }
+
+    /// Whether to ask a plugin of this SDK for the native transport (on by default): unary
+    /// calls then skip HTTP/2 and gRPC framing, on their own connection to the plugin's
+    /// socket; everything else stays on gRPC. go-plugin plugins ignore the request and answer
+    /// gRPC. Off forces gRPC. Never with [`ClientConfig::grpc_broker_multiplex`].
+    pub fn native_transport(mut self, on: bool) -> Self {
+        self.native_transport = on;
+        self
+    }
+
+    /// Whether the launch asks for the native transport.
+    pub(crate) fn asks_native(&self) -> bool {
+        self.native_transport && !self.multiplex && self.allowed_protocols.contains(&Protocol::Grpc)
     }
 
     /// The plugin to launch. Its arguments, working directory and environment are kept; the

@@ -77,6 +77,12 @@ pub(super) fn launch_command(
     if config.multiplex {
         cmd.env(env::MULTIPLEX_GRPC, "true");
     }
+    if config.asks_native() {
+        cmd.env(env::RUST_NATIVE, std::process::id().to_string());
+    } else {
+        // Not inherited from our own environment either.
+        cmd.env_remove(env::RUST_NATIVE);
+    }
     if let Some(dir) = socket_dir {
         cmd.env(env::UNIX_SOCKET_DIR, dir);
     }

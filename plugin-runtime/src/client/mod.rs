@@ -30,13 +30,14 @@ use crate::broker::{BrokerSetup, GrpcBroker, MuxState};
 use crate::connection::GrpcConnection;
 use crate::error::Error;
 use crate::exit::{Ending, ExitWatch, PluginExit};
+use crate::native::NativeClient;
 use crate::plugin::PluginSet;
 use crate::proto::grpc_controller_client::GrpcControllerClient;
 use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
-use crate::transport::io::{Address, channel_over, connect_channel, dial_raw, within};
+use crate::transport::io::{Address, BoxedIo, channel_over, connect_channel, dial_raw, within};
 use crate::transport::listener::SocketPlace;
 use crate::transport::mux::{Mode as MuxMode, Mux};
 use launch::{launch_command, validate, wait_handshake};
@@ -167,9 +168,10 @@ enum Handle {
     NetRpc(Arc<netrpc::NetRpcLink>),
 }
 
-/// What the handshake led to: a gRPC channel, or a net/rpc session and its stdio copy.
+/// What the handshake led to: a gRPC channel (and the native connection beside it, when the
+/// plugin speaks it), or a net/rpc session and its stdio copy.
 enum Connected {
-    Grpc(GrpcChannel),
+    Grpc(GrpcChannel, Option<NativeClient>),
     NetRpc(netrpc::NetRpcLink, JoinHandle<()>),
 }
 
@@ -184,6 +186,7 @@ struct Attached {
 /// The broker on the main connection, the connection the stubs share, and the stdio copy.
 fn attach(
     channel: GrpcChannel,
+    native: Option<NativeClient>,
     exit: ExitWatch,
     config: &mut ClientConfig,
     name: &str,
@@ -206,7 +209,8 @@ fn attach(
     );
     let conn = GrpcConnection::new(channel.clone(), name.into(), limits, exit)
         .with_broker(broker.clone())
-        .with_deadline(config.call_timeout);
+        .with_deadline(config.call_timeout)
+        .with_native(native);
     Attached {
         conn,
         broker,
@@ -604,8 +608,9 @@ impl Client {
                     group: config.unix_socket_group.clone(),
                 };
                 let link = match connected {
-                    Connected::Grpc(channel) => Link::Grpc(attach(
+                    Connected::Grpc(channel, native) => Link::Grpc(attach(
                         channel,
+                        native,
                         process.ending.watch(),
                         &mut config,
                         &name,
@@ -675,7 +680,8 @@ impl Client {
             self.summary(|s| s.socket = socket.clone());
         }
         Negotiation::accept(line.app_version, host_versions).map_err(refused)?;
-        if !config.allowed_protocols.contains(&line.protocol) {
+        let native_asked = line.protocol == Protocol::RustNative && config.asks_native();
+        if !native_asked && !config.allowed_protocols.contains(&line.protocol) {
             return Err(refused(HandshakeError::ProtocolNotAllowed {
                 protocol: line.protocol,
                 allowed: config.allowed_protocols.clone(),
@@ -709,6 +715,11 @@ impl Client {
                 netrpc::NetRpcLink::connect(name, address, tls.dial.clone(), config, exit).await?;
             return Ok((line, Connected::NetRpc(link, stdio), tls));
         }
+        let native = if native_asked {
+            Some(connect_native(name, address.clone(), tls.dial.clone(), config).await?)
+        } else {
+            None
+        };
         let (channel, mux) = if config.multiplex {
             let (channel, mux) =
                 connect_multiplexed(name, address, tls.dial.clone(), config.start_timeout).await?;
@@ -717,7 +728,11 @@ impl Client {
             let channel = connect(name, address, tls.dial.clone(), config.start_timeout).await?;
             (channel, None)
         };
-        Ok((line, Connected::Grpc(channel), HostTls { mux, ..tls }))
+        Ok((
+            line,
+            Connected::Grpc(channel, native),
+            HostTls { mux, ..tls },
+        ))
     }
 
     async fn reattach(&self, mut config: ClientConfig) -> Result<Running, Error> {
@@ -726,7 +741,12 @@ impl Client {
             .reattach
             .take()
             .ok_or(ConfigError::CommandOrReattach)?;
-        if !config.allowed_protocols.contains(&reattach.protocol) {
+        // A plugin that speaks the native transport speaks gRPC too.
+        let protocol = match reattach.protocol {
+            Protocol::RustNative => Protocol::Grpc,
+            other => other,
+        };
+        if !config.allowed_protocols.contains(&protocol) {
             return Err(Error::Handshake {
                 plugin: name,
                 reason: HandshakeError::ProtocolNotAllowed {
@@ -767,9 +787,17 @@ impl Client {
                 .await?;
                 Connected::NetRpc(link, stdio)
             }
-            Protocol::Grpc => Connected::Grpc(
-                connect(&name, address, tls.dial.clone(), config.start_timeout).await?,
-            ),
+            Protocol::Grpc | Protocol::RustNative => {
+                let native = if reattach.protocol == Protocol::RustNative && config.asks_native() {
+                    Some(connect_native(&name, address.clone(), tls.dial.clone(), &config).await?)
+                } else {
+                    None
+                };
+                Connected::Grpc(
+                    connect(&name, address, tls.dial.clone(), config.start_timeout).await?,
+                    native,
+                )
+            }
         };
         let liveness = (reattach.pid != 0).then(|| {
             let (pid, ending) = (reattach.pid, ending.clone());
@@ -790,8 +818,9 @@ impl Client {
             group: config.unix_socket_group.clone(),
         };
         let link = match connected {
-            Connected::Grpc(channel) => Link::Grpc(attach(
+            Connected::Grpc(channel, native) => Link::Grpc(attach(
                 channel,
+                native,
                 ending.watch(),
                 &mut config,
                 &name,
@@ -878,6 +907,32 @@ async fn connect_multiplexed(
         Ok((channel, state))
     };
     within(timeout, session)
+        .await
+        .map_err(|source| Error::Connect {
+            plugin: name.to_string(),
+            address: shown,
+            source,
+        })
+}
+
+/// The native connection beside the gRPC one: TLS first when on, then the preface.
+async fn connect_native(
+    name: &str,
+    address: Address,
+    tls: Option<Arc<ClientTls>>,
+    config: &ClientConfig,
+) -> Result<NativeClient, Error> {
+    let shown = address.to_string();
+    let limits = MessageLimits::both(config.max_message_size);
+    let start = async {
+        let raw = dial_raw(&address).await?;
+        let io = match &tls {
+            None => raw,
+            Some(tls) => BoxedIo::new(tls.connect(raw).await?),
+        };
+        NativeClient::start(io, limits).await
+    };
+    within(config.start_timeout, start)
         .await
         .map_err(|source| Error::Connect {
             plugin: name.to_string(),

@@ -28,6 +28,7 @@ pub struct ServeConfig {
     pub(super) logging: bool,
     pub(super) max_message_size: usize,
     pub(super) broker_tls: Option<rustls::ClientConfig>,
+    pub(super) native_transport: bool,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -41,6 +42,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("logging", &self.logging)
             .field("max_message_size", &self.max_message_size)
             .field("broker_tls", &self.broker_tls.is_some())
+            .field("native_transport", &self.native_transport)
             .finish()
     }
 }
@@ -61,7 +63,15 @@ impl ServeConfig {
             logging: true,
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             broker_tls: None,
+            native_transport: true,
         }
+    }
+
+    /// Whether to offer the native transport to a host of this SDK that asks for it (on by
+    /// default; go-plugin hosts never ask). Off forces gRPC for every host.
+    pub fn native_transport(mut self, on: bool) -> Self {
+        self.native_transport = on;
+        self
     }
 
     /// Serves `set` at the handshake's protocol version (go-plugin's `Plugins`): the same as

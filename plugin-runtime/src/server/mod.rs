@@ -36,7 +36,7 @@ use crate::transport::codec::MessageLimits;
 use crate::transport::io::Address;
 use crate::transport::listener::{self, Listener, SocketPlace};
 use crate::transport::mux::{Mode as MuxMode, Mux};
-use crate::transport::serve::{accept, serve_routes};
+use crate::transport::serve::{Sorter, accept, serve_routes_sorted};
 
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -103,6 +103,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         logging: install_logging,
         max_message_size,
         broker_tls,
+        native_transport,
     } = config;
     let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
     if test.is_none() {
@@ -120,6 +121,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let protocol = served.served_protocol();
     // Multiplexing is a gRPC mode: a net/rpc session is multiplexed by nature.
     let multiplex = multiplex && protocol == Protocol::Grpc;
+    // The native lane: only for a host of this SDK that asked, never beside multiplexing.
+    let protocol = if protocol == Protocol::Grpc
+        && native_transport
+        && !multiplex
+        && test.is_none()
+        && host_asks_native()
+    {
+        Protocol::RustNative
+    } else {
+        protocol
+    };
     let mux = multiplex.then(|| Arc::new(MuxState::default()));
     let (broker, broker_service) = GrpcBroker::plugin(BrokerSetup {
         place: SocketPlace::from_env(),
@@ -132,9 +144,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         mux: mux.clone(),
     });
     let registry = match protocol {
-        Protocol::Grpc => Some(register(served, max_message_size, &broker)?),
+        Protocol::Grpc | Protocol::RustNative => Some(register(served, max_message_size, &broker)?),
         Protocol::NetRpc => None,
     };
+    let native = protocol == Protocol::RustNative;
     let served = served.clone();
     let listener = listener::listen(listen).await?;
     let address = listener.address().map_err(|source| ServeError::Io {
@@ -178,7 +191,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             serve_until_shutdown(
                 listener,
                 security.server,
-                registry,
+                registry.into_routes(native),
                 broker_service,
                 capture,
                 shutdown_tx,
@@ -210,6 +223,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         cleanup::after_host(own_socket.as_deref(), broker.peer_sockets());
     }
     result
+}
+
+/// Whether our parent is a host of this SDK asking for the native transport: the variable
+/// holds its process id, so a copy inherited through another host (a go-plugin host passes its
+/// environment on) does not count.
+fn host_asks_native() -> bool {
+    std::env::var(env::RUST_NATIVE)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::os::unix::process::parent_id())
 }
 
 /// Multiplexed mode: the host's one connection to `listener` carries a yamux session; streams
@@ -428,7 +451,7 @@ impl Security {
 async fn serve_until_shutdown(
     listener: Listener,
     tls: Option<ServerTls>,
-    registry: ServiceRegistry,
+    (mut routes, native): (tonic::service::RoutesBuilder, Option<Sorter>),
     broker: BrokerService,
     capture: Option<Arc<stdio::StdioCapture>>,
     shutdown_tx: watch::Sender<bool>,
@@ -438,7 +461,6 @@ async fn serve_until_shutdown(
     reporter
         .set_service_status(GRPC_HEALTH_SERVICE, tonic_health::ServingStatus::Serving)
         .await;
-    let mut routes = registry.into_routes();
     routes
         .add_service(health)
         .add_service(GrpcControllerServer::new(controller::Controller {
@@ -455,7 +477,7 @@ async fn serve_until_shutdown(
             capture.finish();
         }
     };
-    let server = serve_routes(listener, tls, routes.routes(), stop);
+    let server = serve_routes_sorted(listener, tls, routes.routes(), native, stop);
     // Long-lived streams (the host's stdio and broker streams) may never end on their own.
     let result = tokio::select! {
         result = server => result.map_err(ServeError::Server),

@@ -1,7 +1,7 @@
 //! The one gRPC codec: requests and responses cross it already encoded by the interface's own
 //! encoding (protobuf or a serde codec), written straight into tonic's buffer.
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
@@ -26,6 +26,14 @@ impl MessageLimits {
 pub trait Outgoing: Send + Sync + 'static {
     /// Writes the message body into `buf`.
     fn encode_into(&self, buf: &mut EncodeBuf<'_>) -> Result<(), Status>;
+
+    /// Appends the same body to `buf`, for the native transport.
+    fn encode_native(&self, buf: &mut BytesMut) -> Result<(), Status>;
+
+    /// The encoded size if known cheaply (0 otherwise), to size the native frame's buffer once.
+    fn size_hint(&self) -> usize {
+        0
+    }
 }
 
 /// A boxed outgoing message.

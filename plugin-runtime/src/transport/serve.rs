@@ -24,6 +24,23 @@ pub(crate) async fn serve_routes(
     routes: Routes,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    serve_routes_sorted(listener, tls, routes, None, stop).await
+}
+
+/// Sees every connection first (after TLS): serves it itself and returns `None`, or hands it
+/// back for gRPC. How another protocol shares the listener without this module knowing it.
+pub(crate) type Sorter = std::sync::Arc<
+    dyn Fn(BoxedIo) -> futures::future::BoxFuture<'static, Option<BoxedIo>> + Send + Sync,
+>;
+
+/// [`serve_routes`], every connection going through `sorter` first when it is set.
+pub(crate) async fn serve_routes_sorted(
+    listener: Listener,
+    tls: Option<ServerTls>,
+    routes: Routes,
+    sorter: Option<Sorter>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
     let (conns, incoming) = mpsc::channel::<std::io::Result<BoxedIo>>(16);
     let server = tonic::transport::Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
@@ -32,7 +49,12 @@ pub(crate) async fn serve_routes(
         .add_routes(routes)
         .serve_with_incoming_shutdown(served(incoming), stop);
     // One future with the server, not a task: dropping it drops the listener at once.
-    let accept = accept_loop(listener, tls, conns);
+    let accept = async move {
+        match sorter {
+            None => accept_loop(listener, tls, conns).await,
+            Some(sorter) => accept_both(listener, tls, conns, sorter).await,
+        }
+    };
     tokio::pin!(server, accept);
     tokio::select! {
         result = &mut server => result,
@@ -206,6 +228,37 @@ async fn accept_loop(
                 });
             }
         }
+    }
+}
+
+/// Accepts connections for `sorter` and gRPC; those `sorter` keeps are served here, and stop
+/// with this future.
+async fn accept_both(
+    listener: Listener,
+    tls: Option<ServerTls>,
+    conns: mpsc::Sender<std::io::Result<BoxedIo>>,
+    sorter: Sorter,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let io = accept(&listener).await;
+        while connections.try_join_next().is_some() {}
+        let (tls, conns, sorter) = (tls.clone(), conns.clone(), sorter.clone());
+        connections.spawn(async move {
+            let io = match tls {
+                None => io,
+                Some(tls) => match tls.accept(io).await {
+                    Ok(stream) => BoxedIo::new(stream),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Some(io) = sorter(io).await {
+                let _ = conns.send(Ok(io)).await;
+            }
+        });
     }
 }
 

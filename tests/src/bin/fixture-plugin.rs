@@ -154,6 +154,9 @@ fn main() {
         if mode == "manual-tls" {
             config = config.tls(manual_tls()?);
         }
+        if mode == "grpc-only" {
+            config = config.native_transport(false);
+        }
         if mode == "test-mode" {
             return test_mode(config).await;
         }

@@ -15,7 +15,8 @@ async fn round_trip_then_kill_leaves_nothing_behind() {
     let client = client(fixture(""));
     client.start().await.unwrap();
     assert_eq!(client.negotiated_version(), Some(1));
-    assert_eq!(client.protocol(), Some(Protocol::Grpc));
+    // A Rust host and a Rust plugin: gRPC with the native lane beside it.
+    assert_eq!(client.protocol(), Some(Protocol::RustNative));
     let reattach = client.reattach_config().unwrap();
     assert_eq!(reattach.addr.network, Network::Unix);
     let socket = reattach.addr.address.clone();

@@ -11,6 +11,7 @@ mod interop;
 mod lifecycle;
 mod load;
 mod multiplex;
+mod native;
 mod netrpc;
 mod orphans;
 mod plugin_side;

@@ -1,0 +1,129 @@
+//! Telling a native connection from a gRPC one by its first bytes, and giving the gRPC server
+//! back the bytes read to tell.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf as _, Bytes};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
+
+use super::frame::PREFACE;
+use crate::transport::io::BoxedIo;
+
+/// What a connection turned out to be.
+pub(crate) enum Sniffed {
+    /// The native preface, consumed.
+    Native(BoxedIo),
+    /// Anything else (HTTP/2), with its first bytes put back.
+    Other(BoxedIo),
+}
+
+/// Reads up to the preface's length from `io` and says which protocol it speaks; `None` when
+/// the peer closes or fails first.
+pub(crate) async fn sniff(mut io: BoxedIo) -> Option<Sniffed> {
+    let mut head = [0u8; PREFACE.len()];
+    let mut filled = 0;
+    while filled < head.len() {
+        match io.read(&mut head[filled..]).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => filled += n,
+        }
+        // An HTTP/2 preface differs at its first byte: no need to wait for more.
+        if head[..filled] != PREFACE[..filled] {
+            break;
+        }
+    }
+    if &head[..filled] == PREFACE {
+        return Some(Sniffed::Native(io));
+    }
+    Some(Sniffed::Other(BoxedIo::new(Prefixed {
+        prefix: Bytes::copy_from_slice(&head[..filled]),
+        io,
+    })))
+}
+
+/// `io` with `prefix` read again first.
+struct Prefixed {
+    prefix: Bytes,
+    io: BoxedIo,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.has_remaining() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_preface_is_consumed_and_anything_else_is_replayed() {
+        let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
+        a.write_all(b"RSNATV01rest").await.unwrap();
+        let Some(Sniffed::Native(mut io)) = sniff(BoxedIo::new(b)).await else {
+            panic!("not recognised as native");
+        };
+        let mut rest = [0; 4];
+        io.read_exact(&mut rest).await.unwrap();
+        assert_eq!(&rest, b"rest");
+
+        let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
+        a.write_all(b"PRI * HTTP/2.0").await.unwrap();
+        drop(a);
+        let Some(Sniffed::Other(mut io)) = sniff(BoxedIo::new(b)).await else {
+            panic!("HTTP/2 taken for native");
+        };
+        let mut all = Vec::new();
+        io.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"PRI * HTTP/2.0");
+
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        drop(a);
+        assert!(sniff(BoxedIo::new(b)).await.is_none());
+    }
+}
