@@ -254,7 +254,9 @@ use crate::model::Interface;
 ///
 /// - it takes one argument at most, gob's `A` (none: a nil `interface{}` is sent, and whatever
 ///   arrives is skipped, as go-plugin's examples send `new(interface{})`);
-/// - `T` of its `Result<T, E>` is the reply `R`;
+/// - `T` of its `Result<T, E>` is the reply `R`; `()` answers a nil `interface{}`, go-plugin's
+///   convention for no reply (`var resp interface{}`); for a Go caller that reads into `struct{}`,
+///   return a field-less struct (`#[derive(Serialize, Deserialize)] struct Empty {}`) instead;
 /// - the error crosses as its text: `E: Display` on the plugin's side; on the host a failed
 ///   call is `E::from(CallError::NetRpc(e))`, with the plugin's text in `NetRpcError::Remote`;
 /// - no streams and no callbacks (pass a `MuxBroker` id instead); no fingerprint check.

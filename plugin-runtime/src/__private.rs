@@ -1197,7 +1197,10 @@ pub fn bad_request(e: CodecError) -> Status {
 }
 
 mod fuzz;
-pub use fuzz::{FuzzBroker, FuzzStdio, fuzz_broker_conn_info, fuzz_stderr, fuzz_stdio_frames};
+pub use fuzz::{
+    FuzzBroker, FuzzNative, FuzzStdio, fuzz_broker_conn_info, fuzz_native_frames, fuzz_stderr,
+    fuzz_stdio_frames,
+};
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,12 @@ fn errors_cross_both_protocols_as_text() {
         assert_eq!(out.status.code(), Some(1), "{proto}");
         let err = text(&out.stderr);
         assert!(err.contains("open kv_absent"), "{proto}: {err}");
+        // The plugin's own text, with no gRPC code (net/rpc has none).
+        assert!(
+            err.starts_with("negotiated: get \"absent\": "),
+            "{proto}: {err}"
+        );
+        assert!(!err.contains("code:"), "{proto}: {err}");
     }
 }
 

@@ -195,6 +195,53 @@ pub fn fuzz_broker_conn_info(mut data: &[u8], multiplexed: bool) -> FuzzBroker {
     })
 }
 
+/// What the reader of a native connection made of a peer's bytes.
+#[derive(Debug, Default)]
+pub struct FuzzNative {
+    /// Frames read whole.
+    pub frames: usize,
+    /// Frames over the limit, skipped.
+    pub skipped: usize,
+    /// The bytes of the frames read whole (bodies), which never exceed the input.
+    pub body_bytes: usize,
+    /// Whether the stream ended with a read error (a malformed frame).
+    pub refused: bool,
+}
+
+/// A native connection's bytes (after the preface) as either side reads them: frames of at
+/// most `max` bytes of message, arriving in reads of at most `piece` bytes; each call's body
+/// split into path and request, each error body read as a status, as the server and client do.
+pub fn fuzz_native_frames(data: &[u8], max: usize, piece: usize) -> FuzzNative {
+    use crate::native::frame::{CALL, ERROR, FrameCodec, Incoming, parse_call, parse_error};
+    use tokio_util::codec::Decoder as _;
+    let mut codec = FrameCodec::new(max);
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = FuzzNative::default();
+    for chunk in data.chunks(piece.max(1)) {
+        buf.extend_from_slice(chunk);
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(Incoming::Frame(frame))) => {
+                    seen.frames += 1;
+                    seen.body_bytes += frame.body.len();
+                    match frame.kind {
+                        CALL => drop(parse_call(frame.body)),
+                        ERROR => drop(parse_error(frame.body)),
+                        _ => {}
+                    }
+                }
+                Ok(Some(Incoming::TooLarge { .. })) => seen.skipped += 1,
+                Ok(None) => break,
+                Err(_) => {
+                    seen.refused = true;
+                    return seen;
+                }
+            }
+        }
+    }
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +330,34 @@ mod tests {
             "{e}"
         );
         assert!(seen.closed_refused);
+    }
+
+    #[test]
+    fn native_frames_are_read_in_any_pieces_skipped_over_the_limit_and_refused_when_malformed() {
+        fn frame(kind: u8, id: u32, body: &[u8]) -> Vec<u8> {
+            let mut f = ((5 + body.len()) as u32).to_le_bytes().to_vec();
+            f.push(kind);
+            f.extend(id.to_le_bytes());
+            f.extend(body);
+            f
+        }
+        let mut call = 4u16.to_le_bytes().to_vec();
+        call.extend(b"/a/b");
+        call.extend(b"request");
+        let mut wire = frame(1, 1, &call);
+        wire.extend(frame(3, 2, &[5, 0, 0, 0, b'x']));
+        wire.extend(frame(2, 3, &[0; 300]));
+        for piece in [1, 7, 4096] {
+            let seen = fuzz_native_frames(&wire, 1 << 10, piece);
+            assert_eq!((seen.frames, seen.skipped, seen.refused), (3, 0, false));
+        }
+        // A frame over the limit (plus a call path's room) is skipped, the next one read.
+        let mut big = frame(2, 4, &vec![0; (1 << 10) + 70_000]);
+        big.extend(frame(4, 5, &[]));
+        let seen = fuzz_native_frames(&big, 1 << 10, 4096);
+        assert_eq!((seen.frames, seen.skipped, seen.refused), (1, 1, false));
+        // A length shorter than the frame's own header ends the connection.
+        let seen = fuzz_native_frames(&[1, 0, 0, 0, 9, 9, 9, 9, 9], 1 << 10, 3);
+        assert!(seen.refused);
     }
 }

@@ -8,7 +8,7 @@
 //! health) and sends unary calls over one native connection, many at once.
 
 mod client;
-mod frame;
+pub(crate) mod frame;
 mod server;
 mod sniff;
 mod writer;

@@ -12,11 +12,13 @@ pub(crate) fn services(
 ) -> RpcServer {
     let mut server = RpcServer::new();
     server
-        .method("Control.Ping", |_: bool| async { Ok::<(), String>(()) })
+        .method("Control.Ping", |_: bool| async {
+            Ok::<_, String>(Empty {})
+        })
         .method("Control.Quit", move |_: bool| {
             tracing::debug!("quit requested by the host");
             quit();
-            async { Ok::<(), String>(()) }
+            async { Ok::<_, String>(Empty {}) }
         })
         .method("Dispenser.Dispense", move |name: String| {
             let result = dispense(&plugins, &broker, &name);
@@ -59,3 +61,8 @@ pub(crate) async fn dispense_id(control: &RpcClient, name: &str) -> Result<u32, 
         .call::<String, u32>("Dispenser.Dispense", &name.to_string())
         .await
 }
+
+/// Go's `struct{}`, the control services' reply (`Ping(bool, *struct{})`): a `()` reply would
+/// go as a nil `interface{}`, which go-plugin's host cannot read into a `struct{}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Empty {}

@@ -28,8 +28,13 @@ pub(crate) trait ReplyBody: Send {
     fn encode_to(&self, encoder: &mut Encoder<Vec<u8>>) -> Result<(), GobError>;
 }
 
-impl<T: Serialize + DeserializeOwned + Send> ReplyBody for T {
+impl<T: Serialize + DeserializeOwned + Send + 'static> ReplyBody for T {
     fn encode_to(&self, encoder: &mut Encoder<Vec<u8>>) -> Result<(), GobError> {
+        // No reply (`()`) goes as a nil `interface{}`, go-plugin's convention (`var resp
+        // interface{}`): a gob `struct{}` would break such a caller's connection.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>() {
+            return encoder.encode(&plugin_core::gob::GobValue::Nil);
+        }
         encoder.encode(self)
     }
 }

@@ -48,8 +48,12 @@ pub(super) async fn serve_until_shutdown(
     if let Some(capture) = &capture {
         capture.finish();
     }
-    // Connections (and the stdio copies) are dropped with the set, after the grace period.
-    tokio::time::sleep(SHUTDOWN_GRACE).await;
+    // Calls in flight get the grace period to finish; a host that closes its session after
+    // Quit (go-plugin's and ours do) ends the wait at once. The rest are dropped with the set.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
     tracing::debug!("plugin net/rpc server stopped");
 }
 

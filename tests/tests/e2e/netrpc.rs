@@ -140,10 +140,22 @@ async fn netrpc_is_refused_unless_the_host_allows_it() {
     )
     .unwrap();
     match client.start().await {
-        Err(Error::Handshake {
-            reason: HandshakeError::ProtocolNotAllowed { protocol, .. },
-            ..
-        }) => assert_eq!(protocol, Protocol::NetRpc),
+        Err(
+            e @ Error::Handshake {
+                reason: HandshakeError::ProtocolNotAllowed { protocol, .. },
+                ..
+            },
+        ) => {
+            assert_eq!(protocol, Protocol::NetRpc);
+            // The message names the fix.
+            let text = format!(
+                "{e}: {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            );
+            assert!(text.contains("allowed_protocols"), "{text}");
+        }
         other => panic!("expected a refusal of net/rpc, got {other:?}"),
     }
     assert!(client.exited() || client.pid().is_none_or(|p| !pid_alive(p)));

@@ -32,7 +32,12 @@ async fn call(client: &Client, args: &[String]) -> Result<(), Box<dyn Error>> {
     let kv = client.dispense::<dyn Kv>("kv").await?;
     match args {
         [cmd, key] if cmd == "get" => {
-            let value = kv.get(GetRequest { key: key.clone() }).await?.value;
+            let value = kv
+                .get(GetRequest { key: key.clone() })
+                .await
+                // The plugin's message: net/rpc errors are text, with no gRPC code to show.
+                .map_err(|s| format!("get {key:?}: {}", s.message()))?
+                .value;
             let mut out = std::io::stdout();
             out.write_all(&value)?;
             out.write_all(b"\n")?;
@@ -42,7 +47,9 @@ async fn call(client: &Client, args: &[String]) -> Result<(), Box<dyn Error>> {
                 key: key.clone(),
                 value: value.clone().into_bytes(),
             };
-            kv.put(request).await?;
+            kv.put(request)
+                .await
+                .map_err(|s| format!("put {key:?}: {}", s.message()))?;
         }
         _ => return Err(USAGE.into()),
     }

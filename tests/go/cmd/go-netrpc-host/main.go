@@ -125,7 +125,8 @@ func main() {
 	reply = ""
 	err = g.client.Call("Plugin.CallHost", id, &reply)
 	check(&failed, "callhost", reply, err, "go host echo: from rust")
-	var printed struct{}
+	// No reply: go-plugin's convention, a nil interface{} (what a Rust `()` reply sends).
+	var printed interface{}
 	err = g.client.Call("Plugin.Print", "to the host", &printed)
 	check(&failed, "print", "done", err, "done")
 	waitFor(&stdout, "to the host")
