@@ -51,7 +51,7 @@ done
 
 logs="$root/fuzz/target/logs"
 mkdir -p "$logs"
-declare -a rows
+rows=()
 failed=0
 for target in "${targets[@]}"; do
     [[ "$seconds" == 0 ]] && break
@@ -96,5 +96,5 @@ fi
 
 echo
 printf '%-16s %8s %14s %8s %9s\n' target seconds executions corpus findings
-[[ ${#rows[@]} -gt 0 ]] && printf '%s\n' "${rows[@]}"
+if [[ ${#rows[@]} -gt 0 ]]; then printf '%s\n' "${rows[@]}"; fi
 exit "$failed"
