@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::transport::listener;
 
 /// A fresh `plugin-dir*` directory under `base`: 0700, or 0770 owned by `group`.
 pub(super) fn private_dir(base: &Path, group: Option<&str>, name: &str) -> Result<PathBuf, Error> {
@@ -52,11 +53,8 @@ pub(super) fn private_dir(base: &Path, group: Option<&str>, name: &str) -> Resul
 
 /// Removes a dead plugin's socket file if it is still there (a killed plugin cannot).
 pub(super) fn remove_socket(socket: Option<&Path>) {
-    use std::os::unix::fs::FileTypeExt;
-    if let Some(path) = socket
-        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
-    {
-        let _ = std::fs::remove_file(path);
+    if let Some(path) = socket {
+        listener::remove_socket(path);
     }
 }
 
@@ -73,14 +71,5 @@ pub(super) fn remove_peer_sockets(main: Option<&Path>, announced: Vec<PathBuf>) 
     let Some(home) = main.and_then(Path::parent) else {
         return;
     };
-    for socket in announced {
-        let ours = socket.parent() == Some(home)
-            && socket
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("plugin"));
-        if ours {
-            remove_socket(Some(&socket));
-        }
-    }
+    listener::remove_sockets_in(home, announced);
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use plugin_core::env;
 
+use crate::transport::listener::remove_sockets_in;
+
 /// After the host's death: removes the sockets the host announced to our broker and our own
 /// socket, if they lie beside it and are named as ours and go-plugin's are (`plugin...`), then
 /// the socket directory if the host made it for us (`PLUGIN_UNIX_SOCKET_DIR` named
@@ -16,16 +18,7 @@ pub(super) fn after_host(own_socket: Option<&Path>, host_sockets: Vec<PathBuf>) 
     let Some(home) = own.parent() else {
         return;
     };
-    for socket in host_sockets.iter().map(PathBuf::as_path).chain([own]) {
-        let ours = socket.parent() == Some(home)
-            && socket
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("plugin"));
-        if ours {
-            remove_socket(socket);
-        }
-    }
+    remove_sockets_in(home, host_sockets.iter().map(PathBuf::as_path).chain([own]));
     let made_for_us = std::env::var_os(env::UNIX_SOCKET_DIR)
         .is_some_and(|dir| Path::new(&dir) == home)
         && home
@@ -42,13 +35,5 @@ pub(super) fn after_host(own_socket: Option<&Path>, host_sockets: Vec<PathBuf>) 
                 tracing::debug!(dir = %home.display(), error = %e, "left the dead host's socket directory")
             }
         }
-    }
-}
-
-/// Removes `path` if it is a unix socket (never a file or directory someone put there).
-fn remove_socket(path: &Path) {
-    use std::os::unix::fs::FileTypeExt;
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-        let _ = std::fs::remove_file(path);
     }
 }

@@ -14,7 +14,7 @@ use crate::proto::stdio_data::Channel;
 use crate::tls::ServerTls;
 use crate::transport::io::BoxedIo;
 use crate::transport::listener::Listener;
-use crate::transport::serve::accept;
+use crate::transport::serve::{accept, secured};
 
 /// Serves until the host calls `Control.Quit` (or another shutdown), then lets calls in
 /// flight finish for a moment.
@@ -65,15 +65,8 @@ async fn serve_connection(
     capture: Option<Arc<StdioCapture>>,
     shutdown: watch::Sender<bool>,
 ) {
-    let io = match tls {
-        None => io,
-        Some(tls) => match tls.accept(io).await {
-            Ok(stream) => BoxedIo::new(stream),
-            Err(e) => {
-                tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
-                return;
-            }
-        },
+    let Some(io) = secured(io, tls.as_ref()).await else {
+        return;
     };
     let Some(session) = session::accept_plugin(io).await else {
         tracing::debug!("the host closed the connection before opening its streams");

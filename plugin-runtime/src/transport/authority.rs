@@ -21,7 +21,9 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf as _, BytesMut};
 use loona_hpack::Decoder;
 use loona_hpack::decoder::DecoderError;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use super::io::forward_writes;
 
 /// The largest header block (encoded, across CONTINUATION frames) and header list (decoded,
 /// counted as HPACK counts: name + value + 32 a field) taken from a host. h2 itself refuses
@@ -549,35 +551,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for AnyAuthority<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for AnyAuthority<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+forward_writes!(AnyAuthority<T>, io, T);
 
 impl<T> tonic::transport::server::Connected for AnyAuthority<T> {
     type ConnectInfo = ();

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use plugin_core::{Network, env};
 use tempfile::TempPath;
@@ -254,5 +254,29 @@ fn port_var(name: &str) -> Result<u16, ListenError> {
             let source = io::Error::new(io::ErrorKind::InvalidInput, e);
             listen_failed(format!("couldn't get value from {name}: {v:?}"), source)
         }),
+    }
+}
+
+/// Removes `path` if it is a unix socket (never a file or directory someone put there).
+pub(crate) fn remove_socket(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Removes those of `sockets` that lie in `home` and are named as ours and go-plugin's are
+/// (`plugin...`): names a peer announced can make this side delete nothing else.
+pub(crate) fn remove_sockets_in<P: AsRef<Path>>(home: &Path, sockets: impl IntoIterator<Item = P>) {
+    for socket in sockets {
+        let socket = socket.as_ref();
+        let ours = socket.parent() == Some(home)
+            && socket
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("plugin"));
+        if ours {
+            remove_socket(socket);
+        }
     }
 }

@@ -11,7 +11,7 @@ use tonic::service::Routes;
 
 use super::authority::AnyAuthority;
 use super::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
-use super::io::BoxedIo;
+use super::io::{BoxedIo, forward_writes};
 use super::listener::Listener;
 use crate::tls::ServerTls;
 
@@ -128,13 +128,13 @@ async fn accept_first(listener: &Listener, tls: Option<&ServerTls>) -> BoxedIo {
         tokio::select! {
             io = accept(listener) => {
                 let tls = tls.clone();
-                handshakes.spawn(async move { tls.accept(io).await });
+                handshakes.spawn(async move { secured(io, Some(&tls)).await });
             }
-            Some(done) = handshakes.join_next(), if !handshakes.is_empty() => match done {
-                Ok(Ok(stream)) => return BoxedIo::new(stream),
-                Ok(Err(e)) => tracing::warn!(error = %e, "refused a connection: TLS handshake failed"),
-                Err(_) => {}
-            },
+            Some(done) = handshakes.join_next(), if !handshakes.is_empty() => {
+                if let Ok(Some(io)) = done {
+                    return io;
+                }
+            }
         }
     }
 }
@@ -163,41 +163,7 @@ impl tokio::io::AsyncRead for Watched {
     }
 }
 
-impl tokio::io::AsyncWrite for Watched {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+forward_writes!(Watched, io);
 
 async fn accept_loop(
     listener: Listener,
@@ -217,13 +183,8 @@ async fn accept_loop(
                 let tls = tls.clone();
                 let conns = conns.clone();
                 tokio::spawn(async move {
-                    match tls.accept(io).await {
-                        Ok(stream) => {
-                            let _ = conns.send(Ok(BoxedIo::new(stream))).await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
-                        }
+                    if let Some(io) = secured(io, Some(&tls)).await {
+                        let _ = conns.send(Ok(io)).await;
                     }
                 });
             }
@@ -245,20 +206,38 @@ async fn accept_both(
         while connections.try_join_next().is_some() {}
         let (tls, conns, sorter) = (tls.clone(), conns.clone(), sorter.clone());
         connections.spawn(async move {
-            let io = match tls {
-                None => io,
-                Some(tls) => match tls.accept(io).await {
-                    Ok(stream) => BoxedIo::new(stream),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
-                        return;
-                    }
-                },
+            let Some(io) = secured(io, tls.as_ref()).await else {
+                return;
             };
             if let Some(io) = sorter(io).await {
                 let _ = conns.send(Ok(io)).await;
             }
         });
+    }
+}
+
+/// How long a connection may take over its TLS handshake (grpc-go's `ConnectionTimeout`): a
+/// stranger that starts one and stalls does not keep its descriptor for ever.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `io` after its TLS handshake when `tls` is set (as it is, without); `None`, logged, when the
+/// handshake fails or stalls past [`TLS_HANDSHAKE_TIMEOUT`].
+pub(crate) async fn secured(io: BoxedIo, tls: Option<&ServerTls>) -> Option<BoxedIo> {
+    let Some(tls) = tls else {
+        return Some(io);
+    };
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(io)).await {
+        Ok(Ok(stream)) => Some(BoxedIo::new(stream)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                "refused a connection: no TLS handshake within {TLS_HANDSHAKE_TIMEOUT:?}"
+            );
+            None
+        }
     }
 }
 
