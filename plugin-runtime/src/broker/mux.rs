@@ -20,6 +20,8 @@ use crate::transport::mux::Mux;
 const QUEUE: usize = 4;
 /// Knocks held for ids not served yet; more are refused at once.
 const EARLY_KNOCKS: usize = 64;
+/// Answered knocks waiting for their stream, at most (the oldest goes first).
+const EXPECTED_KNOCKS: usize = 1024;
 
 /// What a knock gets.
 #[derive(Debug, PartialEq, Eq)]
@@ -154,6 +156,13 @@ impl MuxState {
 
     fn expect(&self, id: u32) {
         if let Ok(mut expected) = self.expected.lock() {
+            // Knocks older than the dial's wait are dead; and a peer that knocks without ever
+            // opening the stream must not grow the queue without bound.
+            while expected.front().is_some_and(|(_, at)| at.elapsed() >= WAIT)
+                || expected.len() >= EXPECTED_KNOCKS
+            {
+                expected.pop_front();
+            }
             expected.push_back((id, Instant::now()));
         }
     }
@@ -232,6 +241,21 @@ mod tests {
             Knocked::Refused("no listener for id 5".into()),
             "a server that took its connection (or stopped) refuses"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn knocks_without_streams_do_not_grow_the_queue_without_bound() {
+        let state = MuxState::default();
+        let (_listener, _) = state.listen(7);
+        for _ in 0..10 * EXPECTED_KNOCKS {
+            assert_eq!(state.knocked(7), Knocked::Expected);
+        }
+        let queued = || state.expected.lock().map(|e| e.len()).unwrap_or(usize::MAX);
+        assert_eq!(queued(), EXPECTED_KNOCKS);
+        // Past the dial's wait they are all dead, and go with the next knock.
+        tokio::time::sleep(WAIT).await;
+        assert_eq!(state.knocked(7), Knocked::Expected);
+        assert_eq!(queued(), 1);
     }
 
     #[tokio::test(start_paused = true)]
