@@ -1,5 +1,6 @@
 //! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size, p50
-//! callback round trip, stream throughput each way, and start-up, every implementation side by
+//! callback round trip, calls per second with the most concurrent callers, stream throughput
+//! each way, and start-up, every implementation side by
 //! side, AutoMTLS off (light bar) and on (dark bar), the floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
 //! same on every machine, with or without system fonts.
 
@@ -12,7 +13,7 @@ use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::results::{Direction, Encoding, LatencyRow, Pair, Results, RowStatus, Side};
-use crate::units::{duration, mib_per_s, size_label};
+use crate::units::{duration, mib_per_s, rate, size_label};
 
 const FONT: &str = "sans-serif";
 
@@ -24,6 +25,9 @@ const FLOOR: RGBColor = RGBColor(150, 150, 150);
 
 /// The (AutoMTLS off, on) colours of `pair`.
 fn colours(pair: Pair) -> (RGBColor, RGBColor) {
+    if pair.native() {
+        return (RGBColor(240, 150, 170), RGBColor(170, 20, 70));
+    }
     match (pair.host, pair.plugin, pair.interface) {
         (Side::Rust, Side::Rust, Encoding::Protobuf) => {
             (RGBColor(244, 180, 140), RGBColor(192, 70, 27))
@@ -229,6 +233,37 @@ fn stream_panel(results: &Results, direction: Direction) -> Panel {
     }
 }
 
+fn format_rate(per_sec: u64) -> String {
+    rate(per_sec as f64)
+}
+
+/// Calls per second with `concurrency` callers, every pair (no floor: it is one caller's).
+fn throughput_panel(results: &Results, concurrency: usize) -> Panel {
+    let rows = pair_rows(
+        results
+            .throughput
+            .iter()
+            .filter(|r| r.concurrency == concurrency)
+            .map(|r| r.pair),
+        |pair, automtls| {
+            results
+                .throughput
+                .iter()
+                .find(|r| r.pair == pair && r.automtls == automtls && r.concurrency == concurrency)
+                .map(|r| (&r.status, r.calls_per_sec.map(|v| v.round() as u64)))
+        },
+    );
+    let size = results.throughput.first().map_or(0, |r| r.size);
+    Panel {
+        title: format!(
+            "throughput, {concurrency} concurrent callers, Get of {} (longer is better)",
+            size_label(size)
+        ),
+        rows,
+        format: format_rate,
+    }
+}
+
 fn startup_panel(results: &Results) -> Panel {
     let mut rows: Vec<Row> = results
         .floor
@@ -272,6 +307,9 @@ fn panels(results: &Results) -> Vec<Panel> {
         .collect();
     if let Some(first) = results.callback.first() {
         panels.push(callback_panel(results, first.size));
+    }
+    if let Some(most) = results.throughput.iter().map(|r| r.concurrency).max() {
+        panels.push(throughput_panel(results, most));
     }
     if !results.stream.is_empty() {
         panels.extend(Direction::ALL.map(|d| stream_panel(results, d)));
@@ -459,8 +497,8 @@ mod tests {
         let panels = panels(&results);
         assert_eq!(
             panels.len(),
-            7,
-            "three sizes, callbacks, a stream each way and start-up"
+            8,
+            "three sizes, callbacks, throughput, a stream each way and start-up"
         );
         assert_eq!(panels[0].rows[1].bars[0].value, Err("failed".to_string()));
     }
@@ -478,12 +516,20 @@ mod tests {
             .cloned()
             .collect();
         let panels = panels(&results);
-        assert_eq!(panels.len(), 5, "three sizes, callbacks and start-up");
+        assert_eq!(
+            panels.len(),
+            6,
+            "three sizes, callbacks, throughput and start-up"
+        );
         let callback = &panels[3];
         assert!(callback.title.contains("callback"), "{}", callback.title);
         let floor = results.floor_p50(64).expect("a floor at 64 B");
         assert_eq!(callback.rows[0].bars[0].value, Ok(2 * floor));
-        assert_eq!(callback.rows.len(), 1 + 4, "the floor and four pairs");
+        assert_eq!(
+            callback.rows.len(),
+            1 + 5,
+            "the floor and five pairs (gRPC and native Rust → Rust)"
+        );
     }
 
     #[test]
@@ -516,8 +562,12 @@ mod tests {
             }
         }
         let panels = panels(&results);
-        assert_eq!(panels.len(), 6, "three sizes, two streams and start-up");
-        let upload = &panels[4];
+        assert_eq!(
+            panels.len(),
+            7,
+            "three sizes, throughput, two streams and start-up"
+        );
+        let upload = &panels[5];
         assert!(
             upload.title.contains("client streaming"),
             "{}",

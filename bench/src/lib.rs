@@ -6,8 +6,8 @@
 //! - the floor ([`floor`]): a unix-socket round trip between two processes, and the spawn of
 //!   `/bin/true`;
 //! - per-call round trips (p50, p99) of 64 B, 64 KiB and 1 MiB `Get`s: Rust host with Rust
-//!   plugin, go-plugin's Go host with Go plugin, and both crossings ([`rust`], [`go`]), with
-//!   AutoMTLS off and on;
+//!   plugin (over gRPC, and over this SDK's native transport), go-plugin's Go host with Go
+//!   plugin, and both crossings ([`rust`], [`go`]), with AutoMTLS off and on;
 //! - callback round trips (host → plugin → host → plugin → host, 64 B): the plugin calls back a
 //!   `bench.Callback` the host serves through the gRPC broker, dialled once beforehand; Rust and
 //!   go-plugin hosts and plugins in all four pairings ([`interface::Caller`]);

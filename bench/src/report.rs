@@ -94,10 +94,11 @@ fn targets(md: &mut String, r: &Results) {
     let _ = writeln!(md, "|---|---|---|---|");
     for t in &r.targets {
         let measured = t.ratio.map(ratio).unwrap_or_else(|| "not measured".into());
+        let bound = if t.at_least { "≥" } else { "≤" };
         let (goal, verdict) = match (t.target, t.met) {
-            (Some(goal), Some(true)) => (format!("≤ {}", ratio(goal)), "met"),
-            (Some(goal), Some(false)) => (format!("≤ {}", ratio(goal)), "**not met**"),
-            (Some(goal), None) => (format!("≤ {}", ratio(goal)), "not measured"),
+            (Some(goal), Some(true)) => (format!("{bound} {}", ratio(goal)), "met"),
+            (Some(goal), Some(false)) => (format!("{bound} {}", ratio(goal)), "**not met**"),
+            (Some(goal), None) => (format!("{bound} {}", ratio(goal)), "not measured"),
             (None, _) => ("–".into(), "informational"),
         };
         let _ = writeln!(md, "| {} | {measured} | {goal} | {verdict} |", t.name);
@@ -162,18 +163,31 @@ fn latency(md: &mut String, r: &Results) {
             }
             md.push('\n');
         }
-        let ours = Pair::rust(crate::results::Encoding::Protobuf);
-        for (label, theirs) in [("Go → Go", None), ("floor", Some(()))] {
+        let grpc = Pair::rust(crate::results::Encoding::Protobuf);
+        let comparisons = [
+            (grpc, Some(Pair::GO)),
+            (grpc, None),
+            (Pair::RUST_NATIVE, Some(Pair::GO)),
+            (Pair::RUST_NATIVE, Some(grpc)),
+            (Pair::RUST_NATIVE, None),
+        ];
+        for (ours, theirs) in comparisons {
+            let theirs_label = match theirs {
+                None => "floor".into(),
+                Some(p) if p == grpc => "Rust → Rust gRPC".into(),
+                Some(p) => p.label(),
+            };
             let _ = write!(
                 md,
-                "| *p50 ratio Rust → Rust / {label}* | {} |",
+                "| *p50 ratio {} / {theirs_label}* | {} |",
+                ours.label(),
                 on_off(automtls)
             );
             for &s in &sizes {
                 let a = r.latency_p50(ours, automtls, s).map(|v| v as f64);
                 let b = match theirs {
-                    None => r.latency_p50(Pair::GO, automtls, s),
-                    Some(()) => r.floor_p50(s),
+                    Some(p) => r.latency_p50(p, automtls, s),
+                    None => r.floor_p50(s),
                 }
                 .map(|v| v as f64);
                 let _ = write!(md, " {} |", ratio_cell(a, b));
@@ -291,20 +305,26 @@ fn throughput(md: &mut String, r: &Results) {
             }
             md.push('\n');
         }
-        let _ = write!(
-            md,
-            "| *ratio Rust → Rust / Go → Go* | {} |",
-            on_off(automtls)
-        );
-        for &c in &conc {
-            let ours = r.calls_per_sec(Pair::rust(crate::results::Encoding::Protobuf), automtls, c);
+        for ours in [
+            Pair::rust(crate::results::Encoding::Protobuf),
+            Pair::RUST_NATIVE,
+        ] {
             let _ = write!(
                 md,
-                " {} |",
-                ratio_cell(ours, r.calls_per_sec(Pair::GO, automtls, c))
+                "| *ratio {} / Go → Go* | {} |",
+                ours.label(),
+                on_off(automtls)
             );
+            for &c in &conc {
+                let a = r.calls_per_sec(ours, automtls, c);
+                let _ = write!(
+                    md,
+                    " {} |",
+                    ratio_cell(a, r.calls_per_sec(Pair::GO, automtls, c))
+                );
+            }
+            md.push('\n');
         }
-        md.push('\n');
     }
     md.push('\n');
 }
@@ -425,16 +445,21 @@ fn startup(md: &mut String, r: &Results) {
                 on_off(automtls)
             );
         }
-        let ours = Pair::rust(crate::results::Encoding::Protobuf);
-        let _ = writeln!(
-            md,
-            "| *ratio Rust → Rust / Go → Go* | {} | {} | | |",
-            on_off(automtls),
-            ratio_cell(
-                r.startup_p50(ours, automtls).map(|v| v as f64),
-                r.startup_p50(Pair::GO, automtls).map(|v| v as f64)
-            )
-        );
+        for ours in [
+            Pair::rust(crate::results::Encoding::Protobuf),
+            Pair::RUST_NATIVE,
+        ] {
+            let _ = writeln!(
+                md,
+                "| *ratio {} / Go → Go* | {} | {} | | |",
+                ours.label(),
+                on_off(automtls),
+                ratio_cell(
+                    r.startup_p50(ours, automtls).map(|v| v as f64),
+                    r.startup_p50(Pair::GO, automtls).map(|v| v as f64)
+                )
+            );
+        }
     }
     md.push('\n');
 }
@@ -453,9 +478,10 @@ fn memory(md: &mut String, r: &Results) {
     let _ = writeln!(md, "| plugin | VmRSS | VmHWM (peak) |");
     let _ = writeln!(md, "|---|---|---|");
     for row in &r.memory {
-        let name = match row.pair.plugin {
-            Side::Rust => "Rust (`bench-plugin`)",
-            Side::Go => "Go (`go-kv-plugin`, go-plugin)",
+        let name = match (row.pair.plugin, row.pair.native()) {
+            (Side::Rust, false) => "Rust (`bench-plugin`)",
+            (Side::Rust, true) => "Rust (`bench-plugin`), native transport",
+            (Side::Go, _) => "Go (`go-kv-plugin`, go-plugin)",
         };
         let _ = writeln!(
             md,

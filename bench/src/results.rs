@@ -100,6 +100,24 @@ pub enum Encoding {
     Serde,
 }
 
+/// What carries a row's unary calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// gRPC over HTTP/2 (every pairing; the only one with a Go side).
+    #[default]
+    Grpc,
+    /// This SDK's native transport (`rustnative`): Rust host and Rust plugin only.
+    Native,
+}
+
+impl Transport {
+    /// Whether this is gRPC (left out of `results.json`, which predates the field).
+    pub fn is_grpc(&self) -> bool {
+        *self == Transport::Grpc
+    }
+}
+
 /// Who talks to whom, through what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pair {
@@ -109,6 +127,9 @@ pub struct Pair {
     pub plugin: Side,
     /// The interface.
     pub interface: Encoding,
+    /// What carries the unary calls (absent in `results.json`: gRPC).
+    #[serde(default, skip_serializing_if = "Transport::is_grpc")]
+    pub transport: Transport,
 }
 
 impl Pair {
@@ -118,6 +139,7 @@ impl Pair {
             host: Side::Rust,
             plugin: Side::Rust,
             interface,
+            transport: Transport::Grpc,
         }
     }
 
@@ -127,19 +149,35 @@ impl Pair {
             host,
             plugin,
             interface: Encoding::Protobuf,
+            transport: Transport::Grpc,
         }
     }
 
     /// Go host, Go plugin: go-plugin itself.
     pub const GO: Pair = Pair::protobuf(Side::Go, Side::Go);
 
-    /// `Rust → Go`, plus ` (serde)` for serde interfaces.
+    /// Rust host, Rust plugin, `proto.KV` on the native transport.
+    pub const RUST_NATIVE: Pair = Pair {
+        transport: Transport::Native,
+        ..Pair::rust(Encoding::Protobuf)
+    };
+
+    /// `Rust → Go`, plus ` (serde)` for serde interfaces and ` native` on the native transport.
     pub fn label(&self) -> String {
         let base = format!("{} → {}", self.host.name(), self.plugin.name());
-        match self.interface {
+        let base = match self.interface {
             Encoding::Protobuf => base,
             Encoding::Serde => format!("{base} (serde)"),
+        };
+        match self.transport {
+            Transport::Grpc => base,
+            Transport::Native => format!("{base} native"),
         }
+    }
+
+    /// Whether the unary calls go on the native transport.
+    pub fn native(&self) -> bool {
+        self.transport == Transport::Native
     }
 
     /// Whether the Go toolchain is needed.
@@ -361,8 +399,12 @@ pub struct Target {
     pub name: String,
     /// The measured ratio, when both sides were measured.
     pub ratio: Option<f64>,
-    /// The largest ratio that meets the target (`None`: informational).
+    /// The largest ratio that meets the target (the smallest, when `at_least`; `None`:
+    /// informational).
     pub target: Option<f64>,
+    /// Whether the target is a lower bound (higher is better, e.g. throughput).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_least: bool,
     /// Whether the target is met (`None`: informational or not measured).
     pub met: Option<bool>,
 }
@@ -503,7 +545,7 @@ impl Results {
     pub fn resident(&self, plugin: Side) -> Option<Resident> {
         self.memory
             .iter()
-            .find(|r| r.pair.plugin == plugin)
+            .find(|r| r.pair.plugin == plugin && !r.pair.native())
             .and_then(|r| r.resident)
     }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use plugin_fixtures::kv::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{BrokerServer, Client, ClientConfig, PluginSet, Status};
+use plugin_runtime::{BrokerServer, Client, ClientConfig, PluginSet, Protocol, Status};
 
 use futures::StreamExt;
 
@@ -237,8 +237,32 @@ where
 {
     let client = Client::new(config(plugin, automtls)).map_err(|e| e.to_string())?;
     let result = body(client.clone()).await;
+    let checked = result.and_then(|value| transport_as_asked(plugin, &client).map(|()| value));
     client.kill().await;
-    result
+    checked
+}
+
+/// Whether a started `client` talks the transport `plugin` asked for, so that a row labelled
+/// native never measures gRPC (a Rust plugin answers `rustnative` only when asked; go-plugin
+/// never does).
+fn transport_as_asked(plugin: &PluginCommand, client: &Client) -> Result<(), String> {
+    let native = client.protocol() == Some(Protocol::RustNative);
+    if native == plugin.native {
+        return Ok(());
+    }
+    let got = client.protocol().map_or("none", Protocol::as_str);
+    Err(if plugin.native {
+        format!(
+            "asked {} for the native transport, but it answered protocol {got}: \
+             is it a plugin of this SDK, with ServeConfig::native_transport on?",
+            plugin.program.display()
+        )
+    } else {
+        format!(
+            "asked {} for gRPC, but it answered protocol {got}",
+            plugin.program.display()
+        )
+    })
 }
 
 /// A fresh plugin, `size` bytes stored, `warmup` untimed `Get`s, then `calls` `Get`s shared by
@@ -423,6 +447,7 @@ pub async fn startup(
             let dispensed = t.elapsed();
             caller.get(STARTUP_KEY, STARTUP_VALUE.as_bytes()).await?;
             let total = t.elapsed();
+            transport_as_asked(plugin, &client)?;
             Ok::<_, String>(StartupRun {
                 total_ns: total.as_nanos() as u64,
                 start_ns: started.as_nanos() as u64,

@@ -1,12 +1,16 @@
 //! The targets, as ratios of numbers measured in the same run (reported, never asserted):
 //!
 //! - Rust-to-Rust gRPC p50 at most 0.7 of go-plugin's Go-to-Go, per size and AutoMTLS setting;
+//! - Rust-to-Rust native p50 at most 1.5 of the unix-socket floor at 64 B, 2 at 64 KiB and 1 MiB;
+//! - Rust-to-Rust native throughput, 64 concurrent callers, at least 3 times go-plugin's;
 //! - start-up at most 0.5 of go-plugin's, per AutoMTLS setting;
 //! - plugin resident memory at most 0.5 of a Go plugin's;
 //! - and, informational: our p50 over the unix-socket floor at the same size, our callback
-//!   round trip's p50 over go-plugin's, and our stream throughput (MiB/s, each way; higher is
+//!   round trip's p50 over go-plugin's, native p50 over gRPC's and over go-plugin's, and our
+//!   stream throughput (MiB/s, each way; higher is
 //!   better) over go-plugin's and over the unix-socket copy floor's.
 
+use crate::plan::{LARGE, MEDIUM, SMALL};
 use crate::results::{Direction, Encoding, Pair, Results, Side, Target};
 use crate::units::size_label;
 
@@ -16,6 +20,19 @@ pub const LATENCY: f64 = 0.7;
 pub const STARTUP: f64 = 0.5;
 /// Resident memory target: Rust plugin over Go plugin.
 pub const MEMORY: f64 = 0.5;
+/// Native p50 target at `size` bytes, over the unix-socket floor at that size.
+pub fn native_floor(size: usize) -> Option<f64> {
+    match size {
+        SMALL => Some(1.5),
+        MEDIUM | LARGE => Some(2.0),
+        _ => None,
+    }
+}
+/// Native throughput target with [`NATIVE_CALLERS`] callers: at least this many times
+/// go-plugin's Go→Go.
+pub const NATIVE_THROUGHPUT: f64 = 3.0;
+/// Concurrent callers of the native throughput target.
+pub const NATIVE_CALLERS: usize = 64;
 
 fn ratio(ours: Option<f64>, theirs: Option<f64>) -> Option<f64> {
     match (ours, theirs) {
@@ -24,16 +41,86 @@ fn ratio(ours: Option<f64>, theirs: Option<f64>) -> Option<f64> {
     }
 }
 
+/// A target met when `ratio` is at most `limit`.
 fn target(name: String, ratio: Option<f64>, limit: Option<f64>) -> Target {
     Target {
         name,
         ratio,
         target: limit,
+        at_least: false,
         met: match (ratio, limit) {
             (Some(r), Some(l)) => Some(r <= l),
             _ => None,
         },
     }
+}
+
+/// A target met when `ratio` is at least `bound` (higher is better).
+fn at_least(name: String, ratio: Option<f64>, bound: f64) -> Target {
+    Target {
+        name,
+        ratio,
+        target: Some(bound),
+        at_least: true,
+        met: ratio.map(|r| r >= bound),
+    }
+}
+
+/// The native transport's targets and ratios: p50 over the floor, throughput over go-plugin's,
+/// and (informational) p50 over gRPC's and over go-plugin's.
+fn native(results: &Results, sizes: &[usize]) -> Vec<Target> {
+    let native = Pair::RUST_NATIVE;
+    let grpc = Pair::rust(Encoding::Protobuf);
+    let p50 = |pair, automtls, size| results.latency_p50(pair, automtls, size).map(|v| v as f64);
+    let mut out = Vec::new();
+    for automtls in [false, true] {
+        for &size in sizes {
+            out.push(target(
+                format!(
+                    "p50 round trip, Rust → Rust native / unix-socket floor, {}, {}",
+                    size_label(size),
+                    mtls(automtls)
+                ),
+                ratio(
+                    p50(native, automtls, size),
+                    results.floor_p50(size).map(|v| v as f64),
+                ),
+                native_floor(size),
+            ));
+        }
+    }
+    for automtls in [false, true] {
+        out.push(at_least(
+            format!(
+                "throughput, {NATIVE_CALLERS} callers, Rust → Rust native / Go → Go (go-plugin), {}",
+                mtls(automtls)
+            ),
+            ratio(
+                results.calls_per_sec(native, automtls, NATIVE_CALLERS),
+                results.calls_per_sec(Pair::GO, automtls, NATIVE_CALLERS),
+            ),
+            NATIVE_THROUGHPUT,
+        ));
+    }
+    for (theirs, label) in [
+        (grpc, "Rust → Rust gRPC"),
+        (Pair::GO, "Go → Go (go-plugin)"),
+    ] {
+        for automtls in [false, true] {
+            for &size in sizes {
+                out.push(target(
+                    format!(
+                        "p50 round trip, Rust → Rust native / {label}, {}, {}",
+                        size_label(size),
+                        mtls(automtls)
+                    ),
+                    ratio(p50(native, automtls, size), p50(theirs, automtls, size)),
+                    None,
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn mtls(on: bool) -> &'static str {
@@ -80,6 +167,7 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
         sizes,
         Some(LATENCY),
     );
+    out.extend(native(results, sizes));
     for automtls in [false, true] {
         out.push(target(
             format!(

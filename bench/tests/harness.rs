@@ -98,8 +98,24 @@ fn check_json(results: &Value) {
     assert_eq!(spawn["command"], "/bin/true");
     positive(spawn, "p50_ns");
     positive(spawn, "min_ns");
-    // 5 pairs (protobuf, serde, Go, both crossings) x 2 AutoMTLS x 3 sizes.
-    check_rows(results, "latency", &["p50_ns", "p99_ns", "size"], 30);
+    // 6 pairs (protobuf, native, serde, Go, both crossings) x 2 AutoMTLS x 3 sizes.
+    check_rows(results, "latency", &["p50_ns", "p99_ns", "size"], 36);
+    for section in ["latency", "throughput", "startup", "memory"] {
+        let native: Vec<&Value> = results[section]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["transport"] == "native")
+            .collect();
+        assert!(!native.is_empty(), "no native row in {section}");
+        for row in native {
+            assert_eq!(
+                (&row["host"], &row["plugin"]),
+                (&"rust".into(), &"rust".into())
+            );
+            assert_eq!(row["status"], "ok", "{section}: {row}");
+        }
+    }
     // 4 pairs (Rust, Go, both crossings) x 2 AutoMTLS, one size: the callback round trip.
     check_rows(results, "callback", &["p50_ns", "p99_ns", "size"], 8);
     for row in results["callback"].as_array().unwrap() {
@@ -113,8 +129,8 @@ fn check_json(results: &Value) {
             }
         }
     }
-    // 2 pairs x 2 AutoMTLS x 3 concurrencies.
-    check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 12);
+    // 3 pairs (gRPC, native, Go) x 2 AutoMTLS x 3 concurrencies.
+    check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 18);
     // 4 pairs (Rust, Go, both crossings) x 2 AutoMTLS x 2 directions: the stream throughput.
     check_rows(results, "stream", &["mib_per_s", "size", "items"], 16);
     for row in results["stream"].as_array().unwrap() {
@@ -130,8 +146,8 @@ fn check_json(results: &Value) {
             }
         }
     }
-    // 4 pairs x 2 AutoMTLS.
-    check_rows(results, "startup", &["p50_ns", "min_ns"], 8);
+    // 5 pairs (gRPC, native, Go, both crossings) x 2 AutoMTLS.
+    check_rows(results, "startup", &["p50_ns", "min_ns"], 10);
     for row in results["startup"].as_array().unwrap() {
         if row["host"] == "rust" && row["status"] == "ok" {
             for key in ["total_ns", "start_ns", "dispense_ns", "first_call_ns"] {
@@ -139,7 +155,7 @@ fn check_json(results: &Value) {
             }
         }
     }
-    check_rows(results, "memory", &["vm_rss_kb", "vm_hwm_kb", "calls"], 2);
+    check_rows(results, "memory", &["vm_rss_kb", "vm_hwm_kb", "calls"], 3);
     let targets = results["targets"].as_array().expect("targets");
     assert!(targets.len() >= 9, "{targets:?}");
     for t in targets {
@@ -151,6 +167,15 @@ fn check_json(results: &Value) {
             assert!(t["met"].is_boolean(), "{t}");
         }
     }
+    let named = |part: &str| {
+        targets
+            .iter()
+            .filter(|t| t["name"].as_str().is_some_and(|n| n.contains(part)))
+            .count()
+    };
+    // Per AutoMTLS setting: 3 sizes over the floor, one throughput.
+    assert_eq!(named("Rust → Rust native / unix-socket floor"), 6);
+    assert_eq!(named("Rust → Rust native / Go → Go"), 6 + 2);
 }
 
 /// Every table has a header, a separator and rows with as many cells as its header.
@@ -173,6 +198,7 @@ fn check_markdown(md: &str) -> usize {
     ));
     for label in [
         "Rust → Rust",
+        "Rust → Rust native",
         "Rust → Rust (serde)",
         "Go → Go (go-plugin)",
         "Rust → Go",

@@ -15,7 +15,7 @@ impl Bench {
                 let (status, resident) = match self.skip(pair) {
                     Some(why) => (why, None),
                     None => {
-                        let result = self.plugin(pair.plugin).and_then(|plugin| {
+                        let result = self.plugin(pair).and_then(|plugin| {
                             self.rt.block_on(rust::memory(
                                 &plugin,
                                 automtls,
@@ -25,7 +25,7 @@ impl Bench {
                         });
                         progress(&format!(
                             "memory: {} plugin after {} calls: {}",
-                            pair.plugin.name(),
+                            pair.label(),
                             plan.memory_calls,
                             describe(&result, |m| format!("VmRSS {} KiB", m.vm_rss_kb))
                         ));

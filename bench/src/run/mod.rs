@@ -37,6 +37,7 @@ pub struct Options {
 pub fn latency_pairs() -> Vec<Pair> {
     vec![
         Pair::rust(Encoding::Protobuf),
+        Pair::RUST_NATIVE,
         Pair::rust(Encoding::Serde),
         Pair::GO,
         Pair::protobuf(Side::Rust, Side::Go),
@@ -45,11 +46,13 @@ pub fn latency_pairs() -> Vec<Pair> {
 }
 
 /// The pairs of the throughput comparison.
-pub const THROUGHPUT_PAIRS: [Pair; 2] = [Pair::rust(Encoding::Protobuf), Pair::GO];
+pub const THROUGHPUT_PAIRS: [Pair; 3] =
+    [Pair::rust(Encoding::Protobuf), Pair::RUST_NATIVE, Pair::GO];
 
 /// The pairs of the start-up comparison.
-pub const STARTUP_PAIRS: [Pair; 4] = [
+pub const STARTUP_PAIRS: [Pair; 5] = [
     Pair::rust(Encoding::Protobuf),
+    Pair::RUST_NATIVE,
     Pair::GO,
     Pair::protobuf(Side::Rust, Side::Go),
     Pair::protobuf(Side::Go, Side::Rust),
@@ -67,8 +70,9 @@ pub const CALLBACK_PAIRS: [Pair; 4] = [
 pub const STREAM_PAIRS: [Pair; 4] = CALLBACK_PAIRS;
 
 /// The plugins of the memory comparison, both behind the Rust host.
-pub const MEMORY_PAIRS: [Pair; 2] = [
+pub const MEMORY_PAIRS: [Pair; 3] = [
     Pair::rust(Encoding::Protobuf),
+    Pair::RUST_NATIVE,
     Pair::protobuf(Side::Rust, Side::Go),
 ];
 
@@ -135,10 +139,10 @@ impl Bench {
         self.go.as_ref().map_err(Clone::clone)
     }
 
-    /// The plugin on `side`, keeping values in memory.
-    fn plugin(&self, side: Side) -> Result<PluginCommand, String> {
-        Ok(match side {
-            Side::Rust => self.rust_plugin.clone(),
+    /// The plugin of `pair`, keeping values in memory (the Rust one on `pair`'s transport).
+    fn plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
+        Ok(match pair.plugin {
+            Side::Rust => self.rust_plugin.clone().native(pair.native()),
             Side::Go => PluginCommand::new(self.go()?.plugin()).env("KV_PLUGIN_STORE", "memory"),
         })
     }
@@ -179,12 +183,13 @@ impl Bench {
         }
     }
 
-    /// The plugin on `side`, already holding the start-up value when it starts.
-    fn startup_plugin(&self, side: Side) -> Result<PluginCommand, String> {
-        Ok(match side {
+    /// The plugin of `pair`, already holding the start-up value when it starts.
+    fn startup_plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
+        Ok(match pair.plugin {
             Side::Rust => self
                 .rust_plugin
                 .clone()
+                .native(pair.native())
                 .env(SEED_ENV, &format!("{STARTUP_KEY}={STARTUP_VALUE}")),
             // go-kv-plugin's own file store: go-kv-host's `startup` stores the value first.
             Side::Go => PluginCommand::new(self.go()?.plugin()).current_dir(self.go_work.path()),
@@ -211,7 +216,7 @@ impl Bench {
         warmup: usize,
     ) -> Result<Summary, String> {
         let (plugin, interface) = match workload {
-            Workload::Get => (self.plugin(pair.plugin)?, Self::interface(pair)),
+            Workload::Get => (self.plugin(pair)?, Self::interface(pair)),
             Workload::Callback => (self.callback_plugin(pair.plugin)?, Interface::Callback),
         };
         match (pair.host, workload) {

@@ -13,7 +13,7 @@ impl Bench {
         pair: Pair,
         automtls: bool,
     ) -> Result<(Vec<u64>, Vec<StartupRun>), String> {
-        let plugin = self.startup_plugin(pair.plugin)?;
+        let plugin = self.startup_plugin(pair)?;
         let runs = self.plan.startup_runs;
         match pair.host {
             Side::Rust => {
@@ -29,7 +29,7 @@ impl Bench {
         let plan = &self.plan;
         type Runs = (Vec<u64>, Vec<StartupRun>, Option<String>);
         let mut cells: HashMap<(Pair, bool), Runs> = HashMap::new();
-        if let Ok(plugin) = self.startup_plugin(Side::Go) {
+        if let Ok(plugin) = self.startup_plugin(Pair::GO) {
             // The Rust host reads the value from go-kv-plugin's file store: store it once.
             if let Err(e) = self.rt.block_on(rust::store_startup_value(&plugin, false)) {
                 for automtls in [false, true] {
