@@ -10,8 +10,11 @@
 //! is not a valid URI authority replaced by `localhost`. Every other frame passes untouched,
 //! without a copy in the common case: only frame headers are looked at.
 //!
-//! Header fields go to h2 as literals that never touch its dynamic table, so h2's table stays
-//! empty while this decoder keeps the client's. Hostile input (bad frames, header blocks over
+//! `:authority` is the channel's target, the same on every request of a connection, so the
+//! first header block decides: when it needs nothing (Go's and Rust's stacks), h2 gets it and the
+//! rest of the connection as they came, at no cost. Otherwise every block of the connection goes
+//! to h2 as literals that never touch its dynamic table, so h2's table stays empty while this
+//! decoder keeps the client's. Hostile input (bad frames, header blocks over
 //! [`MAX_HEADER_BLOCK`]) ends the connection with a read error; nothing here grows without bound.
 
 use std::io;
@@ -121,14 +124,16 @@ fn new_decoder() -> Decoder<'static> {
     hpack
 }
 
-/// Decodes `block` with the connection's HPACK context and appends its fields to `out`.
+/// Decodes `block` with the connection's HPACK context and appends its fields to `out`;
+/// `true` when an `:authority` was replaced.
 fn rewrite_block(
     hpack: &mut Decoder<'static>,
     block: &[u8],
     out: &mut Vec<u8>,
-) -> Result<(), ClientFrameError> {
+) -> Result<bool, ClientFrameError> {
     let mut list_size = 0usize;
     let mut too_large = false;
+    let mut replaced = false;
     hpack
         .decode_with_cb(block, |name, value| {
             // Decoding goes on to the end (the table must follow the client), writing nothing.
@@ -139,6 +144,7 @@ fn rewrite_block(
             }
             let value: &[u8] =
                 if &*name == b":authority" && http::uri::Authority::try_from(&*value).is_err() {
+                    replaced = true;
                     REPLACEMENT_AUTHORITY
                 } else {
                     &value
@@ -149,7 +155,7 @@ fn rewrite_block(
     if too_large {
         return Err(ClientFrameError::HeaderBlockTooLarge);
     }
-    Ok(())
+    Ok(replaced)
 }
 
 /// A field as "literal without indexing, new name" (RFC 7541 §6.2.2), strings raw.
@@ -217,6 +223,9 @@ struct ClientFrames {
     hpack: Decoder<'static>,
     /// Scratch for one rewritten header block.
     rewritten: Vec<u8>,
+    /// Set once the first header block needed its `:authority` replaced: every block of the
+    /// connection then goes to h2 re-encoded (literals that never touch h2's table).
+    rewriting: bool,
 }
 
 impl ClientFrames {
@@ -227,6 +236,7 @@ impl ClientFrames {
             block: None,
             hpack: new_decoder(),
             rewritten: Vec::new(),
+            rewriting: false,
         }
     }
 
@@ -388,8 +398,18 @@ impl ClientFrames {
         output: &mut BytesMut,
     ) -> Result<(), ClientFrameError> {
         self.rewritten.clear();
-        rewrite_block(&mut self.hpack, block, &mut self.rewritten)?;
-        let mut rest = &self.rewritten[..];
+        let replaced = rewrite_block(&mut self.hpack, block, &mut self.rewritten)?;
+        let mut rest = if replaced || self.rewriting {
+            &self.rewritten[..]
+        } else {
+            // `:authority` is the channel's target, the same on every request of a connection:
+            // a client whose first block needs nothing never will. h2 takes this block as the
+            // client sent it (its HPACK table then follows the client's) and the rest of the
+            // connection untouched, without the cost of decoding every block.
+            self.stage = Stage::Transparent;
+            block
+        };
+        self.rewriting = true;
         let mut first = true;
         loop {
             let extra = if first && priority.is_some() { 5 } else { 0 };

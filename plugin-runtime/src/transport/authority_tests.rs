@@ -157,6 +157,24 @@ fn the_dynamic_table_follows_the_client_across_blocks() {
 }
 
 #[test]
+fn a_connection_whose_first_authority_is_valid_goes_to_h2_as_it_came() {
+    // Go's and Rust's stacks: the first block needs nothing, so nothing is decoded after it,
+    // and h2 gets the client's bytes (its table follows the client's, indexed fields and all).
+    let mut encoder = Encoder::new();
+    let first = encoder.encode(request_fields(b"localhost"));
+    let second = encoder.encode(request_fields(b"localhost"));
+    let input = connection(&[
+        frame(0x4, 0, 0, &[]),
+        frame(HEADERS, END_HEADERS, 1, &first),
+        frame(0x0, END_STREAM, 1, &[0, 0, 0, 0, 0]),
+        frame(HEADERS, END_HEADERS | END_STREAM, 3, &second),
+        // Not even a malformed block is looked at any more: h2 answers for itself.
+        frame(CONTINUATION, END_HEADERS, 5, &[0xff]),
+    ]);
+    assert_eq!(rewrite_client_bytes(&input).unwrap(), input);
+}
+
+#[test]
 fn padding_is_dropped_priority_kept_and_continuations_joined() {
     let block = Encoder::new().encode(request_fields(b"/tmp/plugin"));
     let (a, b) = block.split_at(block.len() / 2);
