@@ -22,17 +22,7 @@ use plugin_runtime::{Client, ClientConfig, PluginSet};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let first: &dyn Error = &*e;
-            let chain: Vec<String> = std::iter::successors(Some(first), |&e| e.source())
-                .map(ToString::to_string)
-                .collect();
-            eprintln!("orphan-host: {}", chain.join(": "));
-            ExitCode::FAILURE
-        }
-    }
+    plugin_fixtures::exit_code("orphan-host", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {

@@ -229,32 +229,17 @@ enum Security {
 fn manual_tls(dir: &Path) -> rustls::ClientConfig {
     use plugin_runtime::rustls::pki_types::pem::PemObject;
     use plugin_runtime::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, &ca_key);
-    let leaf = |name: &str| {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec![name.to_string()])
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server, server_key) = leaf("localhost");
-    let (client, client_key) = leaf("host");
+    let pki = crate::security::pki();
     for (name, text) in [
-        ("ca.pem", ca.pem()),
-        ("server.pem", server),
-        ("server.key", server_key),
+        ("ca.pem", &pki.ca),
+        ("server.pem", &pki.server.0),
+        ("server.key", &pki.server.1),
     ] {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap())
+        .add(CertificateDer::from_pem_slice(pki.ca.as_bytes()).unwrap())
         .unwrap();
     rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
@@ -263,8 +248,8 @@ fn manual_tls(dir: &Path) -> rustls::ClientConfig {
     .unwrap()
     .with_root_certificates(roots)
     .with_client_auth_cert(
-        vec![CertificateDer::from_pem_slice(client.as_bytes()).unwrap()],
-        PrivateKeyDer::from_pem_slice(client_key.as_bytes()).unwrap(),
+        vec![CertificateDer::from_pem_slice(pki.client.0.as_bytes()).unwrap()],
+        PrivateKeyDer::from_pem_slice(pki.client.1.as_bytes()).unwrap(),
     )
     .unwrap()
 }
