@@ -2,7 +2,7 @@
 # Benchmarks: rust-plugin against go-plugin and against the physical floor, side by side, in
 # one run on this machine. Builds the harness (`plugin-bench`) and the Rust bench plugin in
 # release; the harness builds the Go fixtures of tests/go into target/bench-go (without Go,
-# the go-plugin rows are reported as skipped), measures for a minute or two, prints the
+# the go-plugin rows are reported as skipped), measures for three to four minutes, prints the
 # markdown report and writes docs/bench/results.json, docs/bench/results.md and
 # docs/bench/chart.png. Extra arguments go to plugin-bench (e.g. `--out DIR`, `--tiny`).
 set -eu

@@ -1,7 +1,8 @@
-//! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size, p50
-//! callback round trip, calls per second with the most concurrent callers, stream throughput
-//! each way, and start-up, every implementation side by
-//! side, AutoMTLS off (light bar) and on (dark bar), the floor in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
+//! The chart of a run (`chart.png`), drawn with plotters: p50 round trip per payload size (over
+//! the unix-socket floor and the TLS floor), p50 callback round trip, calls per second with the
+//! most concurrent callers, stream throughput each way, start-up, every implementation side by
+//! side, and our plugin over go-plugin's under one go-plugin host (ratios); AutoMTLS off (light
+//! bar) and on (dark bar), the floors in grey. Text is set in DejaVu Sans from the `dejavu` crate, so the chart looks the
 //! same on every machine, with or without system fonts.
 
 use std::error::Error;
@@ -12,8 +13,8 @@ use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::results::{Direction, Encoding, LatencyRow, Pair, Results, RowStatus, Side};
-use crate::units::{duration, mib_per_s, rate, size_label};
+use crate::results::{Direction, Encoding, GoHostRow, LatencyRow, Pair, Results, RowStatus, Side};
+use crate::units::{duration, mib_per_s, rate, ratio, size_label};
 
 const FONT: &str = "sans-serif";
 
@@ -22,6 +23,7 @@ const MUTED: RGBColor = RGBColor(110, 110, 110);
 const RULE: RGBColor = RGBColor(215, 215, 215);
 const GRID: RGBColor = RGBColor(238, 238, 238);
 const FLOOR: RGBColor = RGBColor(150, 150, 150);
+const TLS_FLOOR: RGBColor = RGBColor(95, 95, 95);
 
 /// The (AutoMTLS off, on) colours of `pair`.
 fn colours(pair: Pair) -> (RGBColor, RGBColor) {
@@ -147,27 +149,24 @@ fn pair_rows<'a>(
         .collect()
 }
 
-/// The p50s of `measured` at `size`, under the floor: `trips` unix-socket round trips.
+/// A floor's row: one grey bar.
+fn floor_row(label: String, value: Option<u64>, colour: RGBColor) -> Row {
+    Row {
+        label,
+        bars: vec![Bar {
+            value: value.ok_or_else(|| "not measured".into()),
+            colour,
+        }],
+    }
+}
+
+/// The p50s of `measured` at `size`, under the floors' `rows`.
 fn round_trip_panel(
     title: String,
-    results: &Results,
+    mut rows: Vec<Row>,
     measured: &[LatencyRow],
     size: usize,
-    trips: u64,
 ) -> Panel {
-    let mut rows = vec![Row {
-        label: match trips {
-            1 => "floor: unix socket".into(),
-            n => format!("floor: {n} × unix socket"),
-        },
-        bars: vec![Bar {
-            value: results
-                .floor_p50(size)
-                .map(|ns| trips * ns)
-                .ok_or_else(|| "not measured".into()),
-            colour: FLOOR,
-        }],
-    }];
     rows.extend(pair_rows(
         measured.iter().map(|r| r.pair),
         |pair, automtls| {
@@ -186,7 +185,19 @@ fn round_trip_panel(
 
 fn latency_panel(results: &Results, size: usize) -> Panel {
     let title = format!("p50 round trip, Get of {}", size_label(size));
-    round_trip_panel(title, results, &results.latency, size, 1)
+    let mut floors = vec![floor_row(
+        "floor: unix socket".into(),
+        results.floor_p50(size),
+        FLOOR,
+    )];
+    if !results.floor.tls_unix_socket.is_empty() {
+        floors.push(floor_row(
+            "floor: TLS over unix socket".into(),
+            results.tls_floor_p50(size),
+            TLS_FLOOR,
+        ));
+    }
+    round_trip_panel(title, floors, &results.latency, size)
 }
 
 /// The callback round trip: two round trips per call, so its floor is two of the socket's.
@@ -195,7 +206,83 @@ fn callback_panel(results: &Results, size: usize) -> Panel {
         "p50 callback round trip, host → plugin → host → plugin → host, {}",
         size_label(size)
     );
-    round_trip_panel(title, results, &results.callback, size, 2)
+    let floor = floor_row(
+        "floor: 2 × unix socket".into(),
+        results.floor_p50(size).map(|ns| 2 * ns),
+        FLOOR,
+    );
+    round_trip_panel(title, vec![floor], &results.callback, size)
+}
+
+/// Ratio bars are in thousandths.
+fn format_ratio(milli: u64) -> String {
+    ratio(milli as f64 / MILLI)
+}
+
+/// Under one go-plugin host: our plugin over go-plugin's, start-up, resident memory and p50
+/// round trip, per AutoMTLS setting (the targets: 0.5, 0.5 and 0.9).
+fn go_host_panel(results: &Results) -> Panel {
+    type Read = fn(&GoHostRow) -> Option<u64>;
+    let size = results.go_host.first().map_or(0, |r| r.size);
+    use crate::targets::{GO_HOST_LATENCY, GO_HOST_MEMORY, GO_HOST_STARTUP};
+    let measures: [(String, Read); 3] = [
+        (
+            format!("start-up (target ≤ {})", ratio(GO_HOST_STARTUP)),
+            |r| r.startup_p50_ns,
+        ),
+        (
+            format!("VmRSS (target ≤ {})", ratio(GO_HOST_MEMORY)),
+            |r| r.vm_rss_kb,
+        ),
+        (
+            format!(
+                "p50, {} (target ≤ {})",
+                size_label(size),
+                ratio(GO_HOST_LATENCY)
+            ),
+            |r| r.p50_ns,
+        ),
+    ];
+    let (off, on) = colours(Pair::protobuf(Side::Go, Side::Rust));
+    let rows = measures
+        .into_iter()
+        .map(|(label, read)| Row {
+            label,
+            bars: [(false, off), (true, on)]
+                .into_iter()
+                .map(|(automtls, colour)| {
+                    let rows = (
+                        results.go_host_row(Side::Rust, automtls),
+                        results.go_host_row(Side::Go, automtls),
+                    );
+                    let value = match rows {
+                        (Some(a), Some(b)) if !a.status.is_ok() || !b.status.is_ok() => {
+                            let failed = a.status.is_failed() || b.status.is_failed();
+                            Err(if failed {
+                                "failed".into()
+                            } else {
+                                a.status.to_string()
+                            })
+                        }
+                        (Some(a), Some(b)) => match (read(a), read(b)) {
+                            (Some(x), Some(y)) if y > 0 => {
+                                Ok((x as f64 / y as f64 * MILLI).round() as u64)
+                            }
+                            _ => Err("no value".into()),
+                        },
+                        _ => Err("not measured".into()),
+                    };
+                    Bar { value, colour }
+                })
+                .collect(),
+        })
+        .collect();
+    Panel {
+        title: "under one go-plugin host: Rust plugin / Go plugin (ratio, shorter is better)"
+            .into(),
+        rows,
+        format: format_ratio,
+    }
 }
 
 /// Stream throughput `direction`: the copy floor, then every pair.
@@ -315,6 +402,9 @@ fn panels(results: &Results) -> Vec<Panel> {
         panels.extend(Direction::ALL.map(|d| stream_panel(results, d)));
     }
     panels.push(startup_panel(results));
+    if !results.go_host.is_empty() {
+        panels.push(go_host_panel(results));
+    }
     panels
 }
 
@@ -530,6 +620,71 @@ mod tests {
             1 + 5,
             "the floor and five pairs (gRPC and native Rust → Rust)"
         );
+    }
+
+    #[test]
+    fn the_tls_floor_and_the_go_host_pairing_get_their_rows_and_panel() {
+        use crate::results::{GoHostRow, SocketFloor};
+        let json = include_str!("../../docs/bench/results.json");
+        let mut results: Results = serde_json::from_str(json).expect("results.json parses");
+        let before = panels(&results).len();
+        results.floor.tls_unix_socket = results
+            .floor
+            .unix_socket
+            .iter()
+            .map(|f| SocketFloor {
+                p50_ns: 3 * f.p50_ns,
+                ..f.clone()
+            })
+            .collect();
+        let row = |plugin, automtls, startup, rss, p50| GoHostRow {
+            pair: Pair::protobuf(Side::Go, plugin),
+            automtls,
+            status: RowStatus::Ok,
+            size: 64,
+            startup_p50_ns: Some(startup),
+            startup_min_ns: Some(startup),
+            startup_all_ns: vec![startup],
+            p50_ns: Some(p50),
+            p99_ns: Some(p50),
+            rounds: Vec::new(),
+            memory_calls: 10_000,
+            vm_rss_kb: Some(rss),
+            vm_hwm_kb: Some(rss),
+            memory_rounds: Vec::new(),
+        };
+        results.go_host = vec![
+            row(Side::Rust, false, 3_000_000, 8_000, 90_000),
+            row(Side::Go, false, 6_000_000, 16_000, 100_000),
+            row(Side::Rust, true, 12_000_000, 9_000, 95_000),
+            GoHostRow {
+                status: RowStatus::Failed("it broke".into()),
+                ..row(Side::Go, true, 1, 1, 1)
+            },
+        ];
+        let panels = panels(&results);
+        assert_eq!(
+            panels.len(),
+            before + 1,
+            "one panel more: the go-plugin host"
+        );
+        let latency = &panels[0];
+        assert_eq!(latency.rows[1].label, "floor: TLS over unix socket");
+        let floor = results.floor_p50(64).unwrap();
+        assert_eq!(latency.rows[1].bars[0].value, Ok(3 * floor));
+        let go_host = panels.last().unwrap();
+        assert!(
+            go_host.title.contains("go-plugin host"),
+            "{}",
+            go_host.title
+        );
+        let values: Vec<&Result<u64, String>> =
+            go_host.rows.iter().map(|r| &r.bars[0].value).collect();
+        assert_eq!(values, [&Ok(500), &Ok(500), &Ok(900)]);
+        assert_eq!((go_host.format)(500), "0.50×");
+        assert_eq!(go_host.rows[0].bars[1].value, Err("failed".into()));
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        render(&results, &dir.path().join("chart.png")).expect("the chart renders");
     }
 
     #[test]

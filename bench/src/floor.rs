@@ -7,7 +7,11 @@
 //! - Items copied one way through the same socket (the stream throughput's floor): the peer
 //!   writes `items` items of a size, or reads them, and the receiving side compares every item
 //!   with the payload, as the plugins and hosts of the stream throughput do.
+//! - The same round trips with both ends wrapped in TLS as AutoMTLS configures it ([`tls`]):
+//!   the least a call with AutoMTLS on can cost, every byte encrypted.
 //! - The spawn of a trivial binary (`/bin/true`, spawn + wait): the least a plugin start costs.
+
+pub mod tls;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -20,6 +24,10 @@ use crate::stats::Summary;
 
 /// The hidden flag that turns this binary into the echo peer.
 pub const ECHO_PEER_FLAG: &str = "--echo-peer";
+
+/// With [`ECHO_PEER_FLAG`]: the peer speaks TLS, with the keys in this PEM file
+/// ([`tls::Keys::peer_pem`]).
+pub const ECHO_PEER_TLS_FLAG: &str = "--echo-peer-tls";
 
 /// A child process that is killed and reaped whenever this value is dropped.
 pub struct Reaped(pub Child);
@@ -50,11 +58,18 @@ fn reply_bytes(size: usize) -> Vec<u8> {
     crate::interface::payload(size)
 }
 
-/// The peer's main loop: connects to `socket`, then answers each [`REQUEST`]-byte request with
-/// the replies it names (or reads the items it announces), until the other side closes the
-/// connection.
-pub fn echo_peer(socket: &Path) -> io::Result<()> {
-    let mut stream = UnixStream::connect(socket)?;
+/// The peer's main loop: connects to `socket` (in TLS with the keys in the PEM file `tls`, if
+/// given), then answers each [`REQUEST`]-byte request with the replies it names (or reads the
+/// items it announces), until the other side closes the connection.
+pub fn echo_peer(socket: &Path, tls: Option<&Path>) -> io::Result<()> {
+    let stream = UnixStream::connect(socket)?;
+    match tls {
+        Some(keys) => serve(&mut tls::server(keys, stream)?),
+        None => serve(&mut { stream }),
+    }
+}
+
+fn serve<S: Read + Write>(stream: &mut S) -> io::Result<()> {
     let mut reply = Vec::new();
     let mut item = Vec::new();
     let mut request = [0u8; REQUEST];
@@ -85,6 +100,8 @@ pub fn echo_peer(socket: &Path) -> io::Result<()> {
                 stream.write_all(&reply)?;
             }
         }
+        // A no-op on a plain socket; TLS hands its last record to the socket.
+        stream.flush()?;
     }
 }
 
@@ -117,26 +134,44 @@ pub struct CopyBatch {
 
 /// Runs each batch of `batches` against one echo peer (`exe --echo-peer`), in order.
 pub fn unix_socket_round_trips(exe: &Path, batches: &[PingPong]) -> io::Result<Vec<Summary>> {
-    with_peer(exe, |stream| {
+    with_peer(exe, None, |mut stream| {
         batches
             .iter()
-            .map(|batch| round_trips(stream, batch))
+            .map(|batch| round_trips(&mut stream, batch))
             .collect()
+    })
+}
+
+/// Runs each batch of `batches` against one echo peer speaking TLS as AutoMTLS configures it
+/// (`exe --echo-peer --echo-peer-tls`), in order; also says what the connection negotiated
+/// ([`tls::negotiated`]).
+pub fn tls_round_trips(exe: &Path, batches: &[PingPong]) -> io::Result<(Vec<Summary>, String)> {
+    let keys = tls::Keys::generate()?;
+    with_peer(exe, Some(&keys), |socket| {
+        let mut stream = keys.client(socket)?;
+        let summaries = batches
+            .iter()
+            .map(|batch| round_trips(&mut stream, batch))
+            .collect::<io::Result<Vec<_>>>()?;
+        let negotiated = tls::negotiated(&stream);
+        stream.conn.send_close_notify();
+        stream.flush()?;
+        Ok((summaries, negotiated))
     })
 }
 
 /// Runs each copy of `copies` against one echo peer (`exe --echo-peer`), in order.
 pub fn unix_socket_copies(exe: &Path, copies: &[CopyBatch]) -> io::Result<Vec<Summary>> {
-    with_peer(exe, |stream| {
+    with_peer(exe, None, |mut stream| {
         copies
             .iter()
             .map(|c| {
                 if c.warmup > 0 {
-                    copy(stream, c.direction, c.size, &mut vec![0; c.warmup])?;
+                    copy(&mut stream, c.direction, c.size, &mut vec![0; c.warmup])?;
                 }
                 let mut samples = vec![0; c.items];
                 let start = Instant::now();
-                copy(stream, c.direction, c.size, &mut samples)?;
+                copy(&mut stream, c.direction, c.size, &mut samples)?;
                 Ok(Summary::from_samples(
                     samples,
                     start.elapsed().as_nanos() as u64,
@@ -183,25 +218,32 @@ fn copy(
     Ok(())
 }
 
-/// Runs `body` on a connection to a fresh echo peer (`exe --echo-peer`), then lets it exit.
-fn with_peer<T>(exe: &Path, body: impl FnOnce(&mut UnixStream) -> io::Result<T>) -> io::Result<T> {
+/// Runs `body` on a connection to a fresh echo peer (`exe --echo-peer`, in TLS with `tls`'s
+/// keys if given), then lets it exit.
+fn with_peer<T>(
+    exe: &Path,
+    tls: Option<&tls::Keys>,
+    body: impl FnOnce(UnixStream) -> io::Result<T>,
+) -> io::Result<T> {
     let dir = tempfile::Builder::new()
         .prefix("plugin-bench-floor")
         .tempdir()?;
     let path = dir.path().join("echo.sock");
     let listener = UnixListener::bind(&path)?;
     listener.set_nonblocking(true)?;
-    let mut peer = Reaped(
-        Command::new(exe)
-            .arg(ECHO_PEER_FLAG)
-            .arg(&path)
-            .stdin(Stdio::null())
-            .spawn()?,
-    );
-    let mut stream = accept(&listener, &mut peer.0)?;
+    let mut command = Command::new(exe);
+    command.arg(ECHO_PEER_FLAG).arg(&path).stdin(Stdio::null());
+    if let Some(keys) = tls {
+        // The directory is private to this user (tempfile makes it 0700).
+        let pem = dir.path().join("peer.pem");
+        std::fs::write(&pem, keys.peer_pem())?;
+        command.arg(ECHO_PEER_TLS_FLAG).arg(pem);
+    }
+    let mut peer = Reaped(command.spawn()?);
+    let stream = accept(&listener, &mut peer.0)?;
     stream.set_nonblocking(false)?;
-    let out = body(&mut stream)?;
-    drop(stream);
+    // The stream is closed when `body` returns.
+    let out = body(stream)?;
     // The peer exits on EOF; reap it (Reaped's drop kills it only if it hangs on).
     let deadline = Instant::now() + Duration::from_secs(5);
     while peer.0.try_wait()?.is_none() && Instant::now() < deadline {
@@ -211,7 +253,7 @@ fn with_peer<T>(exe: &Path, body: impl FnOnce(&mut UnixStream) -> io::Result<T>)
 }
 
 /// One batch of round trips.
-fn round_trips(stream: &mut UnixStream, batch: &PingPong) -> io::Result<Summary> {
+fn round_trips<S: Read + Write>(stream: &mut S, batch: &PingPong) -> io::Result<Summary> {
     let request = request(batch.size, 1, false);
     let mut reply = vec![0u8; batch.size];
     for _ in 0..batch.warmup {
@@ -253,8 +295,9 @@ fn accept(listener: &UnixListener, peer: &mut Child) -> io::Result<UnixStream> {
     }
 }
 
-fn round_trip(stream: &mut UnixStream, request: &[u8], reply: &mut [u8]) -> io::Result<()> {
+fn round_trip<S: Read + Write>(stream: &mut S, request: &[u8], reply: &mut [u8]) -> io::Result<()> {
     stream.write_all(request)?;
+    stream.flush()?;
     stream.read_exact(reply)
 }
 

@@ -1,7 +1,8 @@
 //! The go-plugin side: the Go fixtures of `tests/go` (go-kv-host, go-kv-plugin, and for the
 //! callback round trip go-bench-callback-host and go-bench-callback-plugin, for the stream
-//! throughput go-bench-stream-host and go-bench-stream-plugin), built with the local
-//! Go toolchain, and measurements with the Go hosts.
+//! throughput go-bench-stream-host and go-bench-stream-plugin, and go-bench-pair-host, which
+//! times our plugin and go-kv-plugin alternately under one go-plugin host), built with the
+//! local Go toolchain, and measurements with the Go hosts.
 //!
 //! The harness sets `KV_PLUGIN_NO_SHELL=1`: go-kv-host then launches the plugin binary itself,
 //! as the Rust host does, instead of through `sh -c "$KV_PLUGIN"` (a shell start would be timed
@@ -13,9 +14,9 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use crate::plan::StreamPlan;
-use crate::results::Direction;
-use crate::rust::PluginCommand;
+use crate::plan::{GoHostPlan, StreamPlan};
+use crate::results::{Direction, Side};
+use crate::rust::{PluginCommand, Resident};
 use crate::stats::Summary;
 
 /// The built Go fixtures.
@@ -31,14 +32,18 @@ pub struct GoFixtures {
 pub const NO_GO: &str = "no Go toolchain";
 
 /// The fixtures' binaries the harness runs.
-pub const BINARIES: [&str; 6] = [
+pub const BINARIES: [&str; 7] = [
     "go-kv-host",
     "go-kv-plugin",
     CALLBACK_HOST,
     "go-bench-callback-plugin",
     STREAM_HOST,
     "go-bench-stream-plugin",
+    PAIR_HOST,
 ];
+
+/// go-plugin's host timing our plugin and go-kv-plugin alternately.
+const PAIR_HOST: &str = "go-bench-pair-host";
 
 /// go-plugin's host of the callback round trip.
 const CALLBACK_HOST: &str = "go-bench-callback-host";
@@ -98,6 +103,40 @@ struct BenchJson {
     p99_ns: u64,
     mean_ns: u64,
     calls_per_sec: f64,
+}
+
+/// What `go-bench-pair-host` prints.
+#[derive(Debug, Deserialize)]
+struct PairJson {
+    cells: Vec<PairCellJson>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PairCellJson {
+    plugin: Side,
+    automtls: bool,
+    #[serde(default)]
+    error: Option<String>,
+    startup_ns: Vec<u64>,
+    calls: Vec<BenchJson>,
+    memory: Vec<Resident>,
+}
+
+/// One plugin under `go-bench-pair-host`, one AutoMTLS setting, over every round.
+#[derive(Debug, Clone)]
+pub struct PairCell {
+    /// `Rust` (`bench-plugin`) or `Go` (`go-kv-plugin`).
+    pub plugin: Side,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// Why it was not measured (further), if it failed.
+    pub error: Option<String>,
+    /// Every start-up, ns, in run order.
+    pub startup_ns: Vec<u64>,
+    /// Each round's `Get`s.
+    pub calls: Vec<Summary>,
+    /// Each round's reading of the plugin's memory.
+    pub memory: Vec<Resident>,
 }
 
 /// What `go-kv-host startup` prints.
@@ -186,6 +225,46 @@ impl GoFixtures {
                 format!("-warmup={}", plan.warmup),
             ],
         )
+    }
+
+    /// `go-bench-pair-host`: one go-plugin host launching `rust` (our `bench-plugin`, which must
+    /// answer `Get("startup")` at once: its environment should seed it) and `go-kv-plugin`
+    /// alternately, `rounds` rounds of both AutoMTLS settings, measuring start-up, `Get` round
+    /// trips and resident memory as `plan` says. One cell per plugin and setting.
+    pub fn pair_host(
+        &self,
+        rust: &PluginCommand,
+        plan: GoHostPlan,
+        rounds: usize,
+    ) -> Result<Vec<PairCell>, String> {
+        let mut cmd = Command::new(self.dir.join(PAIR_HOST));
+        cmd.arg("-rust")
+            .arg(&rust.program)
+            .arg("-go")
+            .arg(self.plugin())
+            .args([
+                "-automtls=off,on".to_string(),
+                format!("-rounds={rounds}"),
+                format!("-startups={}", plan.startups),
+                format!("-calls={}", plan.calls),
+                format!("-warmup={}", plan.warmup),
+                format!("-memory-calls={}", plan.memory_calls),
+                format!("-size={}", plan.size),
+            ])
+            .env_remove("KV_PLUGIN_STORE");
+        let out: PairJson = run_json(cmd, rust, PAIR_HOST)?;
+        Ok(out
+            .cells
+            .into_iter()
+            .map(|c| PairCell {
+                plugin: c.plugin,
+                automtls: c.automtls,
+                error: c.error,
+                startup_ns: c.startup_ns,
+                calls: c.calls.into_iter().map(BenchJson::summary).collect(),
+                memory: c.memory,
+            })
+            .collect())
     }
 
     /// Runs the benchmark host `host` with `-plugin PATH`, `args` and `-automtls` when

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
-use plugin_bench::floor::{ECHO_PEER_FLAG, echo_peer};
+use plugin_bench::floor::{ECHO_PEER_FLAG, ECHO_PEER_TLS_FLAG, echo_peer};
 use plugin_bench::plan::Plan;
 use plugin_bench::results::Results;
 use plugin_bench::run::{Options, run};
@@ -34,6 +34,10 @@ struct Cli {
     /// Serve as the floor's echo peer on this unix socket (the harness runs itself so).
     #[arg(long = ECHO_PEER_FLAG.trim_start_matches('-'), value_name = "SOCKET", hide = true)]
     echo_peer: Option<PathBuf>,
+    /// With --echo-peer: speak TLS, with the keys in this PEM file (the TLS floor).
+    #[arg(long = ECHO_PEER_TLS_FLAG.trim_start_matches('-'), value_name = "PEM", hide = true,
+          requires = "echo_peer")]
+    echo_peer_tls: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -100,7 +104,7 @@ struct HotPathArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (cli.echo_peer, cli.command) {
-        (Some(socket), _) => echo_peer(&socket)
+        (Some(socket), _) => echo_peer(&socket, cli.echo_peer_tls.as_deref())
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| format!("echo peer: {e}").into()),
         (None, Some(Command::HotPath(args))) => hot_path(args).map(|()| ExitCode::SUCCESS),

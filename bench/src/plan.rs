@@ -25,6 +25,22 @@ pub struct StreamPlan {
     pub warmup: usize,
 }
 
+/// The pairing under one go-plugin host (`go-bench-pair-host`): our plugin and go-plugin's,
+/// alternately, in every one of the plan's rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoHostPlan {
+    /// Start-ups per plugin, AutoMTLS setting and round.
+    pub startups: usize,
+    /// Timed `Get`s per plugin, AutoMTLS setting and round (one fresh plugin each).
+    pub calls: usize,
+    /// Untimed `Get`s first.
+    pub warmup: usize,
+    /// `Get`s in all (warm-up and timed ones included) before the plugin's memory is read.
+    pub memory_calls: usize,
+    /// Bytes of each `Get` reply.
+    pub size: usize,
+}
+
 /// Everything a run measures, and how often.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -58,6 +74,8 @@ pub struct Plan {
     pub memory_calls: usize,
     /// Payload of those calls.
     pub memory_size: usize,
+    /// Under one go-plugin host, our plugin against go-plugin's.
+    pub go_host: GoHostPlan,
 }
 
 /// 64 B.
@@ -113,6 +131,13 @@ impl Plan {
             startup_runs: 7,
             memory_calls: 10_000,
             memory_size: SMALL,
+            go_host: GoHostPlan {
+                startups: 7,
+                calls: 3000,
+                warmup: 300,
+                memory_calls: 10_000,
+                size: SMALL,
+            },
         }
     }
 
@@ -160,6 +185,13 @@ impl Plan {
             startup_runs: 3,
             memory_calls: 100,
             memory_size: SMALL,
+            go_host: GoHostPlan {
+                startups: 2,
+                calls: 20,
+                warmup: 2,
+                memory_calls: 100,
+                size: SMALL,
+            },
         }
     }
 
@@ -181,6 +213,12 @@ mod tests {
             "start-up: median of at least 20"
         );
         assert_eq!(full.memory_calls, 10_000);
+        assert!(
+            full.rounds * full.go_host.startups >= 20,
+            "start-up under a go-plugin host: median of at least 20"
+        );
+        assert_eq!(full.go_host.memory_calls, full.memory_calls);
+        assert_eq!(full.go_host.size, SMALL);
         assert_eq!(full.concurrency, [1, 16, 64]);
         let sizes: Vec<usize> = full.sizes.iter().map(|s| s.bytes).collect();
         assert_eq!(sizes, [64, 64 * 1024, 1024 * 1024]);

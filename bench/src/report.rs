@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{Direction, LatencyRow, Pair, Results, RowStatus, Side};
+use crate::results::{Direction, Encoding, LatencyRow, Pair, Results, RowStatus, Side};
 use crate::units::{duration, kib, mib_per_s, rate, ratio, size_label};
 
 fn pair_label(pair: Pair) -> String {
@@ -54,6 +54,7 @@ pub fn markdown(results: &Results) -> String {
     stream(&mut md, results);
     startup(&mut md, results);
     memory(&mut md, results);
+    go_host(&mut md, results);
     md
 }
 
@@ -126,12 +127,29 @@ fn pairs<'a>(rows: impl Iterator<Item = &'a Pair>) -> Vec<Pair> {
     out
 }
 
+/// What a ratio row of the latency table divides by.
+#[derive(Clone, Copy)]
+enum Against {
+    Pair(Pair),
+    Floor,
+    TlsFloor,
+}
+
 fn latency(md: &mut String, r: &Results) {
     let sizes = sizes(r);
     let _ = writeln!(
         md,
         "## Per-call round trip: p50 / p99 (`Get` of a value of that size; median over rounds)\n"
     );
+    if let Some(negotiated) = &r.floor.tls_negotiated {
+        let _ = writeln!(
+            md,
+            "The TLS floor is the unix-socket floor with both ends in rustls, configured as \
+             AutoMTLS configures a Rust host and a Rust plugin (ring, mutual certificates, \
+             negotiated: `{negotiated}`): what AutoMTLS must cost at least, every byte \
+             encrypted.\n"
+        );
+    }
     let _ = write!(md, "| host → plugin | AutoMTLS |");
     for &s in &sizes {
         let _ = write!(md, " {} |", size_label(s));
@@ -141,15 +159,27 @@ fn latency(md: &mut String, r: &Results) {
         md.push_str("---|");
     }
     md.push('\n');
-    let _ = write!(md, "| floor: unix socket, 2 processes | – |");
-    for &s in &sizes {
-        let f = r.floor.unix_socket.iter().find(|f| f.size == s);
-        let text = f.map_or("–".into(), |f| {
-            format!("{} / {}", duration(f.p50_ns), duration(f.p99_ns))
-        });
-        let _ = write!(md, " {text} |");
+    let floors = [
+        ("floor: unix socket, 2 processes", &r.floor.unix_socket),
+        (
+            "floor: TLS 1.3 over a unix socket, 2 processes",
+            &r.floor.tls_unix_socket,
+        ),
+    ];
+    for (label, floor) in floors {
+        if floor.is_empty() {
+            continue;
+        }
+        let _ = write!(md, "| {label} | – |");
+        for &s in &sizes {
+            let f = floor.iter().find(|f| f.size == s);
+            let text = f.map_or("–".into(), |f| {
+                format!("{} / {}", duration(f.p50_ns), duration(f.p99_ns))
+            });
+            let _ = write!(md, " {text} |");
+        }
+        md.push('\n');
     }
-    md.push('\n');
     let pairs = pairs(r.latency.iter().map(|row| &row.pair));
     for automtls in [false, true] {
         for &pair in &pairs {
@@ -163,19 +193,23 @@ fn latency(md: &mut String, r: &Results) {
             }
             md.push('\n');
         }
-        let grpc = Pair::rust(crate::results::Encoding::Protobuf);
-        let comparisons = [
-            (grpc, Some(Pair::GO)),
-            (grpc, None),
-            (Pair::RUST_NATIVE, Some(Pair::GO)),
-            (Pair::RUST_NATIVE, Some(grpc)),
-            (Pair::RUST_NATIVE, None),
+        let grpc = Pair::rust(Encoding::Protobuf);
+        let mut comparisons = vec![
+            (grpc, Against::Pair(Pair::GO)),
+            (grpc, Against::Floor),
+            (Pair::RUST_NATIVE, Against::Pair(Pair::GO)),
+            (Pair::RUST_NATIVE, Against::Pair(grpc)),
+            (Pair::RUST_NATIVE, Against::Floor),
         ];
+        if automtls && !r.floor.tls_unix_socket.is_empty() {
+            comparisons.push((Pair::RUST_NATIVE, Against::TlsFloor));
+        }
         for (ours, theirs) in comparisons {
             let theirs_label = match theirs {
-                None => "floor".into(),
-                Some(p) if p == grpc => "Rust → Rust gRPC".into(),
-                Some(p) => p.label(),
+                Against::Floor => "floor".into(),
+                Against::TlsFloor => "TLS floor".into(),
+                Against::Pair(p) if p == grpc => "Rust → Rust gRPC".into(),
+                Against::Pair(p) => p.label(),
             };
             let _ = write!(
                 md,
@@ -186,8 +220,9 @@ fn latency(md: &mut String, r: &Results) {
             for &s in &sizes {
                 let a = r.latency_p50(ours, automtls, s).map(|v| v as f64);
                 let b = match theirs {
-                    Some(p) => r.latency_p50(p, automtls, s),
-                    None => r.floor_p50(s),
+                    Against::Pair(p) => r.latency_p50(p, automtls, s),
+                    Against::Floor => r.floor_p50(s),
+                    Against::TlsFloor => r.tls_floor_p50(s),
                 }
                 .map(|v| v as f64);
                 let _ = write!(md, " {} |", ratio_cell(a, b));
@@ -211,7 +246,7 @@ fn callback(md: &mut String, r: &Results) {
     let _ = writeln!(
         md,
         "The host calls `bench.Caller` `Call`; inside it the plugin calls back the host's \
-         `bench.Callback`, which the host serves through the gRPC broker and the plugin dialled \
+         `bench.Callback`, which the host serves through the broker and the plugin dialled \
          once, before the calls: two round trips per call. The `Get` column is the pair's plain \
          round trip at the same size (above).\n"
     );
@@ -248,20 +283,22 @@ fn callback(md: &mut String, r: &Results) {
                 ratio_cell(callback.map(|v| v as f64), get.map(|v| v as f64))
             );
         }
-        let ours = Pair::rust(crate::results::Encoding::Protobuf);
-        let _ = writeln!(
-            md,
-            "| *p50 ratio Rust → Rust / Go → Go* | {} | {} | {} | |",
-            on_off(automtls),
-            ratio_cell(
-                r.callback_p50(ours, automtls, size).map(|v| v as f64),
-                r.callback_p50(Pair::GO, automtls, size).map(|v| v as f64)
-            ),
-            ratio_cell(
-                r.latency_p50(ours, automtls, size).map(|v| v as f64),
-                r.latency_p50(Pair::GO, automtls, size).map(|v| v as f64)
-            )
-        );
+        for ours in [Pair::rust(Encoding::Protobuf), Pair::RUST_NATIVE] {
+            let _ = writeln!(
+                md,
+                "| *p50 ratio {} / Go → Go* | {} | {} | {} | |",
+                ours.label(),
+                on_off(automtls),
+                ratio_cell(
+                    r.callback_p50(ours, automtls, size).map(|v| v as f64),
+                    r.callback_p50(Pair::GO, automtls, size).map(|v| v as f64)
+                ),
+                ratio_cell(
+                    r.latency_p50(ours, automtls, size).map(|v| v as f64),
+                    r.latency_p50(Pair::GO, automtls, size).map(|v| v as f64)
+                )
+            );
+        }
     }
     md.push('\n');
 }
@@ -305,10 +342,7 @@ fn throughput(md: &mut String, r: &Results) {
             }
             md.push('\n');
         }
-        for ours in [
-            Pair::rust(crate::results::Encoding::Protobuf),
-            Pair::RUST_NATIVE,
-        ] {
+        for ours in [Pair::rust(Encoding::Protobuf), Pair::RUST_NATIVE] {
             let _ = write!(
                 md,
                 "| *ratio {} / Go → Go* | {} |",
@@ -361,7 +395,6 @@ fn stream(md: &mut String, r: &Results) {
     }
     md.push('\n');
     let pairs = pairs(r.stream.iter().map(|row| &row.pair));
-    let ours = Pair::rust(crate::results::Encoding::Protobuf);
     for automtls in [false, true] {
         for &pair in &pairs {
             let _ = write!(md, "| {} | {} |", pair_label(pair), on_off(automtls));
@@ -376,22 +409,25 @@ fn stream(md: &mut String, r: &Results) {
             }
             md.push('\n');
         }
-        for (label, go) in [("Go → Go", true), ("floor", false)] {
-            let _ = write!(
-                md,
-                "| *ratio Rust → Rust / {label}* | {} |",
-                on_off(automtls)
-            );
-            for direction in Direction::ALL {
-                let theirs = if go {
-                    r.stream_mib_per_s(Pair::GO, automtls, direction)
-                } else {
-                    r.copy_floor_mib_per_s(direction)
-                };
-                let ours = r.stream_mib_per_s(ours, automtls, direction);
-                let _ = write!(md, " {} |", ratio_cell(ours, theirs));
+        for ours in [Pair::rust(Encoding::Protobuf), Pair::RUST_NATIVE] {
+            for (label, go) in [("Go → Go", true), ("floor", false)] {
+                let _ = write!(
+                    md,
+                    "| *ratio {} / {label}* | {} |",
+                    ours.label(),
+                    on_off(automtls)
+                );
+                for direction in Direction::ALL {
+                    let theirs = if go {
+                        r.stream_mib_per_s(Pair::GO, automtls, direction)
+                    } else {
+                        r.copy_floor_mib_per_s(direction)
+                    };
+                    let ours = r.stream_mib_per_s(ours, automtls, direction);
+                    let _ = write!(md, " {} |", ratio_cell(ours, theirs));
+                }
+                md.push('\n');
             }
-            md.push('\n');
         }
     }
     md.push('\n');
@@ -445,10 +481,7 @@ fn startup(md: &mut String, r: &Results) {
                 on_off(automtls)
             );
         }
-        for ours in [
-            Pair::rust(crate::results::Encoding::Protobuf),
-            Pair::RUST_NATIVE,
-        ] {
+        for ours in [Pair::rust(Encoding::Protobuf), Pair::RUST_NATIVE] {
             let _ = writeln!(
                 md,
                 "| *ratio {} / Go → Go* | {} | {} | | |",
@@ -498,5 +531,87 @@ fn memory(md: &mut String, r: &Results) {
         ratio_cell(rss(Side::Rust), rss(Side::Go)),
         ratio_cell(hwm(Side::Rust), hwm(Side::Go))
     );
+    md.push('\n');
+}
+
+fn go_host(md: &mut String, r: &Results) {
+    let Some(first) = r.go_host.first() else {
+        return;
+    };
+    let starts = r
+        .go_host
+        .iter()
+        .map(|row| row.startup_all_ns.len())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        md,
+        "## Under a go-plugin host: our plugin against go-plugin's, alternately (one Go host, {} `Get`s; medians)\n",
+        size_label(first.size)
+    );
+    let _ = writeln!(
+        md,
+        "One go-plugin host process (`go-bench-pair-host`) launches `bench-plugin` and \
+         `go-kv-plugin` in turn, in every round and for each AutoMTLS setting (the order \
+         swapped each round): start-up is spawn to first successful `Get` through go-plugin's \
+         client (median of {starts}); the round trips are one fresh plugin's `Get`s one at a \
+         time (median over rounds of each round's p50 / p99); the memory is that plugin's \
+         `VmRSS` / `VmHWM` from `/proc/<pid>/status` after {} `Get`s (median over rounds).\n",
+        first.memory_calls
+    );
+    let _ = writeln!(
+        md,
+        "| plugin | AutoMTLS | start-up median / fastest | `Get` p50 / p99 | VmRSS / VmHWM |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for automtls in [false, true] {
+        for side in [Side::Rust, Side::Go] {
+            let name = match side {
+                Side::Rust => "Rust (`bench-plugin`)",
+                Side::Go => "Go (`go-kv-plugin`, go-plugin)",
+            };
+            let text = |value: &dyn Fn(&crate::results::GoHostRow) -> Option<String>| {
+                r.go_host_row(side, automtls)
+                    .map_or("–".into(), |row| cell(&row.status, value(row)))
+            };
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {} | {} | {} |",
+                on_off(automtls),
+                text(&|row| row
+                    .startup_p50_ns
+                    .zip(row.startup_min_ns)
+                    .map(|(a, b)| format!("{} / {}", duration(a), duration(b)))),
+                text(&|row| row.p50_ns.zip(row.p99_ns).map(|(a, b)| format!(
+                    "{} / {}",
+                    duration(a),
+                    duration(b)
+                ))),
+                text(
+                    &|row| row.vm_rss_kb.zip(row.vm_hwm_kb).map(|(a, b)| format!(
+                        "{} / {}",
+                        kib(a),
+                        kib(b)
+                    ))
+                ),
+            );
+        }
+        let of = |side, read: fn(&crate::results::GoHostRow) -> Option<u64>| {
+            r.go_host_row(side, automtls)
+                .and_then(read)
+                .map(|v| v as f64)
+        };
+        let ratio_of = |read: fn(&crate::results::GoHostRow) -> Option<u64>| {
+            ratio_cell(of(Side::Rust, read), of(Side::Go, read))
+        };
+        let _ = writeln!(
+            md,
+            "| *ratio Rust / Go (p50s, VmRSS)* | {} | {} | {} | {} |",
+            on_off(automtls),
+            ratio_of(|row| row.startup_p50_ns),
+            ratio_of(|row| row.p50_ns),
+            ratio_of(|row| row.vm_rss_kb),
+        );
+    }
     md.push('\n');
 }

@@ -311,6 +311,14 @@ pub struct Floor {
     pub copy: Vec<CopyFloor>,
     /// Process spawns.
     pub spawn: Vec<SpawnFloor>,
+    /// The unix-socket round trips again, both ends wrapped in TLS as AutoMTLS configures it
+    /// (`floor::tls`): the least a call with AutoMTLS on can cost (empty in runs that predate
+    /// it).
+    #[serde(default)]
+    pub tls_unix_socket: Vec<SocketFloor>,
+    /// What the TLS floor's connection negotiated, e.g. `TLSv1_3 TLS13_AES_256_GCM_SHA384`.
+    #[serde(default)]
+    pub tls_negotiated: Option<String>,
 }
 
 /// Per-call round trips of one pair, AutoMTLS setting and size: `Get`s, or callback round trips.
@@ -392,6 +400,42 @@ pub struct MemoryRow {
     pub resident: Option<Resident>,
 }
 
+/// Under one go-plugin host (`go-bench-pair-host`), one plugin (rust-plugin's `bench-plugin`
+/// or go-plugin's `go-kv-plugin`) measured alternately with the other, rounds interleaving both:
+/// start-ups, `Get` round trips and the plugin's resident memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GoHostRow {
+    /// Go host, and the plugin measured (`proto.KV`, gRPC).
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// AutoMTLS on.
+    pub automtls: bool,
+    /// Whether it was measured.
+    pub status: RowStatus,
+    /// Bytes of each `Get` reply.
+    pub size: usize,
+    /// Median start-up (spawn to first successful `Get`) over every run.
+    pub startup_p50_ns: Option<u64>,
+    /// Fastest start-up.
+    pub startup_min_ns: Option<u64>,
+    /// Every start-up, in run order.
+    pub startup_all_ns: Vec<u64>,
+    /// Median over rounds of each round's p50 `Get` round trip.
+    pub p50_ns: Option<u64>,
+    /// Median over rounds of each round's p99.
+    pub p99_ns: Option<u64>,
+    /// Each round's `Get`s (one fresh plugin per round).
+    pub rounds: Vec<Summary>,
+    /// `Get`s in all, per round, before the plugin's memory is read.
+    pub memory_calls: usize,
+    /// Median over rounds of `VmRSS`, KiB.
+    pub vm_rss_kb: Option<u64>,
+    /// Median over rounds of `VmHWM` (peak), KiB.
+    pub vm_hwm_kb: Option<u64>,
+    /// Each round's reading.
+    pub memory_rounds: Vec<Resident>,
+}
+
 /// One of the targets (or an informational ratio, without `target`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
@@ -445,6 +489,10 @@ pub struct Results {
     pub startup: Vec<StartupRow>,
     /// Resident memory.
     pub memory: Vec<MemoryRow>,
+    /// Under one go-plugin host: our plugin and go-plugin's, alternately (empty in runs that
+    /// predate it).
+    #[serde(default)]
+    pub go_host: Vec<GoHostRow>,
     /// Targets and ratios.
     pub targets: Vec<Target>,
 }
@@ -481,6 +529,12 @@ impl Results {
         for r in &self.memory {
             check(format!("memory {}", r.pair.label()), &r.status);
         }
+        for r in &self.go_host {
+            check(
+                format!("under a go-plugin host, {} plugin", r.pair.plugin.name()),
+                &r.status,
+            );
+        }
         out
     }
 
@@ -501,6 +555,22 @@ impl Results {
             .iter()
             .find(|f| f.size == size)
             .map(|f| f.p50_ns)
+    }
+
+    /// The TLS floor's p50 at `size` bytes.
+    pub fn tls_floor_p50(&self, size: usize) -> Option<u64> {
+        self.floor
+            .tls_unix_socket
+            .iter()
+            .find(|f| f.size == size)
+            .map(|f| f.p50_ns)
+    }
+
+    /// The row of `plugin` under the go-plugin host of the pairing, if there is one.
+    pub fn go_host_row(&self, plugin: Side, automtls: bool) -> Option<&GoHostRow> {
+        self.go_host
+            .iter()
+            .find(|r| r.pair.plugin == plugin && r.automtls == automtls)
     }
 
     /// The measured stream throughput of `pair` (MiB/s) going `direction`.

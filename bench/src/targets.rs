@@ -5,10 +5,13 @@
 //! - Rust-to-Rust native throughput, 64 concurrent callers, at least 3 times go-plugin's;
 //! - start-up at most 0.5 of go-plugin's, per AutoMTLS setting;
 //! - plugin resident memory at most 0.5 of a Go plugin's;
-//! - and, informational: our p50 over the unix-socket floor at the same size, our callback
-//!   round trip's p50 over go-plugin's, native p50 over gRPC's and over go-plugin's, and our
-//!   stream throughput (MiB/s, each way; higher is
-//!   better) over go-plugin's and over the unix-socket copy floor's.
+//! - under one go-plugin host timing both alternately, our plugin over go-plugin's: start-up
+//!   and resident memory at most 0.5, 64 B p50 at most 0.9, per AutoMTLS setting;
+//! - and, informational: our p50 over the unix-socket floor at the same size, native p50 with
+//!   AutoMTLS on over the TLS floor's (the floor AutoMTLS cannot go below), our callback round
+//!   trip's p50 over go-plugin's (gRPC and native), native p50 over gRPC's and over
+//!   go-plugin's, and our stream throughput (MiB/s, each way; higher is better, gRPC and
+//!   native) over go-plugin's and over the unix-socket copy floor's.
 
 use crate::plan::{LARGE, MEDIUM, SMALL};
 use crate::results::{Direction, Encoding, Pair, Results, Side, Target};
@@ -28,6 +31,12 @@ pub fn native_floor(size: usize) -> Option<f64> {
         _ => None,
     }
 }
+/// Under a go-plugin host, start-up target: our plugin over go-plugin's.
+pub const GO_HOST_STARTUP: f64 = 0.5;
+/// Under a go-plugin host, resident memory target: our plugin over go-plugin's.
+pub const GO_HOST_MEMORY: f64 = 0.5;
+/// Under a go-plugin host, p50 round trip target (64 B): our plugin over go-plugin's.
+pub const GO_HOST_LATENCY: f64 = 0.9;
 /// Native throughput target with [`NATIVE_CALLERS`] callers: at least this many times
 /// go-plugin's Go→Go.
 pub const NATIVE_THROUGHPUT: f64 = 3.0;
@@ -102,6 +111,20 @@ fn native(results: &Results, sizes: &[usize]) -> Vec<Target> {
             NATIVE_THROUGHPUT,
         ));
     }
+    for &size in sizes {
+        out.push(target(
+            format!(
+                "p50 round trip, Rust → Rust native / TLS floor (TLS over a unix socket), {}, {}",
+                size_label(size),
+                mtls(true)
+            ),
+            ratio(
+                p50(native, true, size),
+                results.tls_floor_p50(size).map(|v| v as f64),
+            ),
+            None,
+        ));
+    }
     for (theirs, label) in [
         (grpc, "Rust → Rust gRPC"),
         (Pair::GO, "Go → Go (go-plugin)"),
@@ -127,22 +150,23 @@ fn mtls(on: bool) -> &'static str {
     if on { "AutoMTLS on" } else { "AutoMTLS off" }
 }
 
-/// `what` (a p50 that `p50` reads) of Rust → Rust over go-plugin's Go → Go, per AutoMTLS
-/// setting and size.
+/// `what` (a p50 that `p50` reads) of `ours` (a Rust → Rust pair) over go-plugin's Go → Go, per
+/// AutoMTLS setting and size.
 fn against_go(
     results: &Results,
+    ours: Pair,
     what: &str,
     p50: fn(&Results, Pair, bool, usize) -> Option<u64>,
     sizes: &[usize],
     limit: Option<f64>,
 ) -> Vec<Target> {
-    let ours = Pair::rust(Encoding::Protobuf);
     let mut out = Vec::new();
     for automtls in [false, true] {
         for &size in sizes {
             out.push(target(
                 format!(
-                    "{what}, Rust → Rust / Go → Go (go-plugin), {}, {}",
+                    "{what}, {} / Go → Go (go-plugin), {}, {}",
+                    ours.label(),
                     size_label(size),
                     mtls(automtls)
                 ),
@@ -162,6 +186,7 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
     let ours = Pair::rust(Encoding::Protobuf);
     let mut out = against_go(
         results,
+        ours,
         "p50 round trip",
         Results::latency_p50,
         sizes,
@@ -189,36 +214,44 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
         ),
         Some(MEMORY),
     ));
+    out.extend(go_host(results));
     let mut callback_sizes: Vec<usize> = results.callback.iter().map(|r| r.size).collect();
     callback_sizes.sort_unstable();
     callback_sizes.dedup();
-    out.extend(against_go(
-        results,
-        "p50 callback round trip",
-        Results::callback_p50,
-        &callback_sizes,
-        None,
-    ));
+    for pair in [ours, Pair::RUST_NATIVE] {
+        out.extend(against_go(
+            results,
+            pair,
+            "p50 callback round trip",
+            Results::callback_p50,
+            &callback_sizes,
+            None,
+        ));
+    }
     if !results.stream.is_empty() {
         for automtls in [false, true] {
             for direction in Direction::ALL {
-                let ours = results.stream_mib_per_s(ours, automtls, direction);
                 let what = format!(
                     "stream throughput (MiB/s), {}, {}",
                     direction.label(),
                     mtls(automtls)
                 );
+                let theirs = results.stream_mib_per_s(Pair::GO, automtls, direction);
+                let grpc = results.stream_mib_per_s(ours, automtls, direction);
+                let native = results.stream_mib_per_s(Pair::RUST_NATIVE, automtls, direction);
                 out.push(target(
                     format!("{what}, Rust → Rust / Go → Go (go-plugin)"),
-                    ratio(
-                        ours,
-                        results.stream_mib_per_s(Pair::GO, automtls, direction),
-                    ),
+                    ratio(grpc, theirs),
+                    None,
+                ));
+                out.push(target(
+                    format!("{what}, Rust → Rust native / Go → Go (go-plugin)"),
+                    ratio(native, theirs),
                     None,
                 ));
                 out.push(target(
                     format!("{what}, Rust → Rust / unix-socket copy floor"),
-                    ratio(ours, results.copy_floor_mib_per_s(direction)),
+                    ratio(grpc, results.copy_floor_mib_per_s(direction)),
                     None,
                 ));
             }
@@ -237,6 +270,39 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
                     results.floor_p50(size).map(|v| v as f64),
                 ),
                 None,
+            ));
+        }
+    }
+    out
+}
+
+/// Under one go-plugin host timing both alternately: our plugin over go-plugin's, start-up,
+/// resident memory and p50 round trip, per AutoMTLS setting.
+fn go_host(results: &Results) -> Vec<Target> {
+    type Read = fn(&crate::results::GoHostRow) -> Option<u64>;
+    let size = results.go_host.first().map_or(SMALL, |r| r.size);
+    let p50 = format!("p50 round trip, {}", size_label(size));
+    let measures: [(&str, Read, f64); 3] = [
+        ("start-up", |r| r.startup_p50_ns, GO_HOST_STARTUP),
+        ("resident memory (VmRSS)", |r| r.vm_rss_kb, GO_HOST_MEMORY),
+        (&p50, |r| r.p50_ns, GO_HOST_LATENCY),
+    ];
+    let mut out = Vec::new();
+    for automtls in [false, true] {
+        for (what, read, limit) in measures {
+            let of = |side| {
+                results
+                    .go_host_row(side, automtls)
+                    .and_then(read)
+                    .map(|v| v as f64)
+            };
+            out.push(target(
+                format!(
+                    "under a go-plugin host, Rust plugin / Go plugin, {what}, {}",
+                    mtls(automtls)
+                ),
+                ratio(of(Side::Rust), of(Side::Go)),
+                Some(limit),
             ));
         }
     }

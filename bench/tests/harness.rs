@@ -80,6 +80,20 @@ fn check_json(results: &Value) {
         positive(f, "p50_ns");
         positive(f, "p99_ns");
     }
+    // The TLS floor: the same sizes, in TLS as AutoMTLS negotiates it.
+    let tls = results["floor"]["tls_unix_socket"]
+        .as_array()
+        .expect("TLS floor");
+    let tls_sizes: Vec<u64> = tls.iter().filter_map(|f| f["size"].as_u64()).collect();
+    assert_eq!(tls_sizes, sizes);
+    for f in tls {
+        positive(f, "p50_ns");
+        positive(f, "p99_ns");
+    }
+    assert_eq!(
+        results["floor"]["tls_negotiated"],
+        "TLSv1_3 TLS13_AES_256_GCM_SHA384"
+    );
     let copies = results["floor"]["copy"].as_array().expect("copy floor");
     let directions: Vec<&str> = copies
         .iter()
@@ -100,7 +114,14 @@ fn check_json(results: &Value) {
     positive(spawn, "min_ns");
     // 6 pairs (protobuf, native, serde, Go, both crossings) x 2 AutoMTLS x 3 sizes.
     check_rows(results, "latency", &["p50_ns", "p99_ns", "size"], 36);
-    for section in ["latency", "throughput", "startup", "memory"] {
+    for section in [
+        "latency",
+        "callback",
+        "throughput",
+        "stream",
+        "startup",
+        "memory",
+    ] {
         let native: Vec<&Value> = results[section]
             .as_array()
             .unwrap()
@@ -116,8 +137,9 @@ fn check_json(results: &Value) {
             assert_eq!(row["status"], "ok", "{section}: {row}");
         }
     }
-    // 4 pairs (Rust, Go, both crossings) x 2 AutoMTLS, one size: the callback round trip.
-    check_rows(results, "callback", &["p50_ns", "p99_ns", "size"], 8);
+    // 5 pairs (Rust gRPC and native, Go, both crossings) x 2 AutoMTLS, one size: the callback
+    // round trip.
+    check_rows(results, "callback", &["p50_ns", "p99_ns", "size"], 10);
     for row in results["callback"].as_array().unwrap() {
         assert_eq!(row["size"], 64, "{row}");
         assert_eq!(row["interface"], "protobuf", "{row}");
@@ -131,8 +153,9 @@ fn check_json(results: &Value) {
     }
     // 3 pairs (gRPC, native, Go) x 2 AutoMTLS x 3 concurrencies.
     check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 18);
-    // 4 pairs (Rust, Go, both crossings) x 2 AutoMTLS x 2 directions: the stream throughput.
-    check_rows(results, "stream", &["mib_per_s", "size", "items"], 16);
+    // 5 pairs (Rust gRPC and native, Go, both crossings) x 2 AutoMTLS x 2 directions: the
+    // stream throughput.
+    check_rows(results, "stream", &["mib_per_s", "size", "items"], 20);
     for row in results["stream"].as_array().unwrap() {
         assert_eq!(row["size"], 64 * 1024, "{row}");
         assert_eq!(row["interface"], "protobuf", "{row}");
@@ -156,6 +179,44 @@ fn check_json(results: &Value) {
         }
     }
     check_rows(results, "memory", &["vm_rss_kb", "vm_hwm_kb", "calls"], 3);
+    // Under one go-plugin host: 2 plugins x 2 AutoMTLS.
+    check_rows(
+        results,
+        "go_host",
+        &[
+            "startup_p50_ns",
+            "startup_min_ns",
+            "p50_ns",
+            "p99_ns",
+            "vm_rss_kb",
+            "vm_hwm_kb",
+            "memory_calls",
+        ],
+        4,
+    );
+    for row in results["go_host"].as_array().unwrap() {
+        assert_eq!(row["host"], "go", "{row}");
+        assert_eq!(row["size"], 64, "{row}");
+        if row["status"] == "ok" {
+            let rounds = results["rounds"].as_u64().unwrap();
+            assert_eq!(row["rounds"].as_array().unwrap().len() as u64, rounds);
+            assert_eq!(
+                row["memory_rounds"].as_array().unwrap().len() as u64,
+                rounds
+            );
+            assert!(
+                !row["startup_all_ns"].as_array().unwrap().is_empty(),
+                "{row}"
+            );
+        }
+    }
+    let plugins: Vec<&Value> = results["go_host"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["plugin"])
+        .collect();
+    assert_eq!(plugins, ["rust", "go", "rust", "go"]);
     let targets = results["targets"].as_array().expect("targets");
     assert!(targets.len() >= 9, "{targets:?}");
     for t in targets {
@@ -173,9 +234,28 @@ fn check_json(results: &Value) {
             .filter(|t| t["name"].as_str().is_some_and(|n| n.contains(part)))
             .count()
     };
-    // Per AutoMTLS setting: 3 sizes over the floor, one throughput.
+    // Per AutoMTLS setting: 3 sizes over the floor; 3 sizes, one throughput, one callback and 2
+    // stream directions over go-plugin.
     assert_eq!(named("Rust → Rust native / unix-socket floor"), 6);
-    assert_eq!(named("Rust → Rust native / Go → Go"), 6 + 2);
+    assert_eq!(named("Rust → Rust native / Go → Go"), 2 * (3 + 1 + 1 + 2));
+    // AutoMTLS on only: 3 sizes.
+    assert_eq!(named("Rust → Rust native / TLS floor"), 3);
+    // Start-up, memory and 64 B p50, per AutoMTLS setting, each with a target.
+    let go_host: Vec<&Value> = targets
+        .iter()
+        .filter(|t| {
+            t["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("under a go-plugin host, Rust plugin / Go plugin"))
+        })
+        .collect();
+    assert_eq!(go_host.len(), 6, "{go_host:?}");
+    for t in go_host {
+        assert!(t["target"].is_number(), "{t}");
+        if results["go_skipped"].is_null() {
+            assert!(t["met"].is_boolean(), "{t}");
+        }
+    }
 }
 
 /// Every table has a header, a separator and rows with as many cells as its header.
@@ -188,6 +268,7 @@ fn check_markdown(md: &str) -> usize {
         "## Stream throughput",
         "## Start-up",
         "## Plugin resident memory",
+        "## Under a go-plugin host",
     ] {
         assert!(md.contains(heading), "no {heading:?} in:\n{md}");
     }
@@ -195,6 +276,11 @@ fn check_markdown(md: &str) -> usize {
     assert!(md.contains("| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 |"));
     assert!(md.contains(
         "| host → plugin | AutoMTLS | plugin → host (server streaming) | host → plugin (client streaming) |"
+    ));
+    assert!(md.contains("| floor: TLS 1.3 over a unix socket, 2 processes | – |"));
+    assert!(md.contains("| *p50 ratio Rust → Rust native / TLS floor* | on |"));
+    assert!(md.contains(
+        "| plugin | AutoMTLS | start-up median / fastest | `Get` p50 / p99 | VmRSS / VmHWM |"
     ));
     for label in [
         "Rust → Rust",
@@ -262,8 +348,8 @@ fn a_tiny_run_writes_json_markdown_and_a_chart() {
     let md = std::fs::read_to_string(out.path().join("results.md")).unwrap();
     assert_eq!(
         check_markdown(&md),
-        7,
-        "targets, latency, callback, throughput, stream, start-up, memory"
+        8,
+        "targets, latency, callback, throughput, stream, start-up, memory, go-plugin host"
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),

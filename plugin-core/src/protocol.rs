@@ -22,14 +22,15 @@ pub const GRPC_HEALTH_SERVICE: &str = "plugin";
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
-    /// Go's `net/rpc` over yamux (gob encoding). Recognised on the wire so that hosts can
-    /// refuse it clearly; this SDK does not speak it.
+    /// Go's `net/rpc` over yamux (gob encoding), go-plugin's original protocol; a host accepts
+    /// it only when its `allowed_protocols` include it.
     NetRpc,
     /// gRPC over HTTP/2, the protocol of every non-Go go-plugin implementation.
     Grpc,
-    /// gRPC, plus this SDK's native lane on the same socket for unary calls. A plugin of this
-    /// SDK answers with it only when the host set [`crate::env::RUST_NATIVE`], so go-plugin
-    /// hosts never see it.
+    /// This SDK's native transport, every call and stream on one connection of its own
+    /// protocol; the plugin serves gRPC on the same socket too. A plugin of this SDK answers
+    /// with it only when the host set [`crate::env::RUST_NATIVE`], so go-plugin hosts never
+    /// see it.
     RustNative,
 }
 

@@ -620,7 +620,10 @@ pub async fn receive_brokered<C: ?Sized + Brokered>(
         error: Box::new(error),
     };
     let broker = broker.ok_or_else(|| failed(BrokerError::Unavailable))?;
-    broker.dispense::<C>(id, C::client()).await.map_err(failed)
+    broker
+        .dispense_callback::<C>(id, C::client())
+        .await
+        .map_err(failed)
 }
 
 /// An `Arc<dyn Trait>` argument or success value (a callback): the macro's marker for it, with
@@ -1201,6 +1204,27 @@ pub use fuzz::{
     FuzzBroker, FuzzNative, FuzzStdio, fuzz_broker_conn_info, fuzz_native_frames, fuzz_stderr,
     fuzz_stdio_frames,
 };
+
+/// AutoMTLS's client role as a rustls configuration (the runtime's versions, provider and
+/// certificate pinning): present `cert`, accept only `server`; ALPN is left to the caller.
+/// For measurements beside the runtime (the benchmark's TLS floor).
+pub fn auto_mtls_client_config(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    server: rustls::pki_types::CertificateDer<'static>,
+) -> Result<rustls::ClientConfig, crate::TlsError> {
+    crate::tls::client_config(cert, key, server, crate::tls::provider())
+}
+
+/// AutoMTLS's server role, as [`auto_mtls_client_config`]: present `cert`, accept only
+/// `client`.
+pub fn auto_mtls_server_config(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    client: rustls::pki_types::CertificateDer<'static>,
+) -> Result<rustls::ServerConfig, crate::TlsError> {
+    crate::tls::server_config(cert, key, client, crate::tls::provider())
+}
 
 #[cfg(test)]
 mod tests {

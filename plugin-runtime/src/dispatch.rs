@@ -51,7 +51,14 @@ pub trait Dispatch: Send + Sync + 'static {
         self: Arc<Self>,
         method: usize,
         request: Bytes,
-    ) -> BoxFuture<'static, Result<BoxOutgoing, Status>>;
+    ) -> BoxFuture<'static, Result<BoxOutgoing, Status>> {
+        drop(request);
+        let status = Status::unimplemented(format!(
+            "{} has no unary method number {method}",
+            Self::SERVICE
+        ));
+        Box::pin(async move { Err(status) })
+    }
 
     /// Handles one streaming call of method `method`: its requests as they come, its
     /// responses as the implementation produces them. Dropping the responses (the caller went
@@ -159,32 +166,71 @@ struct MethodCall<D> {
 
 impl<D: Dispatch> MethodCall<D> {
     fn name(&self) -> &'static str {
-        D::METHODS.get(self.method).copied().unwrap_or("?")
+        method_name::<D>(self.method)
     }
 
-    /// A panicking implementation fails its own call, not the connection.
-    fn panicked(name: &str, panic: &(dyn std::any::Any + Send)) -> Status {
-        panic_status(D::SERVICE, name, panic)
-    }
-
-    /// The implementation's streaming call, its panics (in the call or in its stream) turned
-    /// into the call's error.
     fn streaming(&self, requests: Requests) -> BoxFuture<'static, Result<Responses, Status>> {
-        let name = self.name();
-        let fut = self.inner.clone().call_streaming(self.method, requests);
-        Box::pin(async move {
-            match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(Ok(responses)) => {
-                    let guarded = AssertUnwindSafe(responses)
-                        .catch_unwind()
-                        .map(move |item| item.unwrap_or_else(|p| Err(Self::panicked(name, &*p))));
-                    Ok(Box::pin(guarded) as Responses)
-                }
-                Ok(Err(status)) => Err(status),
-                Err(panic) => Err(Self::panicked(name, &*panic)),
-            }
-        })
+        guarded_streaming(self.inner.clone(), self.method, requests)
     }
+}
+
+fn method_name<D: Dispatch>(method: usize) -> &'static str {
+    D::METHODS.get(method).copied().unwrap_or("?")
+}
+
+/// The implementation's unary call, a panic (in making the call or in running it) turned into
+/// the call's error: a panicking implementation fails its own call, not the connection. Both
+/// transports serve through it.
+pub(crate) fn guarded_unary<D: Dispatch>(
+    inner: Arc<D>,
+    method: usize,
+    request: Bytes,
+) -> BoxFuture<'static, Result<BoxOutgoing, Status>> {
+    let name = method_name::<D>(method);
+    match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(method, request))) {
+        Ok(fut) => Box::pin(async move {
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => Err(panic_status(D::SERVICE, name, &*panic)),
+            }
+        }),
+        Err(panic) => {
+            let status = panic_status(D::SERVICE, name, &*panic);
+            Box::pin(async move { Err(status) })
+        }
+    }
+}
+
+/// The implementation's streaming call, its panics (in the call or in its stream) turned into
+/// the call's error. Both transports serve through it.
+pub(crate) fn guarded_streaming<D: Dispatch>(
+    inner: Arc<D>,
+    method: usize,
+    requests: Requests,
+) -> BoxFuture<'static, Result<Responses, Status>> {
+    let name = method_name::<D>(method);
+    let panicked = move |panic: &(dyn std::any::Any + Send)| panic_status(D::SERVICE, name, panic);
+    let fut =
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call_streaming(method, requests)))
+        {
+            Ok(fut) => fut,
+            Err(panic) => {
+                let status = panicked(&*panic);
+                return Box::pin(async move { Err(status) });
+            }
+        };
+    Box::pin(async move {
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(responses)) => {
+                let guarded = AssertUnwindSafe(responses)
+                    .catch_unwind()
+                    .map(move |item| item.unwrap_or_else(|p| Err(panicked(&*p))));
+                Ok(Box::pin(guarded) as Responses)
+            }
+            Ok(Err(status)) => Err(status),
+            Err(panic) => Err(panicked(&*panic)),
+        }
+    })
 }
 
 impl<D: Dispatch> tonic::server::UnaryService<Bytes> for MethodCall<D> {
@@ -192,14 +238,8 @@ impl<D: Dispatch> tonic::server::UnaryService<Bytes> for MethodCall<D> {
     type Future = BoxFuture<'static, Result<tonic::Response<BoxOutgoing>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let name = self.name();
-        let fut = self.inner.clone().call(self.method, request.into_inner());
-        Box::pin(async move {
-            match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(result) => result.map(tonic::Response::new),
-                Err(panic) => Err(Self::panicked(name, &*panic)),
-            }
-        })
+        let fut = guarded_unary(self.inner.clone(), self.method, request.into_inner());
+        Box::pin(async move { fut.await.map(tonic::Response::new) })
     }
 }
 

@@ -30,6 +30,7 @@ mod discover;
 mod dispatch;
 mod error;
 mod exit;
+mod internal;
 mod logging;
 mod native;
 mod netrpc;
@@ -138,7 +139,7 @@ pub use secure::{ChecksumHash, SecureConfig, Sha256};
 pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_main, serve_mux};
 pub use stream::PluginStream;
 pub use tls::{Certificate, TlsError};
-pub use transport::channel::GrpcChannel;
+pub use transport::channel::{ChannelError, GrpcChannel};
 pub use transport::listener::ListenError;
 
 /// Implement interfaces with it: `#[plugin_runtime::async_trait] impl MyTrait for MyImpl`.

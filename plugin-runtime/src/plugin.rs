@@ -186,6 +186,12 @@ impl ServiceRegistry {
         self
     }
 
+    /// Registers a service for the native transport only (gRPC has its own for it).
+    pub(crate) fn add_native_only<D: Dispatch>(&mut self, dispatch: Arc<D>) -> &mut Self {
+        self.native.add(dispatch);
+        self
+    }
+
     /// Registers a hand-written tonic service.
     pub fn add_service<S>(&mut self, service: S) -> &mut Self
     where
@@ -200,17 +206,21 @@ impl ServiceRegistry {
             + 'static,
         S::Future: Send + 'static,
     {
+        self.native.add_grpc_only(S::NAME);
         self.routes.add_service(service);
         self
     }
 
-    /// The gRPC routes, and the native lane beside them when `native` (the unary methods, and
-    /// the broker and limits their calls run with).
+    /// The gRPC routes, and the native lane beside them when `native` (the methods, and the
+    /// broker and limits their calls run with; its connections close once `stopping` turns
+    /// true and their calls are over).
     pub(crate) fn into_routes(
         self,
         native: bool,
+        stopping: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> (RoutesBuilder, Option<crate::transport::serve::Sorter>) {
-        let lane = native.then(|| crate::native::sorter(self.native, self.broker, self.limits));
+        let lane =
+            native.then(|| crate::native::sorter(self.native, self.broker, self.limits, stopping));
         (self.routes, lane)
     }
 }
@@ -226,6 +236,8 @@ impl ServiceRegistry {
 pub struct PluginSet {
     plugins: BTreeMap<String, Arc<dyn Plugin>>,
     netrpc: bool,
+    /// The native transport refused for this set's version.
+    grpc_only: bool,
 }
 
 impl std::fmt::Debug for PluginSet {
@@ -260,6 +272,33 @@ impl PluginSet {
         } else {
             plugin_core::Protocol::Grpc
         }
+    }
+
+    /// Whether this set's version may travel on the native transport between a host and a
+    /// plugin of this SDK (on by default). Off, that version speaks gRPC even between two Rust
+    /// processes, while other versions keep the native transport: on the plugin's side, it
+    /// answers `grpc` when the host negotiates this version; on the host's, it connects over
+    /// gRPC when the plugin picks this version (a plugin that offers the native transport
+    /// serves gRPC too). go-plugin peers speak gRPC whatever this says.
+    ///
+    /// ```
+    /// use plugin_runtime::{PluginSet, VersionedPlugins};
+    /// let versions = VersionedPlugins::from([
+    ///     (1, PluginSet::new().native_transport(false)), // an old version, gRPC only
+    ///     (2, PluginSet::new()),
+    /// ]);
+    /// assert!(!versions[&1].offers_native());
+    /// assert!(versions[&2].offers_native());
+    /// ```
+    pub fn native_transport(mut self, on: bool) -> Self {
+        self.grpc_only = !on;
+        self
+    }
+
+    /// Whether this set's version may travel on the native transport (see
+    /// [`PluginSet::native_transport`]); never for a net/rpc set.
+    pub fn offers_native(&self) -> bool {
+        !self.netrpc && !self.grpc_only
     }
 
     /// Adds `plugin` under `name`, replacing any plugin of that name.
@@ -318,14 +357,21 @@ impl GrpcBroker {
         plugin
             .grpc_server(&mut registry)
             .map_err(|source| BrokerError::Register { id, source })?;
-        self.serve_routes(id, registry.into_routes(false).0.routes())
-            .await
+        let (routes, native) = registry.into_routes(self.native(), None);
+        self.serve_routes(id, (routes.routes(), native)).await
     }
 
     /// Connects to what the peer serves under `id`, waiting up to 5 s for it to be announced
     /// (go-plugin's `Dial`). Use it with a generated client (`<Trait>Client::new(conn)`) or a
     /// hand-written tonic one (`conn.channel()`).
     pub async fn dial(&self, id: u32) -> Result<GrpcConnection, BrokerError> {
+        if self.native() {
+            // A peer of this SDK: generated clients' calls travel natively; HTTP/2 is opened
+            // for a hand-written tonic client only.
+            let (native, address) = self.dial_native(id).await?;
+            let channel = self.lazy_channel(address);
+            return Ok(GrpcConnection::brokered(channel, self).with_native(Some(native)));
+        }
         let channel = self.dial_channel(id).await?;
         Ok(GrpcConnection::brokered(channel, self))
     }
@@ -339,6 +385,15 @@ impl GrpcBroker {
         plugin: impl Plugin,
     ) -> Result<Arc<T>, BrokerError> {
         let conn = self.dial(id).await?;
+        Self::typed(id, conn, plugin).await
+    }
+
+    /// The interface `plugin` dispenses on `conn`, as `Arc<T>`.
+    async fn typed<T: ?Sized + Send + Sync + 'static>(
+        id: u32,
+        conn: GrpcConnection,
+        plugin: impl Plugin,
+    ) -> Result<Arc<T>, BrokerError> {
         let dispensed = plugin.grpc_client(conn).await?;
         dispensed
             .downcast::<T>()
@@ -359,8 +414,27 @@ impl GrpcBroker {
         plugin
             .grpc_server(&mut registry)
             .map_err(|source| BrokerError::Register { id, source })?;
-        self.serve_routes_once(id, registry.into_routes(false).0.routes())
+        let (routes, native) = registry.into_routes(self.native(), None);
+        self.serve_routes_once(id, (routes.routes(), native))
             .await?;
         Ok(id)
+    }
+
+    /// The callback the peer serves under `id` (its [`serve_for_one_dial`]), on the native
+    /// transport when the peer speaks it.
+    ///
+    /// [`serve_for_one_dial`]: GrpcBroker::serve_for_one_dial
+    pub(crate) async fn dispense_callback<T: ?Sized + Send + Sync + 'static>(
+        &self,
+        id: u32,
+        plugin: impl Plugin,
+    ) -> Result<Arc<T>, BrokerError> {
+        if !self.native() {
+            tracing::debug!(id, "callback dialled over gRPC");
+            return self.dispense(id, plugin).await;
+        }
+        let (native, _) = self.dial_native(id).await?;
+        tracing::debug!(id, "callback dialled on the native transport");
+        Self::typed(id, GrpcConnection::brokered_native(native, self), plugin).await
     }
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::{Stream, StreamExt as _};
 
-use crate::connection::GrpcConnection;
+use crate::connection::{GrpcConnection, Messages};
 use crate::error::CallError;
 
 /// A stream of items crossing a plugin interface: each item is `Ok(item)` or an `Err` of the
@@ -26,20 +26,20 @@ pub type PluginStream<T, E> = Pin<Box<dyn Stream<Item = Result<T, E>> + Send + '
 pub(crate) fn incoming(
     conn: GrpcConnection,
     path: &'static str,
-    messages: tonic::Streaming<Bytes>,
+    messages: Messages,
     deadline: Option<(tokio::time::Instant, std::time::Duration)>,
 ) -> PluginStream<Bytes, CallError> {
     let stream =
         futures::stream::unfold((Some(messages), conn), move |(messages, conn)| async move {
             let mut messages = messages?;
             let next = match deadline {
-                None => Ok(messages.message().await),
-                Some((at, _)) => tokio::time::timeout_at(at, messages.message()).await,
+                None => Ok(messages.next().await),
+                Some((at, _)) => tokio::time::timeout_at(at, messages.next()).await,
             };
             match next {
-                Ok(Ok(Some(bytes))) => Some((Ok(bytes), (Some(messages), conn))),
-                Ok(Ok(None)) => None,
-                Ok(Err(status)) => {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), (Some(messages), conn))),
+                Ok(None) => None,
+                Ok(Some(Err(status))) => {
                     let error = conn.failure(path, status).await;
                     Some((Err(error), (None, conn)))
                 }

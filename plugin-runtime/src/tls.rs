@@ -34,7 +34,7 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// seeds from the OS at once, where aws-lc spends ~30 ms per process seeding from CPU jitter,
 /// and a plugin is a new process every time. aws-lc-rs only verifies the peer's signatures,
 /// which needs no randomness and covers Go's P-521 certificates (ring has no P-521).
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::ring::default_provider();
     provider.signature_verification_algorithms =
         rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
@@ -311,6 +311,41 @@ impl ClientCertVerifier for PinnedCert {
     signature_checks!();
 }
 
+/// AutoMTLS's TLS versions: 1.3, and 1.2 for older Go peers.
+const VERSIONS: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// AutoMTLS's client role: present `cert`, accept only `server`. ALPN is left to the caller.
+pub(crate) fn client_config(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    server: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&VERSIONS)
+        .map_err(|e| TlsError::new("TLS versions", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(PinnedCert::new(server))
+        .with_client_auth_cert(vec![cert], key)
+        .map_err(|e| TlsError::new("host certificate", e))
+}
+
+/// AutoMTLS's server role: present `cert`, accept only `client`. ALPN is left to the caller.
+pub(crate) fn server_config(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    client: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+) -> Result<rustls::ServerConfig, TlsError> {
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&VERSIONS)
+        .map_err(|e| TlsError::new("TLS versions", e))?
+        .with_client_cert_verifier(PinnedCert::new(client))
+        .with_single_cert(vec![cert], key)
+        .map_err(|e| TlsError::new("plugin certificate", e))
+}
+
 /// The host's side of a TLS connection to a plugin.
 #[derive(Clone)]
 pub(crate) struct ClientTls {
@@ -328,13 +363,8 @@ impl ClientTls {
         server_der: Vec<u8>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, TlsError> {
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| TlsError::new("TLS versions", e))?
-            .dangerous()
-            .with_custom_certificate_verifier(PinnedCert::new(CertificateDer::from(server_der)))
-            .with_client_auth_cert(vec![own.der.clone()], own.key())
-            .map_err(|e| TlsError::new("host certificate", e))?;
+        let server = CertificateDer::from(server_der);
+        let config = client_config(own.der.clone(), own.key(), server, provider)?;
         Ok(Self::manual(config))
     }
 
@@ -375,12 +405,7 @@ impl ServerTls {
         host: CertificateDer<'static>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, TlsError> {
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| TlsError::new("TLS versions", e))?
-            .with_client_cert_verifier(PinnedCert::new(host))
-            .with_single_cert(vec![own.der.clone()], own.key())
-            .map_err(|e| TlsError::new("plugin certificate", e))?;
+        let config = server_config(own.der.clone(), own.key(), host, provider)?;
         Ok(Self::manual(config))
     }
 

@@ -69,7 +69,8 @@ impl From<CallError> for JobError {
 /// The serde interface of the fixtures.
 #[plugin_runtime::plugin_interface]
 pub trait Jobs {
-    /// Reports `text` repeated `times` times, and the task as received.
+    /// Reports `text` repeated `times` times, and the task as received; panics when `text` is
+    /// `"panic"`.
     async fn run(&self, text: String, times: u32, task: Task) -> Result<Report, JobError>;
     /// Returns `error` as the method's error.
     async fn fail(&self, error: JobError) -> Result<(), JobError>;
@@ -156,6 +157,7 @@ impl From<EchoError> for Status {
 /// The protobuf interface of the fixtures, served as `fixture.Echo`.
 #[plugin_runtime::plugin_interface(package = "fixture", encoding = "protobuf")]
 pub trait Echo {
-    /// `/fixture.Echo/Echo`.
+    /// `/fixture.Echo/Echo`; panics when the text is `"panic"`; given `block:<path>`, creates
+    /// the file at `path`, then never returns.
     async fn echo(&self, request: EchoRequest) -> Result<EchoReply, EchoError>;
 }

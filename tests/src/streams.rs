@@ -7,6 +7,10 @@ use std::fmt;
 use plugin_runtime::{ByteBuf, CallError, HandshakeConfig, PluginStream, Status};
 use serde::{Deserialize, Serialize};
 
+/// The number that makes the fixture panic: as `count`'s `from`, in the method; as an item of
+/// `double`'s input, in the middle of its output stream.
+pub const PANIC: u64 = 666;
+
 /// The handshake of the stream fixture.
 pub fn handshake() -> HandshakeConfig {
     HandshakeConfig::new(1, "STREAM_FIXTURE", "streams")
@@ -49,13 +53,15 @@ pub struct Stats {
     pub last_cancelled: Option<u64>,
     /// How many `sleep` calls were dropped before they finished.
     pub sleeps_cancelled: u64,
+    /// How many `sleep` calls are sleeping now.
+    pub sleeping: u64,
 }
 
 /// The serde interface of the fixture.
 #[plugin_runtime::plugin_interface]
 pub trait Numbers {
     /// `from..to`; at `fail_at`, an `Unlucky` item instead of the number (the stream goes on).
-    /// Refuses at once when `from > to`.
+    /// Refuses at once when `from > to`; panics when `from` is [`PANIC`].
     async fn count(
         &self,
         from: u64,
@@ -69,7 +75,7 @@ pub trait Numbers {
         numbers: PluginStream<u64, NumberError>,
     ) -> Result<u64, NumberError>;
     /// Each number doubled as it arrives; 13 is answered with `Unlucky(13)`, an `Err` item is
-    /// sent back as it is.
+    /// sent back as it is; [`PANIC`] panics in the output stream.
     async fn double(
         &self,
         numbers: PluginStream<u64, NumberError>,
@@ -134,11 +140,12 @@ pub struct Chunk {
 #[plugin_runtime::plugin_interface(package = "streams", encoding = "protobuf")]
 pub trait Lines {
     /// `from..to`, ending with an `OutOfRange` status at `fail_at`; `InvalidArgument` at once
-    /// when `from > to`.
+    /// when `from > to`; panics when `from` is [`PANIC`].
     async fn count(&self, request: CountRequest) -> Result<PluginStream<Number, Status>, Status>;
     /// The sum; 13 fails the call with `InvalidArgument`.
     async fn sum(&self, numbers: PluginStream<Number, Status>) -> Result<Number, Status>;
-    /// Each number doubled; 13 ends the stream with `InvalidArgument`.
+    /// Each number doubled; 13 ends the stream with `InvalidArgument`; [`PANIC`] panics in the
+    /// output stream.
     async fn double(
         &self,
         numbers: PluginStream<Number, Status>,

@@ -8,7 +8,7 @@ use crate::results::{CopyFloor, Direction, Floor, SocketFloor, SpawnFloor};
 use crate::stats::Summary;
 
 impl Bench {
-    /// The unix-socket round trips at every size, the copies of the stream throughput's items
+    /// The unix-socket round trips at every size, plain then in TLS, the copies of the stream throughput's items
     /// each way (once per round), then the spawns of `/bin/true`.
     pub(super) fn floor(&self, exe: &Path) -> Result<Floor, String> {
         progress("floor: unix-socket round trips between two processes");
@@ -24,16 +24,11 @@ impl Bench {
             .collect();
         let summaries = floor::unix_socket_round_trips(exe, &batches)
             .map_err(|e| format!("unix-socket floor: {e}"))?;
-        let unix_socket = batches
-            .iter()
-            .zip(summaries)
-            .map(|(b, s)| SocketFloor {
-                size: b.size,
-                p50_ns: s.p50_ns,
-                p99_ns: s.p99_ns,
-                summary: s,
-            })
-            .collect();
+        let unix_socket = socket_floors(&batches, summaries);
+        progress("floor: the same round trips in TLS, as AutoMTLS configures it");
+        let (summaries, tls_negotiated) =
+            floor::tls_round_trips(exe, &batches).map_err(|e| format!("TLS floor: {e}"))?;
+        let tls_unix_socket = socket_floors(&batches, summaries);
         progress("floor: items copied through a unix socket between two processes");
         let stream = self.plan.stream;
         let copies: Vec<CopyBatch> = (0..self.plan.rounds)
@@ -72,8 +67,23 @@ impl Bench {
             unix_socket,
             copy,
             spawn: vec![spawn_floor("/bin/true", all)],
+            tls_unix_socket,
+            tls_negotiated: Some(tls_negotiated),
         })
     }
+}
+
+fn socket_floors(batches: &[PingPong], summaries: Vec<Summary>) -> Vec<SocketFloor> {
+    batches
+        .iter()
+        .zip(summaries)
+        .map(|(b, s)| SocketFloor {
+            size: b.size,
+            p50_ns: s.p50_ns,
+            p99_ns: s.p99_ns,
+            summary: s,
+        })
+        .collect()
 }
 
 fn spawn_floor(command: &str, all: Vec<u64>) -> SpawnFloor {

@@ -7,6 +7,7 @@ use tempfile::TempDir;
 
 mod calls;
 mod floor;
+mod go_host;
 mod memory;
 mod startup;
 
@@ -58,16 +59,18 @@ pub const STARTUP_PAIRS: [Pair; 5] = [
     Pair::protobuf(Side::Go, Side::Rust),
 ];
 
-/// The pairs of the callback round trip.
-pub const CALLBACK_PAIRS: [Pair; 4] = [
+/// The pairs of the callback round trip (the Rust → Rust ones on gRPC and on the native
+/// transport).
+pub const CALLBACK_PAIRS: [Pair; 5] = [
     Pair::rust(Encoding::Protobuf),
+    Pair::RUST_NATIVE,
     Pair::GO,
     Pair::protobuf(Side::Rust, Side::Go),
     Pair::protobuf(Side::Go, Side::Rust),
 ];
 
 /// The pairs of the stream throughput: those of the callback round trip, over `bench.Transfer`.
-pub const STREAM_PAIRS: [Pair; 4] = CALLBACK_PAIRS;
+pub const STREAM_PAIRS: [Pair; 5] = CALLBACK_PAIRS;
 
 /// The plugins of the memory comparison, both behind the Rust host.
 pub const MEMORY_PAIRS: [Pair; 3] = [
@@ -147,18 +150,18 @@ impl Bench {
         })
     }
 
-    /// The plugin on `side` serving `bench.Caller`.
-    fn callback_plugin(&self, side: Side) -> Result<PluginCommand, String> {
-        Ok(match side {
-            Side::Rust => self.rust_plugin.clone(),
+    /// The plugin of `pair` serving `bench.Caller` (the Rust one on `pair`'s transport).
+    fn callback_plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
+        Ok(match pair.plugin {
+            Side::Rust => self.rust_plugin.clone().native(pair.native()),
             Side::Go => PluginCommand::new(self.go()?.callback_plugin()),
         })
     }
 
-    /// The plugin on `side` serving `bench.Transfer`.
-    fn transfer_plugin(&self, side: Side) -> Result<PluginCommand, String> {
-        Ok(match side {
-            Side::Rust => self.rust_plugin.clone(),
+    /// The plugin of `pair` serving `bench.Transfer` (the Rust one on `pair`'s transport).
+    fn transfer_plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
+        Ok(match pair.plugin {
+            Side::Rust => self.rust_plugin.clone().native(pair.native()),
             Side::Go => PluginCommand::new(self.go()?.stream_plugin()),
         })
     }
@@ -171,7 +174,7 @@ impl Bench {
         automtls: bool,
         direction: Direction,
     ) -> Result<Summary, String> {
-        let plugin = self.transfer_plugin(pair.plugin)?;
+        let plugin = self.transfer_plugin(pair)?;
         match pair.host {
             Side::Rust => {
                 self.rt
@@ -217,7 +220,7 @@ impl Bench {
     ) -> Result<Summary, String> {
         let (plugin, interface) = match workload {
             Workload::Get => (self.plugin(pair)?, Self::interface(pair)),
-            Workload::Callback => (self.callback_plugin(pair.plugin)?, Interface::Callback),
+            Workload::Callback => (self.callback_plugin(pair)?, Interface::Callback),
         };
         match (pair.host, workload) {
             (Side::Rust, _) => self.rt.block_on(rust::throughput(
@@ -340,6 +343,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
     let stream = bench.stream();
     let startup = bench.startup();
     let memory = bench.memory();
+    let go_host = bench.go_host();
     let mut results = Results {
         schema: 1,
         tiny: bench.plan.tiny,
@@ -355,6 +359,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         stream,
         startup,
         memory,
+        go_host,
         targets: Vec::new(),
     };
     let sizes: Vec<usize> = bench.plan.sizes.iter().map(|s| s.bytes).collect();

@@ -155,6 +155,7 @@ pub fn fuzz_broker_conn_info(mut data: &[u8], multiplexed: bool) -> FuzzBroker {
         limits: MessageLimits::both(4 << 20),
         exit: ending.watch(),
         mux: multiplexed.then(|| Arc::new(MuxState::default())),
+        native: false,
     };
     runtime.block_on(async move {
         let broker = GrpcBroker::new(out, setup);
@@ -206,13 +207,17 @@ pub struct FuzzNative {
     pub body_bytes: usize,
     /// Whether the stream ended with a read error (a malformed frame).
     pub refused: bool,
+    /// The stream credit the WINDOW frames grant, in all.
+    pub granted: usize,
 }
 
 /// A native connection's bytes (after the preface) as either side reads them: frames of at
 /// most `max` bytes of message, arriving in reads of at most `piece` bytes; each call's body
 /// split into path and request, each error body read as a status, as the server and client do.
 pub fn fuzz_native_frames(data: &[u8], max: usize, piece: usize) -> FuzzNative {
-    use crate::native::frame::{CALL, ERROR, FrameCodec, Incoming, parse_call, parse_error};
+    use crate::native::frame::{
+        CALL, ERROR, FrameCodec, Incoming, OPEN, WINDOW, parse_call, parse_error, parse_window,
+    };
     use tokio_util::codec::Decoder as _;
     let mut codec = FrameCodec::new(max);
     let mut buf = bytes::BytesMut::new();
@@ -225,8 +230,11 @@ pub fn fuzz_native_frames(data: &[u8], max: usize, piece: usize) -> FuzzNative {
                     seen.frames += 1;
                     seen.body_bytes += frame.body.len();
                     match frame.kind {
-                        CALL => drop(parse_call(frame.body)),
+                        CALL | OPEN => drop(parse_call(frame.body)),
                         ERROR => drop(parse_error(frame.body)),
+                        WINDOW => {
+                            seen.granted = seen.granted.saturating_add(parse_window(&frame.body))
+                        }
                         _ => {}
                     }
                 }

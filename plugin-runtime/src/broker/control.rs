@@ -2,29 +2,32 @@
 //! connection and the plugin serves it; both directions carry `ConnInfo` messages. When it
 //! ends, the broker on either side is closed for good (as go-plugin's).
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 
-use futures::{Stream, StreamExt as _};
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::Status;
 
 use super::{BrokerSetup, GrpcBroker, Shared};
+use crate::__private::{decode_prost, prost_body, unknown_method};
+use crate::connection::GrpcConnection;
+use crate::dispatch::{Dispatch, Requests, Responses, Shape};
+use crate::internal::START_STREAM;
 use crate::proto::ConnInfo;
-use crate::proto::grpc_broker_client::GrpcBrokerClient;
-use crate::transport::channel::GrpcChannel;
 
 /// Messages queued for the peer before they go out.
 const QUEUE: usize = 16;
 
 impl GrpcBroker {
-    /// Host side: opens the control stream on the plugin's main connection.
-    pub(crate) fn host(channel: GrpcChannel, setup: BrokerSetup) -> GrpcBroker {
+    /// Host side: opens the control stream on the plugin's main connection (`conn`, without a
+    /// call deadline: the stream lasts as long as the plugin).
+    pub(crate) fn host(conn: GrpcConnection, setup: BrokerSetup) -> GrpcBroker {
         let (out, outbound) = mpsc::channel(QUEUE);
         let broker = GrpcBroker::new(out, setup);
         let task = tokio::spawn(run_host_stream(
-            channel,
+            conn,
             outbound,
             Arc::downgrade(&broker.shared),
         ));
@@ -47,15 +50,24 @@ impl GrpcBroker {
 }
 
 async fn run_host_stream(
-    channel: GrpcChannel,
+    conn: GrpcConnection,
     outbound: mpsc::Receiver<ConnInfo>,
     broker: Weak<Shared>,
 ) {
-    let mut client = GrpcBrokerClient::new(channel);
-    match client.start_stream(ReceiverStream::new(outbound)).await {
-        Ok(response) => {
-            let mut inbound = response.into_inner();
-            while let Ok(Some(info)) = inbound.message().await {
+    let requests = ReceiverStream::new(outbound).map(prost_body);
+    match conn
+        .bidi_streaming(START_STREAM.path, Box::pin(requests))
+        .await
+    {
+        Ok(mut inbound) => {
+            while let Some(Ok(message)) = inbound.next().await {
+                let info = match decode_prost::<ConnInfo>(message) {
+                    Ok(info) => info,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the plugin's broker sent a malformed message; closing the broker");
+                        break;
+                    }
+                };
                 match broker.upgrade() {
                     Some(shared) => GrpcBroker { shared }.received(info),
                     None => return,
@@ -63,7 +75,7 @@ async fn run_host_stream(
             }
         }
         // A plugin without a broker (an SDK older than brokers) serves everything else.
-        Err(status) => tracing::debug!(%status, "the plugin does not serve the broker"),
+        Err(error) => tracing::debug!(%error, "the plugin does not serve the broker"),
     }
     if let Some(shared) = broker.upgrade() {
         GrpcBroker { shared }.close();
@@ -77,27 +89,26 @@ pub(crate) struct BrokerService {
     outbound: Mutex<Option<mpsc::Receiver<ConnInfo>>>,
 }
 
-type ConnInfoStream = Pin<Box<dyn Stream<Item = Result<ConnInfo, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl crate::proto::grpc_broker_server::GrpcBroker for BrokerService {
-    type StartStreamStream = ConnInfoStream;
-
-    async fn start_stream(
-        &self,
-        request: Request<Streaming<ConnInfo>>,
-    ) -> Result<Response<ConnInfoStream>, Status> {
+impl BrokerService {
+    /// Opens the one control stream: `inbound` feeds the broker, the returned stream carries
+    /// what the broker sends until it closes.
+    fn open(&self, mut inbound: Requests) -> Result<Responses, Status> {
         let outbound = self.outbound.lock().ok().and_then(|mut o| o.take());
         let Some(outbound) = outbound else {
             return Err(Status::already_exists(
                 "the broker's stream is already open: a host opens it once per plugin",
             ));
         };
-        let mut inbound = request.into_inner();
         let broker = self.broker.clone();
         tokio::spawn(async move {
-            while let Ok(Some(info)) = inbound.message().await {
-                broker.received(info);
+            while let Some(Ok(message)) = inbound.next().await {
+                match decode_prost::<ConnInfo>(message) {
+                    Ok(info) => broker.received(info),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the host's broker sent a malformed message; closing the broker");
+                        break;
+                    }
+                }
             }
             tracing::debug!("the host closed the broker's stream");
             broker.close();
@@ -107,8 +118,26 @@ impl crate::proto::grpc_broker_server::GrpcBroker for BrokerService {
             let _ = closed.wait_for(|closed| *closed).await;
         };
         let stream = ReceiverStream::new(outbound)
-            .map(Ok)
+            .map(|info| Ok(prost_body(info)))
             .take_until(until_closed);
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Box::pin(stream))
+    }
+}
+
+impl Dispatch for BrokerService {
+    const SERVICE: &'static str = START_STREAM.service;
+    const METHODS: &'static [&'static str] = &[START_STREAM.name];
+    const SHAPES: &'static [Shape] = &[Shape::Bidi];
+
+    fn call_streaming(
+        self: Arc<Self>,
+        method: usize,
+        requests: Requests,
+    ) -> BoxFuture<'static, Result<Responses, Status>> {
+        let answer = match method {
+            0 => self.open(requests),
+            other => Err(unknown_method(Self::SERVICE, other)),
+        };
+        Box::pin(std::future::ready(answer))
     }
 }

@@ -28,14 +28,15 @@ pub(crate) use mux::MuxState;
 use pending::Pending;
 
 use crate::exit::ExitWatch;
+use crate::native::NativeClient;
 use crate::proto::ConnInfo;
 use crate::proto::conn_info::Knock;
 use crate::tls::{ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
-use crate::transport::io::{Address, channel_over, connect_channel, within};
+use crate::transport::io::{Address, BoxedIo, channel_over, connect_channel, dial_raw, within};
 use crate::transport::listener::{ListenError, Listener, SocketPlace, listen_unix};
-use crate::transport::serve::{serve_one_connection, serve_routes};
+use crate::transport::serve::{Sorter, serve_one_connection, serve_routes_sorted};
 
 /// How long a dial waits for the peer's connection info, and how long an unclaimed one is kept
 /// (go-plugin's 5 s, both).
@@ -107,6 +108,9 @@ pub(crate) struct BrokerSetup {
     pub(crate) exit: ExitWatch,
     /// Multiplexed mode: brokered connections are streams of the main connection's session.
     pub(crate) mux: Option<Arc<MuxState>>,
+    /// Whether the peer is of this SDK and speaks the native transport (the main connection
+    /// does): then callbacks travel on it too.
+    pub(crate) native: bool,
 }
 
 impl std::fmt::Debug for GrpcBroker {
@@ -343,7 +347,7 @@ impl GrpcBroker {
     pub(crate) async fn serve_routes(
         &self,
         id: u32,
-        routes: Routes,
+        (routes, sorter): (Routes, Option<Sorter>),
     ) -> Result<BrokerServer, BrokerError> {
         let (listener, info) = self.listen(id)?;
         let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -358,7 +362,7 @@ impl GrpcBroker {
         let tls = self.shared.setup.server_tls.clone();
         let broker = self.clone();
         let task = tokio::spawn(async move {
-            let server = serve_routes(listener, tls, routes, stop);
+            let server = serve_routes_sorted(listener, tls, routes, sorter, stop);
             // A peer that keeps a call open does not hold the socket for ever.
             tokio::select! {
                 result = server => {
@@ -389,7 +393,7 @@ impl GrpcBroker {
     pub(crate) async fn serve_routes_once(
         &self,
         id: u32,
-        routes: Routes,
+        (routes, sorter): (Routes, Option<Sorter>),
     ) -> Result<(), BrokerError> {
         let (listener, info) = self.listen(id)?;
         let mut closed = self.shared.closed.subscribe();
@@ -399,7 +403,7 @@ impl GrpcBroker {
         let tls = self.shared.setup.server_tls.clone();
         let broker = self.clone();
         tokio::spawn(async move {
-            let served = serve_one_connection(listener, tls, routes, stop, 2 * WAIT);
+            let served = serve_one_connection(listener, tls, (routes, sorter), stop, 2 * WAIT);
             if let Err(e) = served.await {
                 tracing::warn!(id, error = %e, "a brokered callback's server failed");
             }
@@ -455,8 +459,8 @@ impl GrpcBroker {
         }
     }
 
-    /// Waits for the connection info of `id` and connects to it.
-    pub(crate) async fn dial_channel(&self, id: u32) -> Result<GrpcChannel, BrokerError> {
+    /// Whether `id` may be dialled: an open broker, a real id, TLS when TLS is on.
+    fn check_dial(&self, id: u32) -> Result<(), BrokerError> {
         self.check_open()?;
         if id == 0 {
             return Err(BrokerError::ZeroId);
@@ -465,6 +469,13 @@ impl GrpcBroker {
         if setup.tls_required && setup.client_tls.is_none() {
             return Err(BrokerError::NoClientTls { id });
         }
+        Ok(())
+    }
+
+    /// Waits for the connection info of `id` and connects to it.
+    pub(crate) async fn dial_channel(&self, id: u32) -> Result<GrpcChannel, BrokerError> {
+        self.check_dial(id)?;
+        let setup = &self.shared.setup;
         if let Some(mux) = &setup.mux {
             return self.dial_multiplexed(mux, id).await;
         }
@@ -477,6 +488,50 @@ impl GrpcBroker {
                 address: shown,
                 source,
             })
+    }
+
+    /// Whether callbacks travel on the native transport: the peer speaks it, and brokered
+    /// connections are sockets of their own (not streams of a multiplexed session).
+    pub(crate) fn native(&self) -> bool {
+        self.shared.setup.native && self.shared.setup.mux.is_none()
+    }
+
+    /// Waits for the connection info of `id` and opens a native connection to it; its
+    /// address too, for a gRPC connection beside it.
+    pub(crate) async fn dial_native(
+        &self,
+        id: u32,
+    ) -> Result<(NativeClient, Address), BrokerError> {
+        self.check_dial(id)?;
+        let setup = &self.shared.setup;
+        let address = self.peer_address(id).await?;
+        let shown = address.to_string();
+        let connect = async {
+            let raw = dial_raw(&address).await?;
+            let io = match &setup.client_tls {
+                None => raw,
+                Some(tls) => BoxedIo::new(tls.connect(raw).await?),
+            };
+            NativeClient::start(io, setup.limits).await
+        };
+        let native = within(WAIT, connect)
+            .await
+            .map_err(|source| BrokerError::Connect {
+                id,
+                address: shown,
+                source,
+            })?;
+        Ok((native, address))
+    }
+
+    /// A gRPC channel to `address` (a brokered server also spoken to natively), connected on
+    /// first use.
+    pub(crate) fn lazy_channel(&self, address: Address) -> GrpcChannel {
+        let tls = self.shared.setup.client_tls.clone();
+        GrpcChannel::lazy(Box::new(move || {
+            let (address, tls) = (address.clone(), tls.clone());
+            Box::pin(within(WAIT, connect_channel(address, tls)))
+        }))
     }
 
     /// Where to dial the peer's server `id`: its connection info, waited for (5 s at most).

@@ -116,18 +116,32 @@ impl ClientConfig {
         }
     }
 
-    /// Whether to ask a plugin of this SDK for the native transport (on by default): unary
-    /// calls then skip HTTP/2 and gRPC framing, on their own connection to the plugin's
-    /// socket; everything else stays on gRPC. go-plugin plugins ignore the request and answer
-    /// gRPC. Off forces gRPC. Never with [`ClientConfig::grpc_broker_multiplex`].
+    /// Whether to ask a plugin of this SDK for the native transport (on by default): every
+    /// call, stream, callback, the plugin's stdio and its shutdown then travel on one
+    /// connection of this SDK's own protocol instead of HTTP/2 and gRPC. go-plugin plugins
+    /// ignore the request and answer gRPC. Off forces gRPC; a version's [`PluginSet`] can
+    /// force it for that version only ([`PluginSet::native_transport`]). Never with
+    /// [`ClientConfig::grpc_broker_multiplex`].
     pub fn native_transport(mut self, on: bool) -> Self {
         self.native_transport = on;
         self
     }
 
-    /// Whether the launch asks for the native transport.
+    /// Whether the launch asks for the native transport: on, and some version may use it.
     pub(crate) fn asks_native(&self) -> bool {
-        self.native_transport && !self.multiplex && self.allowed_protocols.contains(&Protocol::Grpc)
+        self.native_transport
+            && !self.multiplex
+            && self.allowed_protocols.contains(&Protocol::Grpc)
+            && (self.plugins.is_empty() || self.plugins.values().any(PluginSet::offers_native))
+    }
+
+    /// Whether the negotiated `version` may use the native transport.
+    pub(crate) fn native_for(&self, version: u32) -> bool {
+        self.asks_native()
+            && self
+                .plugins
+                .get(&version)
+                .is_none_or(PluginSet::offers_native)
     }
 
     /// The plugin to launch. Its arguments, working directory and environment are kept; the

@@ -26,13 +26,15 @@ pub(crate) use logs::Tail;
 pub(crate) use process::read_stderr;
 pub(crate) use stdio::StdioSinks;
 
+use crate::__private::prost_body;
 use crate::broker::{BrokerSetup, GrpcBroker, MuxState};
 use crate::connection::GrpcConnection;
 use crate::error::Error;
 use crate::exit::{Ending, ExitWatch, PluginExit};
+use crate::internal::{HEALTH_CHECK, SHUTDOWN};
 use crate::native::NativeClient;
 use crate::plugin::PluginSet;
-use crate::proto::grpc_controller_client::GrpcControllerClient;
+use crate::proto::Empty;
 use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
@@ -194,8 +196,10 @@ fn attach(
     place: SocketPlace,
 ) -> Attached {
     let limits = MessageLimits::both(config.max_message_size);
+    // go-plugin's own streams last as long as the plugin: no call deadline for them.
+    let base = GrpcConnection::new(channel, name.into(), limits, exit.clone()).with_native(native);
     let broker = GrpcBroker::host(
-        channel.clone(),
+        base.clone(),
         BrokerSetup {
             place,
             server_tls: tls.serve,
@@ -205,16 +209,17 @@ fn attach(
             limits,
             exit: exit.clone(),
             mux: tls.mux,
+            native: base.is_native(),
         },
     );
-    let conn = GrpcConnection::new(channel.clone(), name.into(), limits, exit)
+    let conn = base
+        .clone()
         .with_broker(broker.clone())
-        .with_deadline(config.call_timeout)
-        .with_native(native);
+        .with_deadline(config.call_timeout);
     Attached {
         conn,
         broker,
-        stdio: Some(stdio::forward(channel, config, name)),
+        stdio: Some(stdio::forward(base, config, name)),
     }
 }
 
@@ -459,20 +464,15 @@ impl Client {
     /// Checks that the plugin answers (gRPC health check of service `plugin`; `Control.Ping`
     /// over net/rpc).
     pub async fn ping(&self) -> Result<(), Error> {
-        const METHOD: &str = "/grpc.health.v1.Health/Check";
         let conn = match self.running().await?.1 {
             Handle::Grpc(conn) => conn,
             Handle::NetRpc(link) => return link.ping().await,
         };
-        conn.check_open(METHOD)?;
-        let mut health = tonic_health::pb::health_client::HealthClient::new(conn.channel());
         let request = tonic_health::pb::HealthCheckRequest {
             service: GRPC_HEALTH_SERVICE.to_string(),
         };
-        match health.check(request).await {
-            Ok(_) => Ok(()),
-            Err(status) => Err(conn.transport_failure(METHOD, status).await.into()),
-        }
+        conn.unary(HEALTH_CHECK.path, prost_body(request)).await?;
+        Ok(())
     }
 
     /// Stops the plugin: asks it to shut down, waits the grace period (2 s by default), then
@@ -673,7 +673,7 @@ impl Client {
             reason,
             stderr: process.stderr_tail(),
         };
-        let line: HandshakeLine = raw.parse().map_err(refused)?;
+        let mut line: HandshakeLine = raw.parse().map_err(refused)?;
         if line.network == Network::Unix {
             *socket = Some(PathBuf::from(&line.address));
             // Known from now on, so that a cancelled start can remove it too.
@@ -686,6 +686,11 @@ impl Client {
                 protocol: line.protocol,
                 allowed: config.allowed_protocols.clone(),
             }));
+        }
+        // The negotiated version's set may want gRPC: the plugin serves it too.
+        let native_asked = native_asked && config.native_for(line.app_version);
+        if line.protocol == Protocol::RustNative && !native_asked {
+            line.protocol = Protocol::Grpc;
         }
         if config.multiplex && line.protocol == Protocol::Grpc && line.multiplex != Some(true) {
             return Err(refused(HandshakeError::MuxNotSupported));
@@ -725,7 +730,8 @@ impl Client {
                 connect_multiplexed(name, address, tls.dial.clone(), config.start_timeout).await?;
             (channel, Some(mux))
         } else {
-            let channel = connect(name, address, tls.dial.clone(), config.start_timeout).await?;
+            let timeout = config.start_timeout;
+            let channel = grpc_channel(name, address, tls.dial.clone(), timeout, &native).await?;
             (channel, None)
         };
         Ok((
@@ -775,6 +781,8 @@ impl Client {
             HostTls::default()
         };
         let ending = Ending::new();
+        let speaks_native = reattach.protocol == Protocol::RustNative
+            && config.native_for(reattach.protocol_version);
         let connected = match reattach.protocol {
             Protocol::NetRpc => {
                 let (link, stdio) = netrpc::NetRpcLink::connect(
@@ -788,13 +796,14 @@ impl Client {
                 Connected::NetRpc(link, stdio)
             }
             Protocol::Grpc | Protocol::RustNative => {
-                let native = if reattach.protocol == Protocol::RustNative && config.asks_native() {
+                let native = if speaks_native {
                     Some(connect_native(&name, address.clone(), tls.dial.clone(), &config).await?)
                 } else {
                     None
                 };
+                let timeout = config.start_timeout;
                 Connected::Grpc(
-                    connect(&name, address, tls.dial.clone(), config.start_timeout).await?,
+                    grpc_channel(&name, address, tls.dial.clone(), timeout, &native).await?,
                     native,
                 )
             }
@@ -832,7 +841,10 @@ impl Client {
         self.summary(|s| {
             s.exit = Some(ending.watch());
             s.version = Some(version);
-            s.protocol = Some(reattach.protocol);
+            s.protocol = Some(match reattach.protocol {
+                Protocol::RustNative if !speaks_native => Protocol::Grpc,
+                other => other,
+            });
             s.pid = Some(reattach.pid);
             s.reattach = Some(reattach.clone());
         });
@@ -941,6 +953,25 @@ async fn connect_native(
         })
 }
 
+/// The gRPC channel beside a native connection is opened only if a hand-written tonic client
+/// uses it (everything of go-plugin's and of the interfaces travels natively); without one,
+/// it is connected now.
+async fn grpc_channel(
+    name: &str,
+    address: Address,
+    tls: Option<Arc<ClientTls>>,
+    timeout: Duration,
+    native: &Option<NativeClient>,
+) -> Result<GrpcChannel, Error> {
+    if native.is_none() {
+        return connect(name, address, tls, timeout).await;
+    }
+    Ok(GrpcChannel::lazy(Box::new(move || {
+        let (address, tls) = (address.clone(), tls.clone());
+        Box::pin(within(timeout, connect_channel(address, tls)))
+    })))
+}
+
 async fn connect(
     name: &str,
     address: Address,
@@ -967,11 +998,9 @@ impl Running {
                 // go-plugin's Close: the broker first (brokered servers stop), then Shutdown.
                 attached.broker.close();
                 if !test_mode {
-                    let mut controller = GrpcControllerClient::new(attached.conn.channel());
+                    let shutdown = attached.conn.unary(SHUTDOWN.path, prost_body(Empty {}));
                     // The plugin may close the connection before answering: any outcome is fine.
-                    let _ =
-                        tokio::time::timeout(grace, controller.shutdown(crate::proto::Empty {}))
-                            .await;
+                    let _ = tokio::time::timeout(grace, shutdown).await;
                 }
             }
             Link::NetRpc(link, _) if !test_mode => link.quit(grace).await,

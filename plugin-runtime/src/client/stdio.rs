@@ -1,26 +1,28 @@
 //! The plugin's output after its handshake: `plugin.GRPCStdio/StreamStdio` to the host's
 //! writers, or its log.
 
+use futures::StreamExt as _;
 use tokio::io::AsyncReadExt as _;
 use tokio::task::JoinHandle;
 
 use super::config::ClientConfig;
 use super::logs::{Lines, LogForwarder};
 use super::process::PluginOutput;
-use crate::proto::StdioData;
-use crate::proto::grpc_stdio_client::GrpcStdioClient;
+use crate::__private::{decode_prost, prost_body};
+use crate::connection::GrpcConnection;
+use crate::internal::STREAM_STDIO;
 use crate::proto::stdio_data::Channel as StdioChannel;
-use crate::transport::channel::GrpcChannel;
+use crate::proto::{Empty, StdioData};
 use crate::transport::io::BoxedIo;
 
 /// The task copying the plugin's stdio to the sync writers (or the log).
 pub(super) fn forward(
-    channel: GrpcChannel,
+    conn: GrpcConnection,
     config: &mut ClientConfig,
     name: &str,
 ) -> JoinHandle<()> {
     tokio::spawn(forward_stdio(
-        channel,
+        conn,
         config.sync_stdout.take(),
         config.sync_stderr.take(),
         name.to_string(),
@@ -131,22 +133,30 @@ fn log_line(forward: &mut Option<LogForwarder>, plugin: &str, line: &str) {
 
 /// What the plugin writes after its handshake, copied to the sync writers (or logged).
 async fn forward_stdio(
-    channel: GrpcChannel,
+    conn: GrpcConnection,
     stdout: Option<PluginOutput>,
     stderr: Option<PluginOutput>,
     plugin: String,
 ) {
-    let mut client = GrpcStdioClient::new(channel);
-    let mut stream = match client.stream_stdio(()).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => {
-            tracing::debug!(plugin = %plugin, %status, "plugin offers no stdio stream");
+    let mut stream = match conn
+        .server_streaming(STREAM_STDIO.path, prost_body(Empty {}))
+        .await
+    {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::debug!(plugin = %plugin, %error, "plugin offers no stdio stream");
             return;
         }
     };
     let mut sinks = StdioSinks::new(stdout, stderr, plugin);
-    while let Ok(Some(chunk)) = stream.message().await {
-        sinks.frame(&chunk);
+    while let Some(Ok(message)) = stream.next().await {
+        match decode_prost::<StdioData>(message) {
+            Ok(chunk) => sinks.frame(&chunk),
+            Err(e) => {
+                tracing::warn!(plugin = %sinks.plugin, error = %e, "a malformed stdio message; the plugin's output is no longer copied");
+                break;
+            }
+        }
     }
     sinks.finish();
 }

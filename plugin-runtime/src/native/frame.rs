@@ -2,13 +2,30 @@
 //!
 //! ```text
 //! u32 LE  length of what follows
-//! u8      kind: CALL, REPLY, ERROR or CANCEL
-//! u32 LE  call id, chosen by the client
-//! ...     body: CALL:  u16 LE path length, path (`/package.Service/Method`), request bytes
-//!               REPLY: the reply bytes
-//!               ERROR: i32 LE status code, UTF-8 message
-//!               CANCEL: nothing (the caller gave up; the plugin drops the call)
+//! u8      kind (below)
+//! u32 LE  call id, chosen by the host
+//! ...     body: CALL:   u16 LE path length, path (`/package.Service/Method`), request bytes
+//!               REPLY:  the reply bytes
+//!               ERROR:  i32 LE status code, UTF-8 message (ends a call or a stream)
+//!               CANCEL: nothing (the host gave up; the plugin drops the call)
+//!               OPEN:   u16 LE path length, path: a streaming call starts
+//!               OPENED: nothing: the plugin's implementation took the stream (gRPC's headers)
+//!               MSG:    one message of a stream, either way
+//!               END:    nothing: the sender's half of the stream is over (from the plugin:
+//!                       the call ended well, gRPC's OK trailers)
+//!               WINDOW: u32 LE bytes: the receiver took that much more of the stream
+//!               SERVICES: the services served over gRPC only (hand-written tonic services),
+//!                       `package.Service` names separated by newlines
 //! ```
+//!
+//! The plugin's first frame is SERVICES (id 0): the host calls the methods of those services
+//! over gRPC, everything else natively.
+//!
+//! Unary calls are CALL, then REPLY or ERROR. Streaming calls (all three gRPC shapes) are
+//! OPEN, the host's MSGs and END; the plugin's OPENED (or ERROR), its MSGs, and END or ERROR.
+//! Each direction of a stream has [`WINDOW`](STREAM_WINDOW) bytes of credit, renewed by
+//! WINDOW frames as the receiver consumes: a slow consumer slows its producer, and neither
+//! side buffers more than the window and one message.
 //!
 //! Request and reply bytes are the interface's own encoding, as on gRPC, written straight
 //! after the header: one buffer per frame, no copy on either side.
@@ -20,12 +37,24 @@ use tonic::{Code, Status};
 use crate::transport::codec::Outgoing;
 
 /// What a native connection starts with (HTTP/2's preface starts `PRI *`).
-pub(crate) const PREFACE: &[u8; 8] = b"RSNATV01";
+pub(crate) const PREFACE: &[u8; 8] = b"RSNATV02";
+/// What every version of the preface starts with (its last two bytes are the wire version).
+pub(crate) const PREFACE_FAMILY: &[u8; 6] = b"RSNATV";
 
 pub(crate) const CALL: u8 = 1;
 pub(crate) const REPLY: u8 = 2;
 pub(crate) const ERROR: u8 = 3;
 pub(crate) const CANCEL: u8 = 4;
+pub(crate) const OPEN: u8 = 5;
+pub(crate) const OPENED: u8 = 6;
+pub(crate) const MSG: u8 = 7;
+pub(crate) const END: u8 = 8;
+pub(crate) const WINDOW: u8 = 9;
+pub(crate) const SERVICES: u8 = 10;
+
+/// Each direction of a stream may have this many message bytes in flight before the receiver
+/// grants more (one message may overshoot it).
+pub(crate) const STREAM_WINDOW: usize = 1 << 20;
 
 /// Bytes of kind and id after the length.
 const HEAD: usize = 5;
@@ -147,6 +176,16 @@ fn check_size(what: &str, size: usize, max: usize) -> Result<(), Status> {
     Ok(())
 }
 
+/// A frame of `kind` starting with `path`, room left for `more` bytes.
+fn with_path(kind: u8, id: u32, path: &str, more: usize) -> Result<BytesMut, Status> {
+    let path_len = u16::try_from(path.len())
+        .map_err(|_| Status::invalid_argument("a method path over 64 KiB"))?;
+    let mut buf = start(kind, id, 2 + path.len() + more);
+    buf.put_u16_le(path_len);
+    buf.put_slice(path.as_bytes());
+    Ok(buf)
+}
+
 /// A call of `path` with `request`.
 pub(crate) fn call(
     id: u32,
@@ -154,15 +193,16 @@ pub(crate) fn call(
     request: &dyn Outgoing,
     max: usize,
 ) -> Result<Bytes, Status> {
-    let path_len = u16::try_from(path.len())
-        .map_err(|_| Status::invalid_argument("a method path over 64 KiB"))?;
-    let mut buf = start(CALL, id, 2 + path.len() + request.size_hint().max(64));
-    buf.put_u16_le(path_len);
-    buf.put_slice(path.as_bytes());
+    let mut buf = with_path(CALL, id, path, request.size_hint().max(64))?;
     let before = buf.len();
     request.encode_native(&mut buf)?;
     check_size("request", buf.len() - before, max)?;
     finish(buf)
+}
+
+/// A streaming call of `path` starts.
+pub(crate) fn open(id: u32, path: &str) -> Result<Bytes, Status> {
+    finish(with_path(OPEN, id, path, 0)?)
 }
 
 /// Splits a call's body into its path and request.
@@ -180,9 +220,32 @@ pub(crate) fn parse_call(mut body: Bytes) -> Option<(Bytes, Bytes)> {
 
 /// A successful reply.
 pub(crate) fn reply(id: u32, message: &dyn Outgoing, max: usize) -> Result<Bytes, Status> {
-    let mut buf = start(REPLY, id, message.size_hint().max(64));
+    carrying(REPLY, "reply", id, message, max)
+}
+
+/// One message of a stream, and its size (what it takes of the stream's window).
+pub(crate) fn message(
+    id: u32,
+    what: &str,
+    message: &dyn Outgoing,
+    max: usize,
+) -> Result<(Bytes, usize), Status> {
+    let frame = carrying(MSG, what, id, message, max)?;
+    let size = frame.len() - 4 - HEAD;
+    Ok((frame, size))
+}
+
+/// A frame of `kind` whose body is `message`.
+fn carrying(
+    kind: u8,
+    what: &str,
+    id: u32,
+    message: &dyn Outgoing,
+    max: usize,
+) -> Result<Bytes, Status> {
+    let mut buf = start(kind, id, message.size_hint().max(64));
     message.encode_native(&mut buf)?;
-    check_size("reply", buf.len() - 4 - HEAD, max)?;
+    check_size(what, buf.len() - 4 - HEAD, max)?;
     finish(buf)
 }
 
@@ -213,11 +276,46 @@ pub(crate) fn parse_error(mut body: Bytes) -> Status {
     Status::new(code, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// The caller gave up on call `id`.
-pub(crate) fn cancel(id: u32) -> Bytes {
-    let mut buf = start(CANCEL, id, 0);
+/// A frame of `kind` with no body: CANCEL (the caller gave up on call `id`), OPENED or END.
+pub(crate) fn bare(kind: u8, id: u32) -> Bytes {
+    let mut buf = start(kind, id, 0);
     buf[..4].copy_from_slice(&(HEAD as u32).to_le_bytes());
     buf.freeze()
+}
+
+/// The plugin's first frame: the services it serves over gRPC only.
+pub(crate) fn services<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Bytes, Status> {
+    let mut buf = start(SERVICES, 0, 64);
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            buf.put_u8(b'\n');
+        }
+        buf.put_slice(name.as_bytes());
+    }
+    finish(buf)
+}
+
+/// The names a SERVICES frame lists.
+pub(crate) fn parse_services(body: &[u8]) -> impl Iterator<Item = String> + '_ {
+    body.split(|b| *b == b'\n')
+        .filter(|name| !name.is_empty())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+}
+
+/// The receiver of stream `id` took `bytes` more.
+pub(crate) fn window(id: u32, bytes: u32) -> Bytes {
+    let mut buf = start(WINDOW, id, 4);
+    buf.put_u32_le(bytes);
+    buf[..4].copy_from_slice(&((HEAD + 4) as u32).to_le_bytes());
+    buf.freeze()
+}
+
+/// The bytes a WINDOW frame grants (none when malformed).
+pub(crate) fn parse_window(body: &[u8]) -> usize {
+    match body {
+        [a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]) as usize,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -266,7 +364,7 @@ mod tests {
             (back.code(), back.message()),
             (Code::NotFound, "no value ✓")
         );
-        let frame = decode(&cancel(9)).unwrap();
+        let frame = decode(&bare(CANCEL, 9)).unwrap();
         assert_eq!((frame.kind, frame.id, frame.body.len()), (CANCEL, 9, 0));
     }
 

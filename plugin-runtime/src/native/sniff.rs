@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf as _, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 
-use super::frame::PREFACE;
+use super::frame::{PREFACE, PREFACE_FAMILY};
 use crate::transport::io::{BoxedIo, forward_writes};
 
 /// What a connection turned out to be.
@@ -36,6 +36,15 @@ pub(crate) async fn sniff(mut io: BoxedIo) -> Option<Sniffed> {
     }
     if &head[..filled] == PREFACE {
         return Some(Sniffed::Native(io));
+    }
+    if filled == PREFACE.len() && head.starts_with(PREFACE_FAMILY) {
+        tracing::warn!(
+            theirs = %String::from_utf8_lossy(&head[PREFACE_FAMILY.len()..]),
+            ours = %String::from_utf8_lossy(&PREFACE[PREFACE_FAMILY.len()..]),
+            "refused a native connection of another wire version: build the host and the plugin \
+             with the same SDK version, or force gRPC (`native_transport(false)`)"
+        );
+        return None;
     }
     Some(Sniffed::Other(BoxedIo::new(Prefixed {
         prefix: Bytes::copy_from_slice(&head[..filled]),

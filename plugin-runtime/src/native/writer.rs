@@ -11,17 +11,24 @@ use tokio::sync::mpsc;
 /// At most this many frames go in one batch.
 const BATCH: usize = 64;
 
-/// Writes the frames `frames` yields until it closes or writing fails.
+/// Queued instead of a frame: write what came before, then close the connection.
+pub(crate) const CLOSE: Bytes = Bytes::new();
+
+/// Writes the frames `frames` yields until it closes (or yields [`CLOSE`]) or writing fails.
 pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
     mut out: W,
     mut frames: mpsc::UnboundedReceiver<Bytes>,
 ) {
     let mut batch = Batch::default();
     while let Some(first) = frames.recv().await {
+        let mut closing = first.is_empty();
         batch.push(first);
-        while batch.frames.len() < BATCH {
+        while !closing && batch.frames.len() < BATCH {
             match frames.try_recv() {
-                Ok(frame) => batch.push(frame),
+                Ok(frame) => {
+                    closing = frame.is_empty();
+                    batch.push(frame);
+                }
                 Err(_) => break,
             }
         }
@@ -29,8 +36,8 @@ pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
             tracing::debug!(error = %e, "native connection: writing failed");
             return;
         }
-        if out.flush().await.is_err() {
-            return;
+        if out.flush().await.is_err() || closing {
+            break;
         }
     }
     let _ = out.shutdown().await;

@@ -26,17 +26,15 @@ use process::{HostWatch, check_cookie, install_panic_hook, spawn_signal_handlers
 use crate::broker::{BrokerService, BrokerSetup, GrpcBroker, MuxState};
 use crate::error::ServeError;
 use crate::exit::Ending;
+use crate::internal;
 use crate::logging;
 use crate::plugin::{PluginSet, ServiceRegistry, VersionedPlugins};
-use crate::proto::grpc_broker_server::GrpcBrokerServer;
-use crate::proto::grpc_controller_server::GrpcControllerServer;
-use crate::proto::grpc_stdio_server::GrpcStdioServer;
 use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::codec::MessageLimits;
 use crate::transport::io::Address;
 use crate::transport::listener::{self, Listener, SocketPlace};
 use crate::transport::mux::{Mode as MuxMode, Mux};
-use crate::transport::serve::{Sorter, accept, serve_routes_sorted};
+use crate::transport::serve::{accept, serve_routes_sorted};
 
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -124,6 +122,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // The native lane: only for a host of this SDK that asked, never beside multiplexing.
     let protocol = if protocol == Protocol::Grpc
         && native_transport
+        && served.offers_native()
         && !multiplex
         && test.is_none()
         && host_asks_native()
@@ -142,6 +141,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         limits: MessageLimits::both(max_message_size),
         exit: Ending::new().watch(),
         mux: mux.clone(),
+        native: protocol == Protocol::RustNative,
     });
     let registry = match protocol {
         Protocol::Grpc | Protocol::RustNative => Some(register(served, max_message_size, &broker)?),
@@ -191,7 +191,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             serve_until_shutdown(
                 listener,
                 security.server,
-                registry.into_routes(native),
+                (registry, native),
                 broker_service,
                 capture,
                 shutdown_tx,
@@ -451,25 +451,28 @@ impl Security {
 async fn serve_until_shutdown(
     listener: Listener,
     tls: Option<ServerTls>,
-    (mut routes, native): (tonic::service::RoutesBuilder, Option<Sorter>),
+    (mut registry, native): (ServiceRegistry, bool),
     broker: BrokerService,
     capture: Option<Arc<stdio::StdioCapture>>,
     shutdown_tx: watch::Sender<bool>,
     mut shutdown_rx: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
+    // go-plugin's own services, on both transports (health on gRPC is tonic-health's).
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status(GRPC_HEALTH_SERVICE, tonic_health::ServingStatus::Serving)
         .await;
-    routes
+    registry
         .add_service(health)
-        .add_service(GrpcControllerServer::new(controller::Controller {
+        .add_native_only(Arc::new(internal::Health))
+        .add_dispatch(Arc::new(controller::Controller {
             shutdown: shutdown_tx,
         }))
-        .add_service(GrpcStdioServer::new(stdio::StdioService {
+        .add_dispatch(Arc::new(stdio::StdioService {
             capture: capture.clone(),
         }))
-        .add_service(GrpcBrokerServer::new(broker));
+        .add_dispatch(Arc::new(broker));
+    let (routes, native) = registry.into_routes(native, Some(shutdown_rx.clone()));
     let mut stop_rx = shutdown_rx.clone();
     let stop = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -13,11 +13,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use futures::Stream;
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
 use tokio::sync::mpsc;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
-use crate::proto::grpc_stdio_server::GrpcStdio;
+use crate::__private::{prost_body, unknown_method};
+use crate::dispatch::{Dispatch, Requests, Responses, Shape};
+use crate::internal::STREAM_STDIO;
 use crate::proto::{StdioData, stdio_data::Channel};
 
 /// Chunks buffered before the host subscribes (or while it reads slower than we write).
@@ -154,28 +157,32 @@ pub(crate) struct StdioService {
     pub(crate) capture: Option<Arc<StdioCapture>>,
 }
 
-type StdioStream = std::pin::Pin<Box<dyn Stream<Item = Result<StdioData, Status>> + Send>>;
+impl Dispatch for StdioService {
+    const SERVICE: &'static str = STREAM_STDIO.service;
+    const METHODS: &'static [&'static str] = &[STREAM_STDIO.name];
+    const SHAPES: &'static [Shape] = &[Shape::ServerStreaming];
 
-#[tonic::async_trait]
-impl GrpcStdio for StdioService {
-    type StreamStdioStream = StdioStream;
-
-    async fn stream_stdio(
-        &self,
-        _request: Request<()>,
-    ) -> Result<Response<Self::StreamStdioStream>, Status> {
-        let Some(capture) = &self.capture else {
-            // Test mode without stdio sync: nothing is captured, the stream ends at once.
-            return Ok(Response::new(Box::pin(futures::stream::empty())));
-        };
-        match capture.take() {
-            Some(rx) => {
-                let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-                Ok(Response::new(Box::pin(futures::StreamExt::map(stream, Ok))))
+    fn call_streaming(
+        self: Arc<Self>,
+        method: usize,
+        _requests: Requests,
+    ) -> BoxFuture<'static, Result<Responses, Status>> {
+        let answer = match (method, &self.capture) {
+            (0, None) => {
+                // Test mode without stdio sync: nothing is captured, the stream ends at once.
+                Ok(Box::pin(futures::stream::empty()) as Responses)
             }
-            None => Err(Status::failed_precondition(
-                "StreamStdio was already called: the plugin's output goes to the first caller only",
-            )),
-        }
+            (0, Some(capture)) => match capture.take() {
+                Some(rx) => {
+                    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+                    Ok(Box::pin(stream.map(|chunk| Ok(prost_body(chunk)))) as Responses)
+                }
+                None => Err(Status::failed_precondition(
+                    "StreamStdio was already called: the plugin's output goes to the first caller only",
+                )),
+            },
+            (other, _) => Err(unknown_method(Self::SERVICE, other)),
+        };
+        Box::pin(std::future::ready(answer))
     }
 }

@@ -7,8 +7,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures::future::BoxFuture;
 use http::uri::{Authority, Scheme};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -36,13 +38,44 @@ pub(crate) const MAX_FRAME: u32 = 1 << 20;
 /// ```
 #[derive(Clone)]
 pub struct GrpcChannel {
-    send: SendRequest<Body>,
+    inner: Inner,
 }
+
+#[derive(Clone)]
+enum Inner {
+    /// An HTTP/2 connection, up.
+    Ready(SendRequest<Body>),
+    /// Connected on the first request: a plugin spoken to over the native transport opens
+    /// HTTP/2 only for a hand-written tonic client.
+    Lazy(Arc<Lazy>),
+    /// No HTTP/2 here, and why.
+    Unavailable(&'static str),
+}
+
+/// A connection opened on first use, once.
+struct Lazy {
+    connect: Connect,
+    connected: tokio::sync::OnceCell<Result<SendRequest<Body>, String>>,
+}
+
+/// How a lazy channel connects.
+pub(crate) type Connect =
+    Box<dyn Fn() -> BoxFuture<'static, std::io::Result<GrpcChannel>> + Send + Sync>;
+
+/// What a request on a channel fails with.
+pub type ChannelError = Box<dyn std::error::Error + Send + Sync>;
 
 impl std::fmt::Debug for GrpcChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.inner {
+            Inner::Ready(send) if send.is_closed() => "closed",
+            Inner::Ready(_) => "open",
+            Inner::Lazy(lazy) if lazy.connected.initialized() => "connected on first use",
+            Inner::Lazy(_) => "not yet connected",
+            Inner::Unavailable(_) => "unavailable",
+        };
         f.debug_struct("GrpcChannel")
-            .field("closed", &self.send.is_closed())
+            .field("state", &state)
             .finish()
     }
 }
@@ -61,22 +94,45 @@ impl GrpcChannel {
                 tracing::debug!(error = %e, "plugin connection ended");
             }
         });
-        Ok(GrpcChannel { send })
+        Ok(GrpcChannel {
+            inner: Inner::Ready(send),
+        })
+    }
+
+    /// A channel that connects with `connect` when first used.
+    pub(crate) fn lazy(connect: Connect) -> GrpcChannel {
+        GrpcChannel {
+            inner: Inner::Lazy(Arc::new(Lazy {
+                connect,
+                connected: tokio::sync::OnceCell::new(),
+            })),
+        }
+    }
+
+    /// A channel every request on which fails, saying `why`.
+    pub(crate) fn unavailable(why: &'static str) -> GrpcChannel {
+        GrpcChannel {
+            inner: Inner::Unavailable(why),
+        }
     }
 }
 
 /// The response future of [`GrpcChannel`].
 pub(crate) type ResponseFuture = Pin<
-    Box<dyn Future<Output = Result<http::Response<hyper::body::Incoming>, hyper::Error>> + Send>,
+    Box<dyn Future<Output = Result<http::Response<hyper::body::Incoming>, ChannelError>> + Send>,
 >;
 
 impl tower::Service<http::Request<Body>> for GrpcChannel {
     type Response = http::Response<hyper::body::Incoming>;
-    type Error = hyper::Error;
+    type Error = ChannelError;
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.send.poll_ready(cx)
+        match &mut self.inner {
+            Inner::Ready(send) => send.poll_ready(cx).map_err(Into::into),
+            // Checked when the request is sent.
+            Inner::Lazy(_) | Inner::Unavailable(_) => Poll::Ready(Ok(())),
+        }
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
@@ -89,6 +145,35 @@ impl tower::Service<http::Request<Body>> for GrpcChannel {
                 *request.uri_mut() = uri;
             }
         }
-        Box::pin(self.send.send_request(request))
+        match &mut self.inner {
+            Inner::Ready(send) => {
+                let sent = send.send_request(request);
+                Box::pin(async move { sent.await.map_err(Into::into) })
+            }
+            Inner::Lazy(lazy) => {
+                let lazy = lazy.clone();
+                Box::pin(async move {
+                    let connected = lazy
+                        .connected
+                        .get_or_init(|| async {
+                            match (lazy.connect)().await {
+                                Ok(GrpcChannel {
+                                    inner: Inner::Ready(send),
+                                }) => Ok(send),
+                                Ok(_) => Err("connecting gave no HTTP/2 connection".to_string()),
+                                Err(e) => Err(format!("connecting to the plugin for gRPC: {e}")),
+                            }
+                        })
+                        .await;
+                    let mut send = connected.clone().map_err(ChannelError::from)?;
+                    send.ready().await?;
+                    Ok(send.send_request(request).await?)
+                })
+            }
+            Inner::Unavailable(why) => {
+                let why = *why;
+                Box::pin(async move { Err(why.into()) })
+            }
+        }
     }
 }

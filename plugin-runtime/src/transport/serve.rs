@@ -15,25 +15,15 @@ use super::io::{BoxedIo, forward_writes};
 use super::listener::Listener;
 use crate::tls::ServerTls;
 
-/// Serves `routes` on the connections `listener` accepts (TLS first when `tls` is set) until
-/// `stop` completes and the open calls end. The listener (and its socket file) goes when this
-/// future ends or is dropped.
-pub(crate) async fn serve_routes(
-    listener: Listener,
-    tls: Option<ServerTls>,
-    routes: Routes,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    serve_routes_sorted(listener, tls, routes, None, stop).await
-}
-
 /// Sees every connection first (after TLS): serves it itself and returns `None`, or hands it
 /// back for gRPC. How another protocol shares the listener without this module knowing it.
 pub(crate) type Sorter = std::sync::Arc<
     dyn Fn(BoxedIo) -> futures::future::BoxFuture<'static, Option<BoxedIo>> + Send + Sync,
 >;
 
-/// [`serve_routes`], every connection going through `sorter` first when it is set.
+/// Serves `routes` on the connections `listener` accepts (TLS first when `tls` is set), every
+/// connection going through `sorter` first when it is set, until `stop` completes and the open
+/// calls end. The listener (and its socket file) goes when this future ends or is dropped.
 pub(crate) async fn serve_routes_sorted(
     listener: Listener,
     tls: Option<ServerTls>,
@@ -68,7 +58,7 @@ pub(crate) async fn serve_routes_sorted(
 pub(crate) async fn serve_one_connection(
     listener: Listener,
     tls: Option<ServerTls>,
-    routes: Routes,
+    (routes, sorter): (Routes, Option<Sorter>),
     stop: impl Future<Output = ()> + Send + 'static,
     wait: Duration,
 ) -> Result<(), tonic::transport::Error> {
@@ -78,9 +68,20 @@ pub(crate) async fn serve_one_connection(
         () = &mut stop => None,
     };
     drop(listener);
-    let Some(io) = first else {
+    let Some(mut io) = first else {
         return Ok(());
     };
+    if let Some(sorter) = sorter {
+        // A connection the sorter keeps is served (and over) when it returns.
+        let sorted = tokio::select! {
+            io = sorter(io) => io,
+            () = &mut stop => None,
+        };
+        let Some(sorted) = sorted else {
+            return Ok(());
+        };
+        io = sorted;
+    }
     let (gone, gone_rx) = tokio::sync::oneshot::channel::<()>();
     let (conns, incoming) = mpsc::channel::<std::io::Result<BoxedIo>>(1);
     // Holding `conns` open: an ended incoming stream would shut the connection down.

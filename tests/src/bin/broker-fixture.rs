@@ -199,5 +199,7 @@ fn main() -> std::process::ExitCode {
         .with("worker", WorkerPlugin::new(Fixture::default()))
         .with("tasks", TasksPlugin::new(TaskFixture::default()))
         .with("counter", CounterPlugin::new(Counts::default()));
-    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
+    plugin_runtime::serve_main(plugin_tests::transport_of_test(
+        ServeConfig::new(handshake()).plugins(plugins),
+    ))
 }

@@ -91,8 +91,15 @@ fn plugins(version: u32) -> PluginSet {
 fn config() -> ServeConfig {
     let mut config = ServeConfig::new(handshake());
     let versions = std::env::var("FIXTURE_VERSIONS").unwrap_or_else(|_| "1".into());
+    // Versions whose set keeps to gRPC even with a host of this SDK.
+    let grpc_only = std::env::var("FIXTURE_GRPC_ONLY_VERSIONS").unwrap_or_default();
+    let grpc_only: Vec<u32> = grpc_only
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
     for v in versions.split(',').filter_map(|v| v.trim().parse().ok()) {
-        config = config.versioned_plugins(v, plugins(v));
+        let set = plugins(v).native_transport(!grpc_only.contains(&v));
+        config = config.versioned_plugins(v, set);
     }
     config
 }
@@ -147,15 +154,12 @@ fn main() {
         }
     };
     let result = runtime.block_on(async {
-        let mut config = config();
+        let mut config = plugin_tests::transport_of_test(config());
         if mode == "tcp" {
             config = config.listen(Listen::Tcp);
         }
         if mode == "manual-tls" {
             config = config.tls(manual_tls()?);
-        }
-        if mode == "grpc-only" {
-            config = config.native_transport(false);
         }
         if mode == "test-mode" {
             return test_mode(config).await;

@@ -38,5 +38,7 @@ impl Jobs for Fixture {
 
 fn main() -> std::process::ExitCode {
     let plugins = PluginSet::new().with("jobs", JobsPlugin::new(Fixture));
-    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
+    plugin_runtime::serve_main(plugin_tests::transport_of_test(
+        ServeConfig::new(handshake()).plugins(plugins),
+    ))
 }

@@ -12,6 +12,9 @@ struct Fixture;
 #[plugin_runtime::async_trait]
 impl Jobs for Fixture {
     async fn run(&self, text: String, times: u32, task: Task) -> Result<Report, JobError> {
+        if text == "panic" {
+            panic!("the serde fixture panics on purpose");
+        }
         Ok(Report {
             task,
             text: text.repeat(times as usize),
@@ -41,6 +44,16 @@ impl Echo for Fixture {
         if request.exit {
             std::process::exit(4);
         }
+        if request.text == "panic" {
+            panic!("the echo fixture panics on purpose");
+        }
+        if let Some(marker) = request.text.strip_prefix("block:") {
+            std::fs::write(marker, b"in the call").map_err(|e| EchoError {
+                code: Code::Internal,
+                message: format!("writing {marker}: {e}"),
+            })?;
+            std::future::pending::<()>().await;
+        }
         if request.fail_code != 0 {
             return Err(EchoError {
                 code: Code::from_i32(request.fail_code),
@@ -55,5 +68,7 @@ fn main() -> std::process::ExitCode {
     let plugins = PluginSet::new()
         .with("jobs", JobsPlugin::new(Fixture))
         .with("echo", EchoPlugin::new(Fixture));
-    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
+    plugin_runtime::serve_main(plugin_tests::transport_of_test(
+        ServeConfig::new(handshake()).plugins(plugins),
+    ))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use plugin_runtime::{ByteBuf, PluginSet, PluginStream, ServeConfig, Status};
 use plugin_tests::streams::{
-    Chunk, CountRequest, Lines, LinesPlugin, Number, NumberError, Numbers, NumbersPlugin,
+    Chunk, CountRequest, Lines, LinesPlugin, Number, NumberError, Numbers, NumbersPlugin, PANIC,
     ProduceRequest, Stats, handshake,
 };
 
@@ -15,6 +15,7 @@ static STATS: Mutex<Stats> = Mutex::new(Stats {
     produced: 0,
     last_cancelled: None,
     sleeps_cancelled: 0,
+    sleeping: 0,
 });
 
 fn stats() -> std::sync::MutexGuard<'static, Stats> {
@@ -52,13 +53,22 @@ fn produce<T: Send + 'static, E: Send + 'static>(
     Box::pin(items)
 }
 
-/// Records its cancellation unless disarmed.
+/// Counts a `sleep` in progress; records its cancellation unless disarmed.
 struct Sleeping(bool);
+
+impl Sleeping {
+    fn start() -> Sleeping {
+        stats().sleeping += 1;
+        Sleeping(true)
+    }
+}
 
 impl Drop for Sleeping {
     fn drop(&mut self) {
+        let mut stats = stats();
+        stats.sleeping -= 1;
         if self.0 {
-            stats().sleeps_cancelled += 1;
+            stats.sleeps_cancelled += 1;
         }
     }
 }
@@ -73,6 +83,9 @@ impl Numbers for Fixture {
         to: u64,
         fail_at: Option<u64>,
     ) -> Result<PluginStream<u64, NumberError>, NumberError> {
+        if from == PANIC {
+            panic!("count panics on purpose");
+        }
         if from > to {
             return Err(NumberError::Refused(format!("{from} > {to}")));
         }
@@ -103,6 +116,7 @@ impl Numbers for Fixture {
         numbers: PluginStream<u64, NumberError>,
     ) -> Result<PluginStream<u64, NumberError>, NumberError> {
         Ok(Box::pin(numbers.map(|n| match n {
+            Ok(PANIC) => panic!("double panics on purpose"),
             Ok(13) => Err(NumberError::Unlucky(13)),
             Ok(n) => Ok(n * 2),
             Err(e) => Err(e),
@@ -122,7 +136,7 @@ impl Numbers for Fixture {
     }
 
     async fn sleep(&self, millis: u64) -> Result<(), NumberError> {
-        let mut sleeping = Sleeping(true);
+        let mut sleeping = Sleeping::start();
         tokio::time::sleep(Duration::from_millis(millis)).await;
         sleeping.0 = false;
         Ok(())
@@ -133,6 +147,9 @@ impl Numbers for Fixture {
 impl Lines for Fixture {
     async fn count(&self, request: CountRequest) -> Result<PluginStream<Number, Status>, Status> {
         let CountRequest { from, to, fail_at } = request;
+        if from == PANIC {
+            panic!("count panics on purpose");
+        }
         if from > to {
             return Err(Status::invalid_argument(format!("{from} > {to}")));
         }
@@ -163,6 +180,7 @@ impl Lines for Fixture {
         numbers: PluginStream<Number, Status>,
     ) -> Result<PluginStream<Number, Status>, Status> {
         Ok(Box::pin(numbers.map(|number| match number?.value {
+            PANIC => panic!("double panics on purpose"),
             13 => Err(Status::invalid_argument("13 is unlucky")),
             n => Ok(Number { value: n * 2 }),
         })))
@@ -182,5 +200,7 @@ fn main() -> std::process::ExitCode {
     let plugins = PluginSet::new()
         .with("numbers", NumbersPlugin::new(Fixture))
         .with("lines", LinesPlugin::new(Fixture));
-    plugin_runtime::serve_main(ServeConfig::new(handshake()).plugins(plugins))
+    plugin_runtime::serve_main(plugin_tests::transport_of_test(
+        ServeConfig::new(handshake()).plugins(plugins),
+    ))
 }

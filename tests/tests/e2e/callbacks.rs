@@ -1,14 +1,15 @@
 //! The broker between Rust hosts and Rust plugins: a plugin calling back into its host, a host
 //! dialling what its plugin serves, and what is left behind (nothing). First by hand (`Worker`,
 //! ids in the messages), then typed (`Tasks`: `Arc<dyn Progress>` arguments and
-//! `Arc<dyn Tally>` results, brokered by the code `#[plugin_interface]` generates).
+//! `Arc<dyn Tally>` results, brokered by the code `#[plugin_interface]` generates). Every
+//! scenario on both transports.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use plugin_runtime::{BrokerError, Client, ClientConfig, PluginSet};
+use plugin_runtime::{BrokerError, Client, PluginSet};
 use plugin_tests::brokered::{
     Progress, Reporter, ReporterPlugin, Tally, Tasks, TasksPlugin, Worker, WorkerPlugin, handshake,
 };
@@ -42,12 +43,29 @@ impl Reporter for HostReporter {
     }
 }
 
-/// A client of the broker fixture whose sockets (the plugin's and every brokered one, on both
-/// sides) go to `dir`.
-fn worker_client(dir: &Path, automtls: bool) -> Client {
+on_both_transports!(
+    a_plugin_calls_back_64_times_at_once_with_and_without_automtls,
+    a_failing_or_panicking_callback_fails_the_plugins_call_and_nobody_crashes,
+    a_plugin_keeps_a_callback_after_the_call_that_passed_it_returned,
+    dialling_an_id_nobody_serves_fails_clearly_within_the_5_s_wait,
+    the_host_dials_what_the_plugin_serves_until_it_is_withdrawn,
+    the_plugin_dying_while_the_host_serves_its_callback_ends_the_call_and_leaves_nothing,
+    a_plugin_calls_a_passed_callback_64_times_at_once_with_and_without_automtls,
+    a_failing_or_panicking_passed_callback_is_the_plugins_error_and_nobody_crashes,
+    a_plugin_keeps_a_passed_callback_until_it_drops_it_with_and_without_automtls,
+    a_kept_callback_ends_with_the_plugin,
+    a_plugin_returns_interfaces_the_host_calls_with_and_without_automtls,
+    a_callback_passed_back_and_forth_still_reaches_the_host,
+    a_callback_nobody_dials_is_served_for_10_s_only,
+    a_crashed_plugins_brokered_sockets_are_removed_by_its_host,
+);
+
+/// A client of the broker fixture on `transport` whose sockets (the plugin's and every
+/// brokered one, on both sides) go to `dir`.
+fn worker_client(dir: &Path, automtls: bool, transport: Transport) -> Client {
     Client::new(
-        ClientConfig::new(handshake())
-            .command(std::process::Command::new(BROKER_FIXTURE))
+        transport
+            .config(handshake(), std::process::Command::new(BROKER_FIXTURE))
             .plugins(PluginSet::new().with("worker", WorkerPlugin::host()))
             .unix_socket_dir(dir)
             .auto_mtls(automtls),
@@ -55,11 +73,14 @@ fn worker_client(dir: &Path, automtls: bool) -> Client {
     .expect("valid config")
 }
 
-async fn worker(client: &Client) -> Arc<dyn Worker> {
-    client
+/// The client's worker, once the client is checked to be on `transport`.
+async fn worker(client: &Client, transport: Transport) -> Arc<dyn Worker> {
+    let worker = client
         .dispense::<dyn Worker>("worker")
         .await
-        .expect("dispense the worker")
+        .expect("dispense the worker");
+    transport.check(client).await;
+    worker
 }
 
 /// Serves the host's reporter on the client's broker; returns the id and the server.
@@ -103,12 +124,13 @@ fn walk(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn a_plugin_calls_back_64_times_at_once_with_and_without_automtls() {
+pub(crate) async fn a_plugin_calls_back_64_times_at_once_with_and_without_automtls(
+    transport: Transport,
+) {
     for automtls in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let client = worker_client(dir.path(), automtls);
-        let worker = worker(&client).await;
+        let client = worker_client(dir.path(), automtls, transport);
+        let worker = worker(&client, transport).await;
         let (id, _server) = serve_reporter(&client).await;
         let numbers: Vec<u32> = (100..164).collect();
         let expected: u64 = numbers.iter().map(|n| u64::from(*n) * 2).sum();
@@ -119,11 +141,12 @@ async fn a_plugin_calls_back_64_times_at_once_with_and_without_automtls() {
     }
 }
 
-#[tokio::test]
-async fn a_failing_or_panicking_callback_fails_the_plugins_call_and_nobody_crashes() {
+async fn a_failing_or_panicking_callback_fails_the_plugins_call_and_nobody_crashes(
+    transport: Transport,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let client = worker_client(dir.path(), true);
-    let worker = worker(&client).await;
+    let client = worker_client(dir.path(), true, transport);
+    let worker = worker(&client, transport).await;
     // go-plugin sends an id's address once: each dial gets a freshly served id.
     let (id, _refusing) = serve_reporter(&client).await;
     let refused = worker.work(id, vec![1, 13]).await.unwrap_err();
@@ -143,11 +166,10 @@ async fn a_failing_or_panicking_callback_fails_the_plugins_call_and_nobody_crash
     client.kill().await;
 }
 
-#[tokio::test]
-async fn a_plugin_keeps_a_callback_after_the_call_that_passed_it_returned() {
+async fn a_plugin_keeps_a_callback_after_the_call_that_passed_it_returned(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
-    let client = worker_client(dir.path(), true);
-    let worker = worker(&client).await;
+    let client = worker_client(dir.path(), true, transport);
+    let worker = worker(&client, transport).await;
     let (id, _server) = serve_reporter(&client).await;
     worker.keep(id).await.expect("keep the reporter");
     for n in [1, 2, 3] {
@@ -156,11 +178,10 @@ async fn a_plugin_keeps_a_callback_after_the_call_that_passed_it_returned() {
     client.kill().await;
 }
 
-#[tokio::test]
-async fn dialling_an_id_nobody_serves_fails_clearly_within_the_5_s_wait() {
+async fn dialling_an_id_nobody_serves_fails_clearly_within_the_5_s_wait(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
-    let client = worker_client(dir.path(), true);
-    let worker = worker(&client).await;
+    let client = worker_client(dir.path(), true, transport);
+    let worker = worker(&client, transport).await;
     let started = Instant::now();
     let err = worker.work(4242, vec![1]).await.unwrap_err();
     let waited = started.elapsed();
@@ -182,11 +203,10 @@ async fn dialling_an_id_nobody_serves_fails_clearly_within_the_5_s_wait() {
     client.kill().await;
 }
 
-#[tokio::test]
-async fn the_host_dials_what_the_plugin_serves_until_it_is_withdrawn() {
+async fn the_host_dials_what_the_plugin_serves_until_it_is_withdrawn(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
-    let client = worker_client(dir.path(), true);
-    let worker = worker(&client).await;
+    let client = worker_client(dir.path(), true, transport);
+    let worker = worker(&client, transport).await;
     let id = worker.offer().await.expect("the plugin serves a reporter");
     let broker = client.broker().await.unwrap();
     let reporter = broker
@@ -201,11 +221,12 @@ async fn the_host_dials_what_the_plugin_serves_until_it_is_withdrawn() {
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 }
 
-#[tokio::test]
-async fn the_plugin_dying_while_the_host_serves_its_callback_ends_the_call_and_leaves_nothing() {
+async fn the_plugin_dying_while_the_host_serves_its_callback_ends_the_call_and_leaves_nothing(
+    transport: Transport,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let client = worker_client(dir.path(), true);
-    let worker = worker(&client).await;
+    let client = worker_client(dir.path(), true, transport);
+    let worker = worker(&client, transport).await;
     let pid = client.pid().unwrap();
     let broker = client.broker().await.unwrap();
     let (id, server) = serve_reporter(&client).await;
@@ -247,20 +268,26 @@ impl Progress for HostProgress {
     }
 }
 
-/// A client of the broker fixture's "tasks", its sockets in `dir`.
-async fn tasks_client(dir: &Path, automtls: bool) -> (Client, Arc<dyn Tasks>) {
-    tasks_client_multiplexed(dir, automtls, false).await
+/// A client of the broker fixture's "tasks" on `transport`, its sockets in `dir`.
+async fn tasks_client(
+    dir: &Path,
+    automtls: bool,
+    transport: Transport,
+) -> (Client, Arc<dyn Tasks>) {
+    tasks_client_multiplexed(dir, automtls, false, transport).await
 }
 
-/// As [`tasks_client`], with brokered connections multiplexed on the main one or not.
+/// As [`tasks_client`], with brokered connections multiplexed on the main one or not (which
+/// only gRPC does: a host asking for both gets gRPC).
 async fn tasks_client_multiplexed(
     dir: &Path,
     automtls: bool,
     multiplex: bool,
+    transport: Transport,
 ) -> (Client, Arc<dyn Tasks>) {
     let client = Client::new(
-        ClientConfig::new(handshake())
-            .command(std::process::Command::new(BROKER_FIXTURE))
+        transport
+            .config(handshake(), std::process::Command::new(BROKER_FIXTURE))
             .plugins(PluginSet::new().with("tasks", TasksPlugin::host()))
             .unix_socket_dir(dir)
             .auto_mtls(automtls)
@@ -271,6 +298,12 @@ async fn tasks_client_multiplexed(
         .dispense::<dyn Tasks>("tasks")
         .await
         .expect("dispense the tasks");
+    let on = if multiplex {
+        Transport::Grpc
+    } else {
+        transport
+    };
+    on.check(&client).await;
     (client, tasks)
 }
 
@@ -291,11 +324,13 @@ async fn served_until_dropped(sink: &Arc<HostProgress>, what: &str) {
     eventually(what, || Arc::strong_count(sink) == 1).await;
 }
 
-#[tokio::test]
-async fn a_plugin_calls_a_passed_callback_64_times_at_once_with_and_without_automtls() {
+pub(crate) async fn a_plugin_calls_a_passed_callback_64_times_at_once_with_and_without_automtls(
+    transport: Transport,
+) {
     for (automtls, multiplex) in [(true, false), (false, false), (true, true), (false, true)] {
         let dir = tempfile::tempdir().unwrap();
-        let (client, tasks) = tasks_client_multiplexed(dir.path(), automtls, multiplex).await;
+        let (client, tasks) =
+            tasks_client_multiplexed(dir.path(), automtls, multiplex, transport).await;
         let pid = client.pid().expect("started");
         let before = sockets(dir.path());
         let sink = Arc::new(HostProgress::default());
@@ -317,10 +352,11 @@ async fn a_plugin_calls_a_passed_callback_64_times_at_once_with_and_without_auto
     }
 }
 
-#[tokio::test]
-async fn a_failing_or_panicking_passed_callback_is_the_plugins_error_and_nobody_crashes() {
+async fn a_failing_or_panicking_passed_callback_is_the_plugins_error_and_nobody_crashes(
+    transport: Transport,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let (client, tasks) = tasks_client(dir.path(), true).await;
+    let (client, tasks) = tasks_client(dir.path(), true, transport).await;
     let sink = Arc::new(HostProgress::default());
     let refused = tasks.run(vec![1, 13], sink.clone()).await.unwrap_err();
     assert_eq!(refused, JobError::Refused("13 is unlucky".into()));
@@ -339,11 +375,12 @@ async fn a_failing_or_panicking_passed_callback_is_the_plugins_error_and_nobody_
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 }
 
-#[tokio::test]
-async fn a_plugin_keeps_a_passed_callback_until_it_drops_it_with_and_without_automtls() {
+async fn a_plugin_keeps_a_passed_callback_until_it_drops_it_with_and_without_automtls(
+    transport: Transport,
+) {
     for automtls in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let (client, tasks) = tasks_client(dir.path(), automtls).await;
+        let (client, tasks) = tasks_client(dir.path(), automtls, transport).await;
         let before = sockets(dir.path());
         let sink = Arc::new(HostProgress::default());
         tasks.subscribe(sink.clone()).await.expect("subscribe");
@@ -373,10 +410,9 @@ async fn a_plugin_keeps_a_passed_callback_until_it_drops_it_with_and_without_aut
     }
 }
 
-#[tokio::test]
-async fn a_kept_callback_ends_with_the_plugin() {
+async fn a_kept_callback_ends_with_the_plugin(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
-    let (client, tasks) = tasks_client(dir.path(), true).await;
+    let (client, tasks) = tasks_client(dir.path(), true, transport).await;
     let pid = client.pid().unwrap();
     let sink = Arc::new(HostProgress::default());
     tasks.subscribe(sink.clone()).await.expect("subscribe");
@@ -389,11 +425,12 @@ async fn a_kept_callback_ends_with_the_plugin() {
     assert!(matches!(after, JobError::Call(_)), "{after:?}");
 }
 
-#[tokio::test]
-async fn a_plugin_returns_interfaces_the_host_calls_with_and_without_automtls() {
+async fn a_plugin_returns_interfaces_the_host_calls_with_and_without_automtls(
+    transport: Transport,
+) {
     for automtls in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let (client, tasks) = tasks_client(dir.path(), automtls).await;
+        let (client, tasks) = tasks_client(dir.path(), automtls, transport).await;
         let tallies: Vec<Arc<dyn Tally>> =
             futures::future::try_join_all((0..5u64).map(|i| tasks.tally(100 * i)))
                 .await
@@ -413,10 +450,9 @@ async fn a_plugin_returns_interfaces_the_host_calls_with_and_without_automtls() 
     }
 }
 
-#[tokio::test]
-async fn a_callback_passed_back_and_forth_still_reaches_the_host() {
+async fn a_callback_passed_back_and_forth_still_reaches_the_host(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
-    let (client, tasks) = tasks_client(dir.path(), true).await;
+    let (client, tasks) = tasks_client(dir.path(), true, transport).await;
     let sink = Arc::new(HostProgress::default());
     // host -> plugin (a client of the host's sink) -> host (a client of the plugin's server
     // of that client): two brokered hops each way.
@@ -429,10 +465,9 @@ async fn a_callback_passed_back_and_forth_still_reaches_the_host() {
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 }
 
-#[tokio::test]
-async fn a_callback_nobody_dials_is_served_for_10_s_only() {
+async fn a_callback_nobody_dials_is_served_for_10_s_only(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
-    let (client, _tasks) = tasks_client(dir.path(), true).await;
+    let (client, _tasks) = tasks_client(dir.path(), true, transport).await;
     let broker = client.broker().await.unwrap();
     let before = sockets(dir.path());
     let sink = Arc::new(HostProgress::default());
@@ -456,7 +491,7 @@ async fn a_callback_nobody_dials_is_served_for_10_s_only() {
 
 // Protobuf: the callback in a request field (`#[plugin(field = "add_server")]`), go-plugin's wire.
 
-mod protobuf {
+pub(crate) mod protobuf {
     use super::*;
     use plugin_runtime::Status;
     use plugin_tests::brokered::counter::{
@@ -479,17 +514,20 @@ mod protobuf {
         }
     }
 
-    /// Puts 1, 2 and 3 under "hello" with a typed `AddHelper` and reads back 6; the adder did
-    /// every sum and is no longer served afterwards.
+    on_both_transports!(a_typed_callback_travels_in_a_request_field_to_a_rust_plugin);
+
+    /// Puts 1, 2 and 3 under "hello" with a typed `AddHelper` and reads back 6, on
+    /// `transport`; the adder did every sum and is no longer served afterwards.
     async fn count_to_six(
         command: std::process::Command,
         handshake: plugin_runtime::HandshakeConfig,
         automtls: bool,
+        transport: Transport,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let client = Client::new(
-            ClientConfig::new(handshake)
-                .command(command)
+            transport
+                .config(handshake, command)
                 .plugins(PluginSet::new().with("counter", CounterPlugin::host()))
                 .unix_socket_dir(dir.path())
                 .auto_mtls(automtls),
@@ -499,6 +537,7 @@ mod protobuf {
             .dispense::<dyn Counter>("counter")
             .await
             .expect("dispense the counter");
+        transport.check(&client).await;
         let adder = Arc::new(HostAdder::default());
         for value in [1, 2, 3] {
             let request = PutRequest {
@@ -527,13 +566,15 @@ mod protobuf {
         assert_nothing_left(dir.path(), automtls);
     }
 
-    #[tokio::test]
-    async fn a_typed_callback_travels_in_a_request_field_to_a_rust_plugin() {
+    pub(crate) async fn a_typed_callback_travels_in_a_request_field_to_a_rust_plugin(
+        transport: Transport,
+    ) {
         for automtls in [true, false] {
             count_to_six(
                 std::process::Command::new(BROKER_FIXTURE),
                 handshake(),
                 automtls,
+                transport,
             )
             .await;
         }
@@ -548,30 +589,31 @@ mod protobuf {
             let work = tempfile::tempdir().unwrap();
             let mut command = std::process::Command::new(&plugin);
             command.current_dir(work.path());
+            // Our host asks for the native transport; go-plugin's plugin answers gRPC.
             count_to_six(
                 command,
                 plugin_tests::brokered::counter::handshake(),
                 automtls,
+                Transport::PluginGrpc,
             )
             .await;
         }
     }
 }
 
-#[tokio::test]
-async fn a_crashed_plugins_brokered_sockets_are_removed_by_its_host() {
+async fn a_crashed_plugins_brokered_sockets_are_removed_by_its_host(transport: Transport) {
     // No socket directory of the host's: the plugin's sockets go to its TMPDIR, which only the
     // host's bookkeeping can clean once the plugin is SIGKILLed.
     let tmp = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(BROKER_FIXTURE);
     command.env("TMPDIR", tmp.path());
     let client = Client::new(
-        ClientConfig::new(handshake())
-            .command(command)
+        transport
+            .config(handshake(), command)
             .plugins(PluginSet::new().with("worker", WorkerPlugin::host())),
     )
     .expect("valid config");
-    let worker = worker(&client).await;
+    let worker = worker(&client, transport).await;
     let id = worker.offer().await.expect("the plugin serves a reporter");
     // Dialled: the host has had the brokered socket's address.
     let broker = client.broker().await.unwrap();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use plugin_fixtures::kv::{GetRequest, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{Client, ClientConfig, PluginSet};
+use plugin_runtime::{Client, ClientConfig, HandshakeConfig, PluginSet, Protocol};
 use tracing::Level;
 
 pub const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture-plugin");
@@ -141,6 +141,101 @@ pub fn config(cmd: Command) -> ClientConfig {
 pub fn client(cmd: Command) -> Client {
     Client::new(config(cmd)).expect("valid config")
 }
+
+/// A host config for the KV interface running `cmd` on `transport`.
+pub fn config_on(transport: Transport, cmd: Command) -> ClientConfig {
+    transport
+        .config(handshake(), cmd)
+        .plugins(PluginSet::new().with("kv", KvPlugin::host()))
+}
+
+/// A host of the KV interface running `cmd` on `transport`.
+pub fn client_on(transport: Transport, cmd: Command) -> Client {
+    Client::new(config_on(transport, cmd)).expect("valid config")
+}
+
+/// How a Rust host and a Rust plugin talk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Their own, the default: the host asks for it, the plugin answers `rustnative`.
+    Native,
+    /// gRPC, forced by the host (`ClientConfig::native_transport(false)`).
+    Grpc,
+    /// gRPC, forced by the plugin (`ServeConfig::native_transport(false)`, through
+    /// [`plugin_tests::GRPC_ONLY`]) while the host asks for the native transport.
+    PluginGrpc,
+}
+
+impl Transport {
+    /// The plugin's command, told to refuse the native transport if this is [`Transport::PluginGrpc`].
+    pub fn plugin(self, mut cmd: Command) -> Command {
+        if self == Transport::PluginGrpc {
+            cmd.env(plugin_tests::GRPC_ONLY, "1");
+        }
+        cmd
+    }
+
+    /// The host's config, asking for the native transport unless this is [`Transport::Grpc`].
+    pub fn host(self, config: ClientConfig) -> ClientConfig {
+        config.native_transport(self != Transport::Grpc)
+    }
+
+    /// A host's config with `handshake` launching `cmd`, both sides set for this transport.
+    pub fn config(self, handshake: HandshakeConfig, cmd: Command) -> ClientConfig {
+        self.host(ClientConfig::new(handshake).command(self.plugin(cmd)))
+    }
+
+    pub fn is_native(self) -> bool {
+        self == Transport::Native
+    }
+
+    /// The protocol the handshake must have settled on.
+    pub fn protocol(self) -> Protocol {
+        if self.is_native() {
+            Protocol::RustNative
+        } else {
+            Protocol::Grpc
+        }
+    }
+
+    /// Fails the test unless `client` (started) talks to its plugin on this transport.
+    pub async fn check(self, client: &Client) {
+        assert_eq!(client.protocol(), Some(self.protocol()), "{self:?}");
+        let conn = client.connection().await.expect("a connection");
+        assert_eq!(conn.is_native(), self.is_native(), "{self:?}");
+    }
+}
+
+/// For each `scenario`, an `async fn scenario(transport: Transport)` of the calling module: the
+/// tests `scenario::native` and `scenario::grpc` (the host forcing gRPC), so that every scenario
+/// runs on both transports (`cargo test -p plugin-tests --test e2e ::grpc` runs one side).
+/// `multi_thread:` before the list runs them on tokio's multi-threaded runtime.
+macro_rules! on_both_transports {
+    (multi_thread: $($scenario:ident),+ $(,)?) => {
+        $($crate::common::on_both_transports!(
+            @pair [tokio::test(flavor = "multi_thread", worker_threads = 4)] $scenario
+        );)+
+    };
+    ($($scenario:ident),+ $(,)?) => {
+        $($crate::common::on_both_transports!(@pair [tokio::test] $scenario);)+
+    };
+    (@pair [$($test:tt)*] $scenario:ident) => {
+        mod $scenario {
+            use $crate::common::Transport;
+
+            #[$($test)*]
+            async fn native() {
+                super::$scenario(Transport::Native).await
+            }
+
+            #[$($test)*]
+            async fn grpc() {
+                super::$scenario(Transport::Grpc).await
+            }
+        }
+    };
+}
+pub(crate) use on_both_transports;
 
 pub async fn kv(client: &Client) -> Arc<dyn Kv> {
     client.dispense::<dyn Kv>("kv").await.expect("dispense kv")

@@ -1,4 +1,4 @@
-//! Start, call, kill: the plugin's whole life as the host sees it.
+//! Start, call, kill: the plugin's whole life as the host sees it, the calls on both transports.
 
 use std::path::Path;
 use std::time::Duration;
@@ -6,17 +6,26 @@ use std::time::Duration;
 use plugin_fixtures::kv::{self, PutRequest};
 use std::os::unix::process::ExitStatusExt as _;
 
-use plugin_runtime::{Code, Error, Network, PluginExit, Protocol};
+use plugin_runtime::{Code, Error, Network, PluginExit};
 
 use crate::common::*;
 
-#[tokio::test]
-async fn round_trip_then_kill_leaves_nothing_behind() {
-    let client = client(fixture(""));
+on_both_transports!(
+    round_trip_then_kill_leaves_nothing_behind,
+    application_errors_arrive_as_their_status,
+    a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on,
+    a_panicking_method_fails_its_call_only,
+    a_dispensed_interface_keeps_its_plugin_alive_after_the_client_is_dropped,
+    calls_after_kill_say_the_host_killed_the_plugin,
+    calls_after_the_plugin_exited_say_how_it_exited,
+    large_values_round_trip,
+);
+on_both_transports!(multi_thread: many_concurrent_calls_share_one_connection);
+
+async fn round_trip_then_kill_leaves_nothing_behind(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     client.start().await.unwrap();
     assert_eq!(client.negotiated_version(), Some(1));
-    // A Rust host and a Rust plugin: gRPC with the native lane beside it.
-    assert_eq!(client.protocol(), Some(Protocol::RustNative));
     let reattach = client.reattach_config().unwrap();
     assert_eq!(reattach.addr.network, Network::Unix);
     let socket = reattach.addr.address.clone();
@@ -28,6 +37,7 @@ async fn round_trip_then_kill_leaves_nothing_behind() {
     assert_eq!(reattach.pid, pid);
 
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let binary: Vec<u8> = (0..=255).collect();
     put(&kv, "bin", &binary).await;
     assert_eq!(get(&kv, "bin").await, binary);
@@ -56,10 +66,10 @@ async fn round_trip_then_kill_leaves_nothing_behind() {
     );
 }
 
-#[tokio::test]
-async fn application_errors_arrive_as_their_status() {
-    let client = client(fixture(""));
+async fn application_errors_arrive_as_their_status(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let err = kv
         .get(kv::GetRequest { key: "nope".into() })
         .await
@@ -137,10 +147,10 @@ async fn managed_clients_are_cleaned_up_together() {
     assert!(pids.iter().all(|p| !pid_alive(*p)));
 }
 
-#[tokio::test]
-async fn a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on() {
-    let client = client(fixture(""));
+async fn a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let pid = client.pid().unwrap();
     let err = put_exit(&kv).await;
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
@@ -160,10 +170,10 @@ async fn a_plugin_dying_mid_call_fails_the_call_and_the_host_goes_on() {
     );
 }
 
-#[tokio::test]
-async fn many_concurrent_calls_share_one_connection() {
-    let client = client(fixture(""));
+async fn many_concurrent_calls_share_one_connection(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let kv = kv.clone();
@@ -181,10 +191,10 @@ async fn many_concurrent_calls_share_one_connection() {
     client.kill().await;
 }
 
-#[tokio::test]
-async fn a_panicking_method_fails_its_call_only() {
-    let client = client(fixture(""));
+async fn a_panicking_method_fails_its_call_only(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let err = kv
         .put(PutRequest {
             key: "panic".into(),
@@ -202,10 +212,12 @@ async fn a_panicking_method_fails_its_call_only() {
     client.kill().await;
 }
 
-#[tokio::test]
-async fn a_dispensed_interface_keeps_its_plugin_alive_after_the_client_is_dropped() {
-    let client = client(fixture(""));
+async fn a_dispensed_interface_keeps_its_plugin_alive_after_the_client_is_dropped(
+    transport: Transport,
+) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let pid = client.pid().unwrap();
     drop(client);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -219,10 +231,10 @@ async fn a_dispensed_interface_keeps_its_plugin_alive_after_the_client_is_droppe
     .await;
 }
 
-#[tokio::test]
-async fn calls_after_kill_say_the_host_killed_the_plugin() {
-    let client = client(fixture(""));
+async fn calls_after_kill_say_the_host_killed_the_plugin(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     client.kill().await;
     let err = kv
         .get(kv::GetRequest { key: "k".into() })
@@ -237,10 +249,10 @@ async fn calls_after_kill_say_the_host_killed_the_plugin() {
     assert!(matches!(err, Error::Killed { .. }), "{err:?}");
 }
 
-#[tokio::test]
-async fn calls_after_the_plugin_exited_say_how_it_exited() {
-    let client = client(fixture(""));
+async fn calls_after_the_plugin_exited_say_how_it_exited(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let during = put_exit(&kv).await;
     assert!(
         during.message().contains("exited with status 3"),
@@ -281,10 +293,10 @@ async fn using_a_client_whose_start_failed_says_why_it_failed() {
     );
 }
 
-#[tokio::test]
-async fn large_values_round_trip() {
-    let client = client(fixture(""));
+async fn large_values_round_trip(transport: Transport) {
+    let client = client_on(transport, fixture(""));
     let kv = kv(&client).await;
+    transport.check(&client).await;
     let big: Vec<u8> = (0..8 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     put(&kv, "big", &big).await;
     assert_eq!(get(&kv, "big").await, big);

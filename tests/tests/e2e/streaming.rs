@@ -116,13 +116,22 @@ fn our_host_writes_and_reads_back_through_go_plugins_plugin() {
 }
 
 /// go-plugin's streaming host sets no `AutoMTLS` (go-plugin's default is off), so this pairing
-/// is plaintext; it limits every message to 1000 bytes both ways.
+/// is plaintext; it limits every message to 1000 bytes both ways. Our plugin serves it gRPC
+/// even when a Rust host's request for the native transport leaked into the Go host's
+/// environment (our pid, not the plugin's parent's, or anything else).
 #[test]
 fn go_plugins_host_writes_and_reads_back_through_our_plugin() {
     let go = require_go!();
     let (host, _) = go_streamer(go);
     let (_, plugin) = rust_streamer();
-    write_and_read_back((host, plugin), &[]);
+    let ours = std::process::id().to_string();
+    write_and_read_back((host.clone(), plugin.clone()), &[]);
+    for leaked in [ours.as_str(), "1"] {
+        write_and_read_back(
+            (host.clone(), plugin.clone()),
+            &[(plugin_runtime::env::RUST_NATIVE, leaked)],
+        );
+    }
 }
 
 /// The reference, go-plugin with itself, does not pass on the grpc-go that `tests/go` pins:
