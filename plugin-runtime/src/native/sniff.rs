@@ -85,7 +85,7 @@ mod tests {
     #[tokio::test]
     async fn the_preface_is_consumed_and_anything_else_is_replayed() {
         let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
-        a.write_all(b"RSNATV01rest").await.unwrap();
+        a.write_all(&[&PREFACE[..], b"rest"].concat()).await.unwrap();
         let Some(Sniffed::Native(mut io)) = sniff(BoxedIo::new(b)).await else {
             panic!("not recognised as native");
         };
@@ -105,6 +105,11 @@ mod tests {
 
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
         drop(a);
+        assert!(sniff(BoxedIo::new(b)).await.is_none());
+
+        // Another version of the native wire is refused, not taken for HTTP/2.
+        let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
+        a.write_all(b"RSNATV01rest").await.unwrap();
         assert!(sniff(BoxedIo::new(b)).await.is_none());
     }
 }
