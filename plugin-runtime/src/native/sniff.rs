@@ -85,7 +85,9 @@ mod tests {
     #[tokio::test]
     async fn the_preface_is_consumed_and_anything_else_is_replayed() {
         let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
-        a.write_all(&[&PREFACE[..], b"rest"].concat()).await.unwrap();
+        a.write_all(&[&PREFACE[..], b"rest"].concat())
+            .await
+            .unwrap();
         let Some(Sniffed::Native(mut io)) = sniff(BoxedIo::new(b)).await else {
             panic!("not recognised as native");
         };
