@@ -164,6 +164,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         )?)),
         Some(test) => Announce::Test(test),
     };
+    tracing::debug!(network = %address.network, address = %address.address, "plugin address");
+    let own_socket = (address.network == plugin_core::Network::Unix)
+        .then(|| std::path::PathBuf::from(&address.address));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let announced =
+        announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
+    // After the handshake, which goes out first: the host starts connecting while the pipes
+    // and their threads are set up (its connection waits in the backlog until we serve).
     let capture = capture_stdio
         .then(|| {
             stdio::StdioCapture::start().map_err(|source| ServeError::Io {
@@ -172,13 +180,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             })
         })
         .transpose()?;
-
-    tracing::debug!(network = %address.network, address = %address.address, "plugin address");
-    let own_socket = (address.network == plugin_core::Network::Unix)
-        .then(|| std::path::PathBuf::from(&address.address));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let announced =
-        announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
     let (listener, session) = match mux {
         Some(mux) => {
             let (streams, session) = multiplexed(listener, address, mux);
@@ -335,9 +336,6 @@ impl Announce {
             Announce::Handshake(mut out) => {
                 // Signals are handled before the line is out: a host may act on it at once.
                 spawn_signal_handlers(shutdown.clone());
-                // The write end of the handshake's pipe, to notice when its reader is gone.
-                let pipe = out.try_clone().ok().map(std::os::fd::OwnedFd::from);
-                let host = watch_host(shutdown.clone(), pipe);
                 let mut line =
                     HandshakeLine::new(version, address.network, address.address.clone(), protocol);
                 if let Some(der) = server_cert {
@@ -355,6 +353,11 @@ impl Announce {
                         context: "printing the handshake line",
                         source,
                     })?;
+                // Watched from right after the line (a host already gone still reads as gone):
+                // the thread's start is not on the host's clock. The write end of the
+                // handshake's pipe tells when its reader is gone.
+                let pipe = out.try_clone().ok().map(std::os::fd::OwnedFd::from);
+                let host = watch_host(shutdown.clone(), pipe);
                 Ok(Announced::Handshake(out, host))
             }
             Announce::Test(ServeTestConfig { reattach, stop, .. }) => {
