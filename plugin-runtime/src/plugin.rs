@@ -415,8 +415,12 @@ impl GrpcBroker {
             .grpc_server(&mut registry)
             .map_err(|source| BrokerError::Register { id, source })?;
         let (routes, native) = registry.into_routes(self.native(), None);
-        self.serve_routes_once(id, (routes.routes(), native))
-            .await?;
+        if let Some(sorter) = native {
+            // A peer of this SDK dials it as a stream of the callbacks' session.
+            self.serve_on_session(id, sorter);
+            return Ok(id);
+        }
+        self.serve_routes_once(id, routes.routes()).await?;
         Ok(id)
     }
 
@@ -433,8 +437,11 @@ impl GrpcBroker {
             tracing::debug!(id, "callback dialled over gRPC");
             return self.dispense(id, plugin).await;
         }
-        let (native, _) = self.dial_native(id).await?;
-        tracing::debug!(id, "callback dialled on the native transport");
+        let native = self.dial_on_session(id).await?;
+        tracing::debug!(
+            id,
+            "callback dialled on the native transport, a stream of the callbacks' session"
+        );
         Self::typed(id, GrpcConnection::brokered_native(native, self), plugin).await
     }
 }

@@ -156,6 +156,7 @@ pub fn fuzz_broker_conn_info(mut data: &[u8], multiplexed: bool) -> FuzzBroker {
         exit: ending.watch(),
         mux: multiplexed.then(|| Arc::new(MuxState::default())),
         native: false,
+        main: None,
     };
     runtime.block_on(async move {
         let broker = GrpcBroker::new(out, setup);

@@ -11,6 +11,7 @@
 mod control;
 mod mux;
 mod pending;
+mod session;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,6 +87,8 @@ struct Shared {
     stream: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// The unix sockets the peer announced: a host removes those a killed plugin could not.
     peer_sockets: std::sync::Mutex<Vec<std::path::PathBuf>>,
+    /// Callbacks' session with a peer of this SDK, once open.
+    native_session: session::NativeSession,
 }
 
 /// What brokered connections are made with: the main connection's TLS in both roles, and the
@@ -111,6 +114,8 @@ pub(crate) struct BrokerSetup {
     /// Whether the peer is of this SDK and speaks the native transport (the main connection
     /// does): then callbacks travel on it too.
     pub(crate) native: bool,
+    /// The host's: the plugin's main address, where it opens the callbacks' session.
+    pub(crate) main: Option<Address>,
 }
 
 impl std::fmt::Debug for GrpcBroker {
@@ -267,6 +272,7 @@ impl GrpcBroker {
                 setup,
                 stream: std::sync::Mutex::new(None),
                 peer_sockets: std::sync::Mutex::new(Vec::new()),
+                native_session: session::NativeSession::default(),
             }),
         }
     }
@@ -322,6 +328,7 @@ impl GrpcBroker {
         if let Some(mux) = &self.shared.setup.mux {
             mux.close();
         }
+        self.shared.native_session.close();
         if let Ok(mut stream) = self.shared.stream.lock()
             && let Some(task) = stream.take()
         {
@@ -393,7 +400,7 @@ impl GrpcBroker {
     pub(crate) async fn serve_routes_once(
         &self,
         id: u32,
-        (routes, sorter): (Routes, Option<Sorter>),
+        routes: Routes,
     ) -> Result<(), BrokerError> {
         let (listener, info) = self.listen(id)?;
         let mut closed = self.shared.closed.subscribe();
@@ -403,7 +410,7 @@ impl GrpcBroker {
         let tls = self.shared.setup.server_tls.clone();
         let broker = self.clone();
         tokio::spawn(async move {
-            let served = serve_one_connection(listener, tls, (routes, sorter), stop, 2 * WAIT);
+            let served = serve_one_connection(listener, tls, routes, stop, 2 * WAIT);
             if let Err(e) = served.await {
                 tracing::warn!(id, error = %e, "a brokered callback's server failed");
             }

@@ -173,7 +173,7 @@ enum Handle {
 /// What the handshake led to: a gRPC channel (and the native connection beside it, when the
 /// plugin speaks it), or a net/rpc session and its stdio copy.
 enum Connected {
-    Grpc(GrpcChannel, Option<NativeClient>),
+    Grpc(GrpcChannel, Option<(NativeClient, Address)>),
     NetRpc(netrpc::NetRpcLink, JoinHandle<()>),
 }
 
@@ -188,7 +188,7 @@ struct Attached {
 /// The broker on the main connection, the connection the stubs share, and the stdio copy.
 fn attach(
     channel: GrpcChannel,
-    native: Option<NativeClient>,
+    native: Option<(NativeClient, Address)>,
     exit: ExitWatch,
     config: &mut ClientConfig,
     name: &str,
@@ -197,6 +197,7 @@ fn attach(
 ) -> Attached {
     let limits = MessageLimits::both(config.max_message_size);
     // go-plugin's own streams last as long as the plugin: no call deadline for them.
+    let (native, main) = native.unzip();
     let base = GrpcConnection::new(channel, name.into(), limits, exit.clone()).with_native(native);
     let broker = GrpcBroker::host(
         base.clone(),
@@ -210,6 +211,7 @@ fn attach(
             exit: exit.clone(),
             mux: tls.mux,
             native: base.is_native(),
+            main,
         },
     );
     let conn = base
@@ -721,7 +723,8 @@ impl Client {
             return Ok((line, Connected::NetRpc(link, stdio), tls));
         }
         let native = if native_asked {
-            Some(connect_native(name, address.clone(), tls.dial.clone(), config).await?)
+            let client = connect_native(name, address.clone(), tls.dial.clone(), config).await?;
+            Some((client, address.clone()))
         } else {
             None
         };
@@ -731,7 +734,8 @@ impl Client {
             (channel, Some(mux))
         } else {
             let timeout = config.start_timeout;
-            let channel = grpc_channel(name, address, tls.dial.clone(), timeout, &native).await?;
+            let channel =
+                grpc_channel(name, address, tls.dial.clone(), timeout, native.is_some()).await?;
             (channel, None)
         };
         Ok((
@@ -797,13 +801,16 @@ impl Client {
             }
             Protocol::Grpc | Protocol::RustNative => {
                 let native = if speaks_native {
-                    Some(connect_native(&name, address.clone(), tls.dial.clone(), &config).await?)
+                    let client =
+                        connect_native(&name, address.clone(), tls.dial.clone(), &config).await?;
+                    Some((client, address.clone()))
                 } else {
                     None
                 };
                 let timeout = config.start_timeout;
                 Connected::Grpc(
-                    grpc_channel(&name, address, tls.dial.clone(), timeout, &native).await?,
+                    grpc_channel(&name, address, tls.dial.clone(), timeout, native.is_some())
+                        .await?,
                     native,
                 )
             }
@@ -961,9 +968,9 @@ async fn grpc_channel(
     address: Address,
     tls: Option<Arc<ClientTls>>,
     timeout: Duration,
-    native: &Option<NativeClient>,
+    native: bool,
 ) -> Result<GrpcChannel, Error> {
-    if native.is_none() {
+    if !native {
         return connect(name, address, tls, timeout).await;
     }
     Ok(GrpcChannel::lazy(Box::new(move || {

@@ -38,6 +38,9 @@ use crate::transport::codec::Outgoing;
 
 /// What a native connection starts with (HTTP/2's preface starts `PRI *`).
 pub(crate) const PREFACE: &[u8; 8] = b"RSNATV02";
+/// What the host's session for callbacks starts with (yamux follows; each stream then starts
+/// with a native preface of its own).
+pub(crate) const MUX_PREFACE: &[u8; 8] = b"RSNATVS2";
 /// What every version of the preface starts with (its last two bytes are the wire version).
 pub(crate) const PREFACE_FAMILY: &[u8; 6] = b"RSNATV";
 

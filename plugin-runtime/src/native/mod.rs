@@ -8,8 +8,9 @@
 //! calls at once: unary calls, the three shapes of streams (with flow control), cancellation,
 //! and go-plugin's own services (the broker's control stream, stdio, shutdown, health), which
 //! are [`Dispatch`](crate::dispatch::Dispatch) implementations like the interfaces. Callbacks
-//! (`Arc<dyn Trait>` arguments) are brokered as with gRPC, each on a native connection of its
-//! own. HTTP/2 is opened only if a hand-written tonic client asks for
+//! (`Arc<dyn Trait>` arguments and results) are streams of one more connection, the callbacks'
+//! session ([`MUX_PREFACE`], then go-plugin's `MuxBroker` over yamux), each carrying a native
+//! session of its own. HTTP/2 is opened only if a hand-written tonic client asks for
 //! [`GrpcConnection::channel`](crate::GrpcConnection::channel).
 //!
 //! go-plugin peers never see any of it: a go-plugin host does not set the variable (and a
@@ -23,4 +24,5 @@ mod sniff;
 mod writer;
 
 pub(crate) use client::NativeClient;
+pub(crate) use frame::MUX_PREFACE;
 pub(crate) use server::{NativeRoutes, sorter};

@@ -155,6 +155,13 @@ pub(crate) fn sorter(
                     serve_connection(io, routes, broker, limits, stopping).await;
                     None
                 }
+                Sniffed::Session(io) => {
+                    match broker {
+                        Some(broker) => broker.adopt_native_session(io),
+                        None => tracing::warn!("refused a callbacks' session: no broker here"),
+                    }
+                    None
+                }
             }
         })
     })

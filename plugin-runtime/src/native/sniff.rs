@@ -8,13 +8,15 @@ use std::task::{Context, Poll};
 use bytes::{Buf as _, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 
-use super::frame::{PREFACE, PREFACE_FAMILY};
+use super::frame::{MUX_PREFACE, PREFACE, PREFACE_FAMILY};
 use crate::transport::io::{BoxedIo, forward_writes};
 
 /// What a connection turned out to be.
 pub(crate) enum Sniffed {
     /// The native preface, consumed.
     Native(BoxedIo),
+    /// The preface of the host's session for callbacks, consumed.
+    Session(BoxedIo),
     /// Anything else (HTTP/2), with its first bytes put back.
     Other(BoxedIo),
 }
@@ -30,12 +32,15 @@ pub(crate) async fn sniff(mut io: BoxedIo) -> Option<Sniffed> {
             Ok(n) => filled += n,
         }
         // An HTTP/2 preface differs at its first byte: no need to wait for more.
-        if head[..filled] != PREFACE[..filled] {
+        if head[..filled] != PREFACE[..filled] && head[..filled] != MUX_PREFACE[..filled] {
             break;
         }
     }
     if &head[..filled] == PREFACE {
         return Some(Sniffed::Native(io));
+    }
+    if &head[..filled] == MUX_PREFACE {
+        return Some(Sniffed::Session(io));
     }
     if filled == PREFACE.len() && head.starts_with(PREFACE_FAMILY) {
         tracing::warn!(
@@ -108,6 +113,14 @@ mod tests {
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
         drop(a);
         assert!(sniff(BoxedIo::new(b)).await.is_none());
+
+        // The callbacks' session is told apart from a native connection.
+        let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
+        a.write_all(MUX_PREFACE).await.unwrap();
+        assert!(matches!(
+            sniff(BoxedIo::new(b)).await,
+            Some(Sniffed::Session(_))
+        ));
 
         // Another version of the native wire is refused, not taken for HTTP/2.
         let (mut a, b) = tokio::net::UnixStream::pair().unwrap();

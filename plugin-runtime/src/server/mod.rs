@@ -142,6 +142,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         exit: Ending::new().watch(),
         mux: mux.clone(),
         native: protocol == Protocol::RustNative,
+        main: None,
     });
     let registry = match protocol {
         Protocol::Grpc | Protocol::RustNative => Some(register(served, max_message_size, &broker)?),

@@ -58,7 +58,7 @@ pub(crate) async fn serve_routes_sorted(
 pub(crate) async fn serve_one_connection(
     listener: Listener,
     tls: Option<ServerTls>,
-    (routes, sorter): (Routes, Option<Sorter>),
+    routes: Routes,
     stop: impl Future<Output = ()> + Send + 'static,
     wait: Duration,
 ) -> Result<(), tonic::transport::Error> {
@@ -68,20 +68,9 @@ pub(crate) async fn serve_one_connection(
         () = &mut stop => None,
     };
     drop(listener);
-    let Some(mut io) = first else {
+    let Some(io) = first else {
         return Ok(());
     };
-    if let Some(sorter) = sorter {
-        // A connection the sorter keeps is served (and over) when it returns.
-        let sorted = tokio::select! {
-            io = sorter(io) => io,
-            () = &mut stop => None,
-        };
-        let Some(sorted) = sorted else {
-            return Ok(());
-        };
-        io = sorted;
-    }
     let (gone, gone_rx) = tokio::sync::oneshot::channel::<()>();
     let (conns, incoming) = mpsc::channel::<std::io::Result<BoxedIo>>(1);
     // Holding `conns` open: an ended incoming stream would shut the connection down.
