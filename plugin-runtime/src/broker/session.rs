@@ -47,9 +47,16 @@ impl NativeSession {
 }
 
 impl GrpcBroker {
-    /// Plugin side: the session the host opened (its preface already read).
+    /// Plugin side: the session the host opened (its preface already read). The host opens
+    /// one; another (a stranger on a plaintext socket) is refused rather than let take over
+    /// the callbacks.
     pub(crate) fn adopt_native_session(&self, io: BoxedIo) {
         if self.is_closed() {
+            return;
+        }
+        if self.shared.native_session.get().is_some() {
+            tracing::warn!("refused a second callbacks' session: the host opened one already");
+            drop(io);
             return;
         }
         let (session, inbound) = Mux::start(io, Mode::Server);

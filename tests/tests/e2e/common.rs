@@ -488,3 +488,13 @@ pub async fn assert_logs_at_their_levels(
         );
     }
 }
+
+/// A host's sink for the broker fixture's `Tasks::run`: doubles what it is told.
+pub struct Doubler;
+
+#[plugin_runtime::async_trait]
+impl plugin_tests::brokered::Progress for Doubler {
+    async fn report(&self, n: u32) -> Result<u32, plugin_tests::interfaces::JobError> {
+        Ok(n * 2)
+    }
+}

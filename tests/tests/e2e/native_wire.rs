@@ -204,3 +204,45 @@ async fn a_peer_of_another_native_wire_version_is_refused_at_once() {
     assert_eq!(get(&kv, "after").await, b"1");
     client.kill().await;
 }
+
+#[tokio::test]
+async fn a_second_callbacks_session_is_refused_and_the_hosts_goes_on() {
+    use plugin_runtime::PluginSet;
+    use plugin_tests::brokered::{Tasks, TasksPlugin, handshake};
+    // A plaintext plugin, so that a stranger reaches the socket at all.
+    let client = Client::new(
+        Transport::Native
+            .config(
+                handshake(),
+                std::process::Command::new(env!("CARGO_BIN_EXE_broker-fixture")),
+            )
+            .plugins(PluginSet::new().with("tasks", TasksPlugin::host()))
+            .auto_mtls(false),
+    )
+    .unwrap();
+    let tasks = client.dispense::<dyn Tasks>("tasks").await.unwrap();
+    Transport::Native.check(&client).await;
+    // The first callback opens the host's session.
+    let sink = std::sync::Arc::new(Doubler);
+    assert_eq!(tasks.run(vec![1, 2], sink.clone()).await.unwrap(), 6);
+    let socket = client.reattach_config().unwrap().addr.address;
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut s = UnixStream::connect(&socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.write_all(b"RSNATVS2");
+        let mut reply = Vec::new();
+        // Closed by the plugin at once (an adopted session would leave this read waiting).
+        let read = s.read_to_end(&mut reply).map_err(|e| e.kind());
+        (read, reply)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reply,
+        (Ok(0), Vec::new()),
+        "the stranger's session was not refused"
+    );
+    // Callbacks still reach the host through its own session.
+    assert_eq!(tasks.run(vec![3, 4, 5], sink).await.unwrap(), 24);
+    client.kill().await;
+}

@@ -128,16 +128,6 @@ async fn a_hand_written_tonic_service_is_called_over_grpc_beside_the_native_tran
     assert!(client.exited());
 }
 
-/// The host's sink for the broker fixture's `Tasks::run`: doubles what it is told.
-struct Doubler;
-
-#[plugin_runtime::async_trait]
-impl plugin_tests::brokered::Progress for Doubler {
-    async fn report(&self, n: u32) -> Result<u32, plugin_tests::interfaces::JobError> {
-        Ok(n * 2)
-    }
-}
-
 #[tokio::test]
 async fn callbacks_travel_on_the_transport_of_their_connection() {
     use plugin_tests::brokered::{Tasks, TasksPlugin};
