@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 
 use super::frame::{MUX_PREFACE, PREFACE, PREFACE_FAMILY};
 use crate::transport::io::{BoxedIo, forward_writes};
+use crate::transport::serve::CONNECTION_TIMEOUT;
 
 /// What a connection turned out to be.
 pub(crate) enum Sniffed {
@@ -22,18 +23,31 @@ pub(crate) enum Sniffed {
 }
 
 /// Reads up to the preface's length from `io` and says which protocol it speaks; `None` when
-/// the peer closes or fails first.
+/// the peer closes or fails first, or sends nothing telling for [`CONNECTION_TIMEOUT`].
 pub(crate) async fn sniff(mut io: BoxedIo) -> Option<Sniffed> {
     let mut head = [0u8; PREFACE.len()];
     let mut filled = 0;
-    while filled < head.len() {
-        match io.read(&mut head[filled..]).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => filled += n,
+    let read = async {
+        while filled < head.len() {
+            match io.read(&mut head[filled..]).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => filled += n,
+            }
+            // An HTTP/2 preface differs at its first byte: no need to wait for more.
+            if head[..filled] != PREFACE[..filled] && head[..filled] != MUX_PREFACE[..filled] {
+                break;
+            }
         }
-        // An HTTP/2 preface differs at its first byte: no need to wait for more.
-        if head[..filled] != PREFACE[..filled] && head[..filled] != MUX_PREFACE[..filled] {
-            break;
+        true
+    };
+    match tokio::time::timeout(CONNECTION_TIMEOUT, read).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(_) => {
+            tracing::warn!(
+                "refused a connection: nothing telling its protocol within {CONNECTION_TIMEOUT:?}"
+            );
+            return None;
         }
     }
     if &head[..filled] == PREFACE {
@@ -86,6 +100,17 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_says_its_protocol_is_let_go() {
+        let (mut a, b) = tokio::net::UnixStream::pair().unwrap();
+        // One byte of the preface, then nothing.
+        a.write_all(&PREFACE[..1]).await.unwrap();
+        let started = tokio::time::Instant::now();
+        assert!(sniff(BoxedIo::new(b)).await.is_none());
+        assert!(started.elapsed() >= CONNECTION_TIMEOUT);
+        drop(a);
+    }
 
     #[tokio::test]
     async fn the_preface_is_consumed_and_anything_else_is_replayed() {

@@ -206,26 +206,25 @@ async fn accept_both(
     }
 }
 
-/// How long a connection may take over its TLS handshake (grpc-go's `ConnectionTimeout`): a
-/// stranger that starts one and stalls does not keep its descriptor for ever.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a connection may take over its TLS handshake, and then over the first bytes that
+/// say its protocol (grpc-go's `ConnectionTimeout`): a stranger that starts one and stalls does
+/// not keep its descriptor for ever.
+pub(crate) const CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `io` after its TLS handshake when `tls` is set (as it is, without); `None`, logged, when the
-/// handshake fails or stalls past [`TLS_HANDSHAKE_TIMEOUT`].
+/// handshake fails or stalls past [`CONNECTION_TIMEOUT`].
 pub(crate) async fn secured(io: BoxedIo, tls: Option<&ServerTls>) -> Option<BoxedIo> {
     let Some(tls) = tls else {
         return Some(io);
     };
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(io)).await {
+    match tokio::time::timeout(CONNECTION_TIMEOUT, tls.accept(io)).await {
         Ok(Ok(stream)) => Some(BoxedIo::new(stream)),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "refused a connection: TLS handshake failed");
             None
         }
         Err(_) => {
-            tracing::warn!(
-                "refused a connection: no TLS handshake within {TLS_HANDSHAKE_TIMEOUT:?}"
-            );
+            tracing::warn!("refused a connection: no TLS handshake within {CONNECTION_TIMEOUT:?}");
             None
         }
     }
