@@ -35,7 +35,7 @@ use crate::proto::conn_info::Knock;
 use crate::tls::{ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
-use crate::transport::io::{Address, BoxedIo, channel_over, connect_channel, dial_raw, within};
+use crate::transport::io::{Address, channel_over, connect_channel, dial_secured, within};
 use crate::transport::listener::{ListenError, Listener, SocketPlace, listen_unix};
 use crate::transport::serve::{Sorter, serve_one_connection, serve_routes_sorted};
 
@@ -514,11 +514,7 @@ impl GrpcBroker {
         let address = self.peer_address(id).await?;
         let shown = address.to_string();
         let connect = async {
-            let raw = dial_raw(&address).await?;
-            let io = match &setup.client_tls {
-                None => raw,
-                Some(tls) => BoxedIo::new(tls.connect(raw).await?),
-            };
+            let io = dial_secured(&address, setup.client_tls.as_deref()).await?;
             NativeClient::start(io, setup.limits).await
         };
         let native = within(WAIT, connect)

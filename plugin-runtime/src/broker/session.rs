@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use super::{BrokerError, GrpcBroker, WAIT};
 use crate::native::{MUX_PREFACE, NativeClient};
 use crate::netrpc::{MuxBroker, NetRpcError};
-use crate::transport::io::{BoxedIo, dial_raw, within};
+use crate::transport::io::{BoxedIo, dial_secured, within};
 use crate::transport::mux::{Mode, Mux};
 use crate::transport::serve::Sorter;
 
@@ -90,11 +90,7 @@ impl GrpcBroker {
         }
         let tls = self.shared.setup.client_tls.clone();
         let open = async {
-            let raw = dial_raw(&main).await?;
-            let mut io = match &tls {
-                None => raw,
-                Some(tls) => BoxedIo::new(tls.connect(raw).await?),
-            };
+            let mut io = dial_secured(&main, tls.as_deref()).await?;
             io.write_all(MUX_PREFACE).await?;
             io.flush().await?;
             Ok(io)

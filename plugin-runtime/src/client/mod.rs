@@ -39,7 +39,9 @@ use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
-use crate::transport::io::{Address, BoxedIo, channel_over, connect_channel, dial_raw, within};
+use crate::transport::io::{
+    Address, channel_over, connect_channel, dial_raw, dial_secured, within,
+};
 use crate::transport::listener::SocketPlace;
 use crate::transport::mux::{Mode as MuxMode, Mux};
 use launch::{launch_command, validate, wait_handshake};
@@ -944,11 +946,7 @@ async fn connect_native(
     let shown = address.to_string();
     let limits = MessageLimits::both(config.max_message_size);
     let start = async {
-        let raw = dial_raw(&address).await?;
-        let io = match &tls {
-            None => raw,
-            Some(tls) => BoxedIo::new(tls.connect(raw).await?),
-        };
+        let io = dial_secured(&address, tls.as_deref()).await?;
         NativeClient::start(io, limits).await
     };
     within(config.start_timeout, start)

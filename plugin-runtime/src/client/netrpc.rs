@@ -14,7 +14,7 @@ use crate::netrpc::session::open_host;
 use crate::netrpc::{MuxBroker, NetRpcError, RpcClient, control};
 use crate::plugin::{Dispensed, Plugin};
 use crate::tls::ClientTls;
-use crate::transport::io::{Address, BoxedIo, dial_raw, within};
+use crate::transport::io::{Address, dial_secured, within};
 
 /// A running net/rpc session with the plugin.
 pub(super) struct NetRpcLink {
@@ -35,11 +35,7 @@ impl NetRpcLink {
     ) -> Result<(NetRpcLink, JoinHandle<()>), Error> {
         let shown = address.to_string();
         let session = async {
-            let raw = dial_raw(&address).await?;
-            let io = match &tls {
-                None => raw,
-                Some(tls) => BoxedIo::new(tls.connect(raw).await?),
-            };
+            let io = dial_secured(&address, tls.as_deref()).await?;
             open_host(io, name, exit.clone()).await
         };
         let session = within(config.start_timeout, session)

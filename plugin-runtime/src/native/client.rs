@@ -169,6 +169,10 @@ impl NativeClient {
     /// Whether the plugin serves `path` (`/package.Service/Method`) on this connection: not a
     /// method of a service it serves over gRPC only.
     pub(crate) fn serves(&self, path: &str) -> bool {
+        // The usual case, asked on every call: nothing to look up.
+        if self.shared.grpc_only.is_empty() {
+            return true;
+        }
         let service = path
             .trim_start_matches('/')
             .split('/')

@@ -110,6 +110,20 @@ pub(crate) async fn dial_raw(addr: &Address) -> io::Result<BoxedIo> {
     }
 }
 
+/// `io` with TLS over it (the client's side) when `tls` is set; as it is without.
+pub(crate) async fn secured(io: BoxedIo, tls: Option<&ClientTls>) -> io::Result<BoxedIo> {
+    match tls {
+        None => Ok(io),
+        Some(tls) => Ok(BoxedIo::new(tls.connect(io).await?)),
+    }
+}
+
+/// A connection to `addr`, TLS first when `tls` is set: what every protocol a host or a
+/// broker dials (gRPC, native, net/rpc, the callbacks' session) starts from.
+pub(crate) async fn dial_secured(addr: &Address, tls: Option<&ClientTls>) -> io::Result<BoxedIo> {
+    secured(dial_raw(addr).await?, tls).await
+}
+
 /// A gRPC channel to `addr`, connected (with TLS when `tls` is set) and HTTP/2-handshaken.
 pub(crate) async fn connect_channel(
     addr: Address,
@@ -120,10 +134,7 @@ pub(crate) async fn connect_channel(
 
 /// A gRPC channel over a connected stream (a multiplexed one, say): TLS first when `tls` is set.
 pub(crate) async fn channel_over(io: BoxedIo, tls: Option<&ClientTls>) -> io::Result<GrpcChannel> {
-    let io = match tls {
-        None => io,
-        Some(tls) => BoxedIo::new(tls.connect(io).await?),
-    };
+    let io = secured(io, tls).await?;
     GrpcChannel::handshake(io).await.map_err(io::Error::other)
 }
 

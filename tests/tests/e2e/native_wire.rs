@@ -40,6 +40,21 @@ fn with_path(path: &str, request: &[u8]) -> Vec<u8> {
     body
 }
 
+/// What a stranger gets for writing `wire` to the plugin's `socket`: how its read to the end
+/// went (the plugin closing, or the 10 s read timeout), and the bytes it read.
+async fn stranger(socket: String, wire: Vec<u8>) -> (Result<usize, std::io::ErrorKind>, Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        let mut s = UnixStream::connect(&socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.write_all(&wire);
+        let mut reply = Vec::new();
+        let read = s.read_to_end(&mut reply).map_err(|e| e.kind());
+        (read, reply)
+    })
+    .await
+    .unwrap()
+}
+
 /// Reads frames until one has come for each of `ids`; their kind and body by id.
 fn answers(stream: &mut UnixStream, ids: &[u32]) -> HashMap<u32, (u8, Vec<u8>)> {
     let mut got = HashMap::new();
@@ -82,18 +97,9 @@ async fn under_automtls_a_stranger_speaking_native_gets_nothing() {
     let kv = kv(&client).await;
     Transport::Native.check(&client).await;
     let socket = client.reattach_config().unwrap().addr.address;
-    let reply = tokio::task::spawn_blocking(move || {
-        let mut s = UnixStream::connect(&socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut wire = PREFACE.to_vec();
-        wire.extend(frame(CALL, 1, &with_path("/proto.KV/Get", b"")));
-        let _ = s.write_all(&wire);
-        let mut reply = Vec::new();
-        let _ = s.read_to_end(&mut reply);
-        reply
-    })
-    .await
-    .unwrap();
+    let mut wire = PREFACE.to_vec();
+    wire.extend(frame(CALL, 1, &with_path("/proto.KV/Get", b"")));
+    let (_, reply) = stranger(socket, wire).await;
     // The TLS layer refuses it before any native frame is read: at most a TLS alert record
     // (content type 21) comes back, never a frame.
     assert!(reply.is_empty() || reply[0] == 21, "{reply:?}");
@@ -186,19 +192,10 @@ async fn a_peer_of_another_native_wire_version_is_refused_at_once() {
     let client = Client::new(config_on(Transport::Native, fixture("")).auto_mtls(false)).unwrap();
     let kv = kv(&client).await;
     let socket = client.reattach_config().unwrap().addr.address;
-    let reply = tokio::task::spawn_blocking(move || {
-        let mut s = UnixStream::connect(&socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut wire = b"RSNATV01".to_vec();
-        wire.extend(frame(CALL, 1, &with_path("/proto.KV/Get", b"")));
-        let _ = s.write_all(&wire);
-        let mut reply = Vec::new();
-        let _ = s.read_to_end(&mut reply);
-        reply
-    })
-    .await
-    .unwrap();
+    let mut wire = b"RSNATV01".to_vec();
+    wire.extend(frame(CALL, 1, &with_path("/proto.KV/Get", b"")));
     // Closed without a frame (the plugin logs which versions met).
+    let (_, reply) = stranger(socket, wire).await;
     assert!(reply.is_empty(), "{reply:?}");
     put(&kv, "after", b"1").await;
     assert_eq!(get(&kv, "after").await, b"1");
@@ -226,17 +223,8 @@ async fn a_second_callbacks_session_is_refused_and_the_hosts_goes_on() {
     let sink = std::sync::Arc::new(Doubler);
     assert_eq!(tasks.run(vec![1, 2], sink.clone()).await.unwrap(), 6);
     let socket = client.reattach_config().unwrap().addr.address;
-    let reply = tokio::task::spawn_blocking(move || {
-        let mut s = UnixStream::connect(&socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let _ = s.write_all(b"RSNATVS2");
-        let mut reply = Vec::new();
-        // Closed by the plugin at once (an adopted session would leave this read waiting).
-        let read = s.read_to_end(&mut reply).map_err(|e| e.kind());
-        (read, reply)
-    })
-    .await
-    .unwrap();
+    // Closed by the plugin at once (an adopted session would leave this read waiting).
+    let reply = stranger(socket, b"RSNATVS2".to_vec()).await;
     assert_eq!(
         reply,
         (Ok(0), Vec::new()),
