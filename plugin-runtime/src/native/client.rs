@@ -54,11 +54,11 @@ impl Waiter {
     fn end(self, result: Result<(), Status>) {
         match self {
             Waiter::Unary(waiter) => {
-                let _ = waiter.send(result.and_then(|()| {
-                    Err(Status::internal(
-                        "the plugin ended a unary call as a stream",
-                    ))
-                }));
+                // A unary call ends with its reply (`answer`); an end without one is an error.
+                let status = result.err().unwrap_or_else(|| {
+                    Status::internal("the plugin ended a unary call as a stream")
+                });
+                let _ = waiter.send(Err(status));
             }
             Waiter::Stream(mut stream) => match (stream.opened.take(), result) {
                 (Some(opened), result) => {
