@@ -123,9 +123,27 @@ pub enum HandshakeError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// Neither a command nor a reattach config was given, or both were.
-    #[error("exactly one of command or reattach must be set in the client config")]
+    /// Neither a command (or runner) nor a reattach config was given, or both were.
+    #[error(
+        "exactly one of command or reattach must be set in the client config: ClientConfig::command \
+         (or ClientConfig::runner) launches the plugin, ClientConfig::reattach connects to a running one"
+    )]
     CommandOrReattach,
+    /// A runner and a reattach config were both given (go-plugin: exactly one of `Cmd`,
+    /// `Reattach` or `RunnerFunc`).
+    #[error(
+        "a runner and a reattach config cannot both be set: ClientConfig::runner launches the \
+         plugin and ClientConfig::reattach connects to a running one; keep one of them (to attach \
+         through your own code, use ClientConfig::reattach_with)"
+    )]
+    RunnerWithReattach,
+    /// `SecureConfig` was given with a runner and no command: there is no binary to verify.
+    #[error(
+        "SecureConfig verifies the binary of ClientConfig::command, and the runner was given no \
+         command: set ClientConfig::command too (the runner receives it), or verify the binary in \
+         the runner and drop ClientConfig::secure"
+    )]
+    SecureConfigWithoutCommand,
     /// go-plugin's `ErrSecureConfigAndReattach`.
     #[error("only one of Reattach or SecureConfig can be set")]
     SecureConfigAndReattach,

@@ -108,6 +108,62 @@ pub enum Error {
         /// Why: the OS error, the TLS or HTTP/2 handshake's, or a timeout.
         source: std::io::Error,
     },
+    /// The function given to [`ClientConfig::runner`](crate::ClientConfig::runner) returned an
+    /// error; nothing was started.
+    #[error(
+        "the runner function of plugin {plugin} (ClientConfig::runner) failed, so nothing was \
+         started; fix the runner function or what it needs (its error is the source)"
+    )]
+    RunnerSetup {
+        /// The plugin's name.
+        plugin: String,
+        /// The function's error.
+        source: crate::RunnerError,
+    },
+    /// A custom [`Runner`](crate::Runner) failed to start the plugin, or did not within
+    /// [`ClientConfig::start_timeout`](crate::ClientConfig::start_timeout).
+    #[error(
+        "runner {runner} failed to start plugin {plugin}; check that what it runs exists and can \
+         start (its error is the source), or raise ClientConfig::start_timeout if it timed out"
+    )]
+    RunnerStart {
+        /// The plugin's name.
+        plugin: String,
+        /// The runner's [`name`](crate::Runner::name).
+        runner: String,
+        /// The runner's error, or a timeout (`std::io::ErrorKind::TimedOut`).
+        source: crate::RunnerError,
+    },
+    /// The function given to [`ClientConfig::reattach_with`](crate::ClientConfig::reattach_with)
+    /// returned an error.
+    #[error(
+        "reattaching to plugin {plugin} failed: the attach function (ClientConfig::reattach_with) \
+         returned an error; check that the plugin still runs and that the function can reach it \
+         (its error is the source)"
+    )]
+    Reattach {
+        /// The plugin's name.
+        plugin: String,
+        /// The function's error.
+        source: crate::RunnerError,
+    },
+    /// The runner's [`AddrTranslator::plugin_to_host`](crate::AddrTranslator::plugin_to_host)
+    /// refused the address of the plugin's handshake line.
+    #[error(
+        "the runner of plugin {plugin} could not translate the plugin's address {network} \
+         {address:?} to the host's view (AddrTranslator::plugin_to_host); make the translation \
+         cover where the plugin listens (its error is the source)"
+    )]
+    AddrTranslation {
+        /// The plugin's name.
+        plugin: String,
+        /// The network of the handshake line.
+        network: plugin_core::Network,
+        /// The address of the handshake line, as the plugin gave it.
+        address: String,
+        /// The translator's error.
+        source: crate::RunnerError,
+    },
     /// go-plugin's `ErrProcessNotFound`: the plugin to reattach to is gone.
     #[error(
         "reattachment process not found: plugin {pid} at {address} is not running or not listening"

@@ -32,6 +32,12 @@ pub enum PluginExit {
         /// Its process id.
         pid: u32,
     },
+    /// A custom runner ([`Runner`](crate::Runner), [`AttachedRunner`](crate::AttachedRunner))
+    /// reports the plugin stopped, without an exit status.
+    Stopped {
+        /// The runner's id of the plugin ([`AttachedRunner::id`](crate::AttachedRunner::id)).
+        id: String,
+    },
 }
 
 impl fmt::Display for PluginExit {
@@ -59,6 +65,7 @@ impl fmt::Display for PluginExit {
                 _ => write!(f, "exited ({status})"),
             },
             PluginExit::Vanished { pid } => write!(f, "is gone (process {pid} no longer exists)"),
+            PluginExit::Stopped { id } => write!(f, "has stopped (its runner reports {id} gone)"),
         }
     }
 }

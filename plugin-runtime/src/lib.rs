@@ -36,6 +36,7 @@ mod native;
 mod netrpc;
 mod os;
 mod plugin;
+mod runner;
 mod secure;
 mod server;
 mod stream;
@@ -135,6 +136,7 @@ pub use plugin_core::{
 /// # Ok(()) }
 /// ```
 pub use plugin_macros::plugin_interface;
+pub use runner::{AddrTranslator, AttachedRunner, PluginReader, Runner, RunnerError, RunnerOutput};
 pub use secure::{ChecksumHash, SecureConfig, Sha256};
 pub use server::{Listen, ServeConfig, ServeTestConfig, serve, serve_main, serve_mux};
 pub use stream::PluginStream;

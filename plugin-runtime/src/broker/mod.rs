@@ -32,6 +32,7 @@ use crate::exit::ExitWatch;
 use crate::native::NativeClient;
 use crate::proto::ConnInfo;
 use crate::proto::conn_info::Knock;
+use crate::runner::AddrTranslator;
 use crate::tls::{ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
 use crate::transport::codec::MessageLimits;
@@ -89,6 +90,8 @@ struct Shared {
     peer_sockets: std::sync::Mutex<Vec<std::path::PathBuf>>,
     /// Callbacks' session with a peer of this SDK, once open.
     native_session: session::NativeSession,
+    /// The host's: its runner's view of addresses (set once, before any use).
+    translator: std::sync::OnceLock<Arc<dyn AddrTranslator>>,
 }
 
 /// What brokered connections are made with: the main connection's TLS in both roles, and the
@@ -189,6 +192,22 @@ pub enum BrokerError {
         /// Why: the OS error, the TLS or HTTP/2 handshake's.
         source: std::io::Error,
     },
+    /// The host's runner could not translate a brokered address between its view and the
+    /// plugin's ([`AddrTranslator`]).
+    #[error(
+        "broker id {id}: the runner could not translate {address:?} ({direction}); make the \
+         runner's AddrTranslator cover the sockets of brokered servers"
+    )]
+    Translate {
+        /// The id served or dialled.
+        id: u32,
+        /// The address as given.
+        address: String,
+        /// Which way: `plugin_to_host` or `host_to_plugin`.
+        direction: &'static str,
+        /// The translator's error.
+        source: crate::RunnerError,
+    },
     /// Manual TLS is on and this side has no TLS configuration for serving (a host has a
     /// `rustls::ClientConfig` for its main connection, a plugin a `rustls::ServerConfig`).
     #[error(
@@ -273,8 +292,14 @@ impl GrpcBroker {
                 stream: std::sync::Mutex::new(None),
                 peer_sockets: std::sync::Mutex::new(Vec::new()),
                 native_session: session::NativeSession::default(),
+                translator: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// The host's: translate brokered addresses with its runner's view.
+    pub(crate) fn translate_with(&self, translator: Arc<dyn AddrTranslator>) {
+        let _ = self.shared.translator.set(translator);
     }
 
     /// A fresh id for [`GrpcBroker::accept_and_serve`]: 1, 2, 3... per broker, as go-plugin's
@@ -443,10 +468,21 @@ impl GrpcBroker {
                 source: Some(e),
             },
         })?;
+        let (network, address) = match self.shared.translator.get() {
+            Some(t) => t
+                .host_to_plugin(address.network, &address.address)
+                .map_err(|source| BrokerError::Translate {
+                    id,
+                    address: address.address.clone(),
+                    direction: "host_to_plugin",
+                    source,
+                })?,
+            None => (address.network, address.address),
+        };
         let info = ConnInfo {
             service_id: id,
-            network: address.network.to_string(),
-            address: address.address,
+            network: network.to_string(),
+            address,
             knock: None,
         };
         Ok((listener, Some(info)))
@@ -557,10 +593,18 @@ impl GrpcBroker {
                 network: info.network.clone(),
                 address: info.address.clone(),
             })?;
-        Ok(Address {
-            network,
-            address: info.address,
-        })
+        let (network, address) = match self.shared.translator.get() {
+            Some(t) => t.plugin_to_host(network, &info.address).map_err(|source| {
+                BrokerError::Translate {
+                    id,
+                    address: info.address.clone(),
+                    direction: "plugin_to_host",
+                    source,
+                }
+            })?,
+            None => (network, info.address),
+        };
+        Ok(Address { network, address })
     }
 
     /// Multiplexed mode: knock for `id`, wait for the answer, then open the stream that the

@@ -1,6 +1,6 @@
 //! [`ClientConfig`]: how a host launches (or reattaches to) one plugin.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use plugin_core::{HandshakeConfig, Protocol, ReattachConfig, env};
 
 use super::process::PluginOutput;
 use crate::plugin::{PluginSet, VersionedPlugins};
+use crate::runner::{AttachedRunner, ReattachFunc, Runner, RunnerError, RunnerFunc};
 use crate::secure::SecureConfig;
 
 /// How to launch or reattach to one plugin (go-plugin's `ClientConfig`).
@@ -27,6 +28,8 @@ pub struct ClientConfig {
     pub(crate) plugins: VersionedPlugins,
     pub(crate) command: Option<Command>,
     pub(crate) reattach: Option<ReattachConfig>,
+    pub(crate) runner: Option<RunnerFunc>,
+    pub(crate) attach: Option<ReattachFunc>,
     pub(crate) secure: Option<SecureConfig>,
     pub(crate) tls: Option<rustls::ClientConfig>,
     pub(crate) broker_tls: Option<rustls::ServerConfig>,
@@ -57,6 +60,8 @@ impl std::fmt::Debug for ClientConfig {
             .field("plugins", &self.plugins)
             .field("command", &self.command)
             .field("reattach", &self.reattach)
+            .field("runner", &self.runner.is_some())
+            .field("reattach_with", &self.attach.is_some())
             .field("secure", &self.secure)
             .field("tls", &self.tls.is_some())
             .field("broker_tls", &self.broker_tls.is_some())
@@ -92,6 +97,8 @@ impl ClientConfig {
             plugins: VersionedPlugins::new(),
             command: None,
             reattach: None,
+            runner: None,
+            attach: None,
             secure: None,
             tls: None,
             broker_tls: None,
@@ -154,6 +161,65 @@ impl ClientConfig {
     /// Connect to an already running plugin instead of launching one.
     pub fn reattach(mut self, reattach: ReattachConfig) -> Self {
         self.reattach = Some(reattach);
+        self
+    }
+
+    /// Run the plugin with a [`Runner`] of your own instead of as a child process of this host
+    /// (go-plugin's `RunnerFunc`): in a container, over `ssh`, with another environment.
+    ///
+    /// At start, `make` is called with the command to run and the plugin's socket directory, and
+    /// returns the runner; the host then starts it, reads the handshake line from its stdout
+    /// (translated by its [`AddrTranslator`](crate::AddrTranslator)), connects, and finally stops
+    /// the plugin through it. The command is [`ClientConfig::command`]'s (an empty program
+    /// without one) with the plugin's whole environment set explicitly: the host's (unless
+    /// [`ClientConfig::skip_host_env`]; a `Command::env_clear` cannot be seen from here), the
+    /// command's own, and go-plugin's variables (magic cookie, `PLUGIN_PROTOCOL_VERSIONS`,
+    /// `PLUGIN_CLIENT_CERT`, ...), so that `get_envs` lists all of it. As in go-plugin, the
+    /// socket directory is created for every runner: under [`ClientConfig::unix_socket_dir`]
+    /// (else the system's temp dir), mode 0700 (0770 and its group with
+    /// [`ClientConfig::unix_socket_group`]), passed as `PLUGIN_UNIX_SOCKET_DIR`, and removed
+    /// when the plugin is gone. [`Client::reattach_config`](crate::Client::reattach_config) then
+    /// has pid 0 (the runner's [`id`](crate::AttachedRunner::id) is [`Client::id`](crate::Client::id)).
+    /// Not with [`ClientConfig::reattach`]. An error of `make` fails the start with
+    /// [`Error::RunnerSetup`](crate::Error::RunnerSetup).
+    ///
+    /// ```
+    /// # use plugin_runtime::{ClientConfig, HandshakeConfig};
+    /// # fn my_container_runner(_: std::process::Command, _: &std::path::Path) -> Box<dyn plugin_runtime::Runner> { unimplemented!() }
+    /// let config = ClientConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello"))
+    ///     .command(std::process::Command::new("/plugins/kv"))
+    ///     .runner(|command, socket_dir| Ok(my_container_runner(command, socket_dir)));
+    /// ```
+    pub fn runner<F>(mut self, make: F) -> Self
+    where
+        F: FnOnce(Command, &Path) -> Result<Box<dyn Runner>, RunnerError> + Send + 'static,
+    {
+        self.runner = Some(Box::new(make));
+        self
+    }
+
+    /// Connect to an already running plugin through an [`AttachedRunner`] of your own (go-plugin's
+    /// `ReattachConfig.ReattachFunc`): `reattach` says where it listens and what it speaks, and
+    /// `attach` (called at start) returns what waits for and kills it. Its `pid` is ignored: the
+    /// runner, not a pid probe, tells whether the plugin runs. Brokered addresses go through the
+    /// runner's [`AddrTranslator`](crate::AddrTranslator) (not in test mode, where go-plugin keeps
+    /// no runner either); the reattach address is the host's already. An error of `attach` fails
+    /// the start with [`Error::Reattach`](crate::Error::Reattach).
+    ///
+    /// ```
+    /// # use plugin_runtime::{ClientConfig, HandshakeConfig, ReattachConfig};
+    /// # fn attach_to_container(_: &str) -> Result<Box<dyn plugin_runtime::AttachedRunner>, plugin_runtime::RunnerError> { unimplemented!() }
+    /// # fn run(reattach: ReattachConfig) {
+    /// let config = ClientConfig::new(HandshakeConfig::new(1, "BASIC_PLUGIN", "hello"))
+    ///     .reattach_with(reattach, || attach_to_container("kv-plugin-1"));
+    /// # }
+    /// ```
+    pub fn reattach_with<F>(mut self, reattach: ReattachConfig, attach: F) -> Self
+    where
+        F: FnOnce() -> Result<Box<dyn AttachedRunner>, RunnerError> + Send + 'static,
+    {
+        self.reattach = Some(reattach);
+        self.attach = Some(Box::new(attach));
         self
     }
 
@@ -278,7 +344,9 @@ impl ClientConfig {
     }
 
     /// Create a private directory (mode 0700, 0770 with a group) for the plugin's sockets under
-    /// `dir`, pass it as `PLUGIN_UNIX_SOCKET_DIR`, and remove it when the plugin is killed.
+    /// `dir`, pass it as `PLUGIN_UNIX_SOCKET_DIR`, and remove it when the plugin is killed
+    /// (go-plugin's `UnixSocketConfig.TempDir`; with a [`ClientConfig::runner`] the directory is
+    /// made even without it, in the system's temp dir).
     pub fn unix_socket_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.unix_socket_dir = Some(dir.into());
         self

@@ -11,8 +11,15 @@ use crate::error::Error;
 use crate::tls::Certificate;
 
 pub(super) fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
-    if config.command.is_some() == config.reattach.is_some() {
+    if config.runner.is_some() && config.reattach.is_some() {
+        return Err(ConfigError::RunnerWithReattach);
+    }
+    let launches = config.command.is_some() || config.runner.is_some();
+    if launches == config.reattach.is_some() {
         return Err(ConfigError::CommandOrReattach);
+    }
+    if config.secure.is_some() && config.runner.is_some() && config.command.is_none() {
+        return Err(ConfigError::SecureConfigWithoutCommand);
     }
     if config.reattach.is_some() {
         if config.secure.is_some() {
@@ -45,21 +52,29 @@ pub(super) fn validate(config: &ClientConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The command with the launch environment of go-plugin's host.
+/// The command with the launch environment of go-plugin's host. `whole_env`: every variable
+/// set explicitly, the host's included (as go-plugin's `cmd.Env`), for a runner to read.
 pub(super) fn launch_command(
-    command: std::process::Command,
+    mut cmd: std::process::Command,
     config: &ClientConfig,
     versions: &VersionList,
     cert: Option<&Certificate>,
     socket_dir: Option<&Path>,
-) -> tokio::process::Command {
-    let explicit: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = command
+    whole_env: bool,
+) -> std::process::Command {
+    let explicit: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = cmd
         .get_envs()
         .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
         .collect();
-    let mut cmd = tokio::process::Command::from(command);
-    if config.skip_host_env {
+    if config.skip_host_env || whole_env {
         cmd.env_clear();
+        if !config.skip_host_env {
+            for (key, value) in std::env::vars_os() {
+                if !explicit.iter().any(|(k, _)| *k == key) {
+                    cmd.env(key, value);
+                }
+            }
+        }
         for (key, value) in explicit {
             if let Some(value) = value {
                 cmd.env(key, value);
@@ -125,18 +140,18 @@ pub(super) async fn wait_handshake(
         other => other,
     };
     // The exit if there is one, else the silence: stdout closed without a line.
-    let no_line = |process: &Process| match process.exited() {
+    let no_line = async |process: &Process| match process.exited() {
         Some(exit) => Error::ExitedBeforeHandshake {
             plugin: name.to_string(),
             exit,
-            stderr: process.stderr_tail(),
+            stderr: process.failure_text().await,
         },
         None => Error::Handshake {
             plugin: name.to_string(),
             reason: HandshakeError::Unrecognized {
                 line: String::new(),
             },
-            stderr: process.stderr_tail(),
+            stderr: process.failure_text().await,
         },
     };
     match outcome {
@@ -144,16 +159,16 @@ pub(super) async fn wait_handshake(
         Outcome::Line(None) => {
             let _ = tokio::time::timeout_at(deadline, exit.wait()).await;
             process.drain(Duration::from_secs(1)).await;
-            Err(no_line(process))
+            Err(no_line(process).await)
         }
         Outcome::Exited => {
             process.drain(Duration::from_secs(1)).await;
-            Err(no_line(process))
+            Err(no_line(process).await)
         }
         Outcome::Timeout => Err(Error::StartTimeout {
             plugin: name.to_string(),
             timeout,
-            stderr: process.stderr_tail(),
+            stderr: process.failure_text().await,
         }),
     }
 }

@@ -1,6 +1,7 @@
 //! The host side: [`Client`] launches a plugin (or reattaches to one), checks its handshake,
 //! connects, dispenses typed interfaces and kills it.
 
+mod cmd_runner;
 mod config;
 mod launch;
 mod logs;
@@ -35,6 +36,7 @@ use crate::internal::{HEALTH_CHECK, SHUTDOWN};
 use crate::native::NativeClient;
 use crate::plugin::PluginSet;
 use crate::proto::Empty;
+use crate::runner::{AddrTranslator, AttachedRunner, Runner};
 use crate::secure::resolve_program;
 use crate::tls::{Certificate, ClientTls, ServerTls};
 use crate::transport::channel::GrpcChannel;
@@ -44,9 +46,10 @@ use crate::transport::io::{
 };
 use crate::transport::listener::SocketPlace;
 use crate::transport::mux::{Mode as MuxMode, Mux};
+use cmd_runner::{CommandRunner, PidRunner, probe_pid};
 use launch::{launch_command, validate, wait_handshake};
 use plugin_core::ConfigError;
-use process::Process;
+use process::{Process, StartFailure, kill_detached};
 use sockets::{private_dir, remove_dir, remove_peer_sockets, remove_socket};
 
 /// Manages one plugin: its process, its connection, the interfaces dispensed from it
@@ -102,8 +105,11 @@ struct Summary {
     protocol: Option<Protocol>,
     reattach: Option<ReattachConfig>,
     pid: Option<u32>,
-    /// The plugin's process group, while we own a process that may be alive.
-    group: Option<u32>,
+    /// The runner's id of the plugin.
+    id: Option<String>,
+    /// The runner of a plugin we launched, while it may be alive: killed if the client is
+    /// dropped without a kill.
+    runner: Option<Arc<dyn AttachedRunner>>,
     socket_dir: Option<PathBuf>,
     /// The socket of a plugin we launched: removed once it is gone, in case it could not.
     socket: Option<PathBuf>,
@@ -127,9 +133,9 @@ enum Attachment {
         socket_dir: Option<PathBuf>,
         socket: Option<PathBuf>,
     },
-    /// A plugin another host launched: asked to shut down, SIGKILLed if it does not.
+    /// A plugin another host launched: asked to shut down, killed by its runner if it does not.
     Reattached {
-        pid: u32,
+        runner: Arc<dyn AttachedRunner>,
         liveness: Option<JoinHandle<()>>,
     },
     /// A plugin serving in test mode: never stopped by the host (go-plugin), only let go.
@@ -187,7 +193,9 @@ struct Attached {
     stdio: Option<JoinHandle<()>>,
 }
 
-/// The broker on the main connection, the connection the stubs share, and the stdio copy.
+/// The broker on the main connection (brokered addresses seen through `translator`), the
+/// connection the stubs share, and the stdio copy.
+#[allow(clippy::too_many_arguments)]
 fn attach(
     channel: GrpcChannel,
     native: Option<(NativeClient, Address)>,
@@ -196,6 +204,7 @@ fn attach(
     name: &str,
     tls: HostTls,
     place: SocketPlace,
+    translator: Option<Arc<dyn AddrTranslator>>,
 ) -> Attached {
     let limits = MessageLimits::both(config.max_message_size);
     // go-plugin's own streams last as long as the plugin: no call deadline for them.
@@ -216,6 +225,9 @@ fn attach(
             main,
         },
     );
+    if let Some(translator) = translator {
+        broker.translate_with(translator);
+    }
     let conn = base
         .clone()
         .with_broker(broker.clone())
@@ -246,11 +258,11 @@ impl Drop for Starting<'_> {
             .inner
             .summary
             .lock()
-            .map(|mut s| (s.group.take(), s.socket.take(), s.socket_dir.take()))
+            .map(|mut s| (s.runner.take(), s.socket.take(), s.socket_dir.take()))
             .unwrap_or_default();
-        let (group, socket, socket_dir) = launched;
-        if let Some(group) = group {
-            process::kill_group(group);
+        let (runner, socket, socket_dir) = launched;
+        if let Some(runner) = runner {
+            kill_detached(runner);
             remove_socket(socket.as_deref());
         }
         remove_dir(socket_dir.as_deref());
@@ -362,7 +374,7 @@ impl Client {
             }
             Err(e) => {
                 *starting.state = State::StartFailed(crate::error::chain(&e));
-                self.summary(|s| s.group = None);
+                self.summary(|s| s.runner = None);
                 Err(e)
             }
         }
@@ -494,7 +506,7 @@ impl Client {
             running.stop(&self.inner.name).await;
         }
         self.summary(|s| {
-            s.group = None;
+            s.runner = None;
             s.socket_dir = None;
             s.socket = None;
             s.broker = None;
@@ -534,9 +546,25 @@ impl Client {
             .and_then(|s| s.reattach.clone())
     }
 
-    /// The plugin's process id, once started (go-plugin's `ID`).
+    /// The plugin's process id, once started: the child's, or the reattach config's; `None`
+    /// with a custom runner ([`ClientConfig::runner`], [`ClientConfig::reattach_with`]), whose
+    /// [`Client::id`] names the plugin instead.
     pub fn pid(&self) -> Option<u32> {
         self.inner.summary.lock().ok().and_then(|s| s.pid)
+    }
+
+    /// The runner's id of the plugin once started (go-plugin's `ID`): the process id for a
+    /// plugin this host launched as its child or reattached to by pid, whatever a custom runner's
+    /// [`AttachedRunner::id`] says otherwise (a container id, say).
+    ///
+    /// ```no_run
+    /// # async fn run(client: plugin_runtime::Client) -> Result<(), plugin_runtime::Error> {
+    /// client.start().await?;
+    /// println!("plugin {} runs as {:?}", client.name(), client.id());
+    /// # Ok(()) }
+    /// ```
+    pub fn id(&self) -> Option<String> {
+        self.inner.summary.lock().ok().and_then(|s| s.id.clone())
     }
 
     fn summary(&self, f: impl FnOnce(&mut Summary)) {
@@ -547,10 +575,13 @@ impl Client {
 
     async fn launch(&self, mut config: ClientConfig) -> Result<Running, Error> {
         let name = self.inner.name.clone();
-        let command = config
-            .command
-            .take()
-            .ok_or(ConfigError::CommandOrReattach)?;
+        let make_runner = config.runner.take();
+        let command = match (config.command.take(), &make_runner) {
+            (Some(command), _) => command,
+            // go-plugin's too: the runner decides what runs; the command carries the environment.
+            (None, Some(_)) => std::process::Command::new(""),
+            (None, None) => return Err(ConfigError::CommandOrReattach.into()),
+        };
         let program = resolve_program(Path::new(command.get_program()));
         if let Some(secure) = &config.secure {
             secure.check(&program)?;
@@ -565,7 +596,13 @@ impl Client {
         } else {
             None
         };
-        let socket_dir = match &config.unix_socket_dir {
+        // go-plugin makes one for every runner, in the temp dir unless told otherwise.
+        let socket_base = match (&config.unix_socket_dir, &make_runner) {
+            (Some(base), _) => Some(base.clone()),
+            (None, Some(_)) => Some(std::env::temp_dir()),
+            (None, None) => None,
+        };
+        let socket_dir = match &socket_base {
             Some(base) => Some(private_dir(
                 base,
                 config.unix_socket_group.as_deref(),
@@ -579,17 +616,50 @@ impl Client {
             &host_versions,
             host_cert.as_ref(),
             socket_dir.as_deref(),
+            make_runner.is_some(),
         );
-        let mut process = match Process::spawn(command, program, &name, config.stderr.take()) {
+        let custom = make_runner.is_some();
+        let runner: Box<dyn Runner> = match (make_runner, &socket_dir) {
+            (Some(make), Some(dir)) => make(command, dir).map_err(|source| {
+                remove_dir(Some(dir));
+                Error::RunnerSetup {
+                    plugin: name.clone(),
+                    source,
+                }
+            })?,
+            _ => Box::new(CommandRunner::new(command, program.clone())),
+        };
+        let runner_name = runner.name();
+        // The default runner's id is its child's pid, which also leads the process group.
+        let pid_of = |runner: &dyn Runner| (!custom).then(|| runner.id().parse().ok()).flatten();
+        let started = Process::start(
+            runner,
+            pid_of,
+            &name,
+            config.stderr.take(),
+            config.start_timeout,
+        )
+        .await;
+        let mut process = match started {
             Ok(p) => p,
-            Err(e) => {
+            Err(failure) => {
                 remove_dir(socket_dir.as_deref());
-                return Err(e);
+                let timeout = config.start_timeout;
+                return Err(start_error(
+                    failure,
+                    &name,
+                    runner_name,
+                    program,
+                    custom,
+                    timeout,
+                ));
             }
         };
+        let attached: Arc<dyn AttachedRunner> = process.runner.clone();
         self.summary(|s| {
-            s.pid = Some(process.pid);
-            s.group = Some(process.pid);
+            s.pid = process.pid;
+            s.id = Some(attached.id());
+            s.runner = Some(attached);
             s.exit = Some(process.ending.watch());
             s.socket_dir = socket_dir.clone();
         });
@@ -611,6 +681,7 @@ impl Client {
                     dir: socket_dir.clone(),
                     group: config.unix_socket_group.clone(),
                 };
+                let translator: Arc<dyn AddrTranslator> = process.runner.clone();
                 let link = match connected {
                     Connected::Grpc(channel, native) => Link::Grpc(attach(
                         channel,
@@ -620,6 +691,7 @@ impl Client {
                         &name,
                         tls,
                         place,
+                        Some(translator),
                     )),
                     Connected::NetRpc(link, stdio) => Link::NetRpc(Arc::new(link), Some(stdio)),
                 };
@@ -635,7 +707,8 @@ impl Client {
                             network: line.network,
                             address: line.address.clone(),
                         },
-                        pid: process.pid,
+                        // go-plugin: a custom runner's plugin is not reattached by pid.
+                        pid: process.pid.unwrap_or_default(),
                         test: false,
                     });
                 });
@@ -652,7 +725,7 @@ impl Client {
                 })
             }
             Err(e) => {
-                process.kill_group();
+                process.kill().await;
                 process.wait_exit(Duration::from_secs(5)).await;
                 process.drain(Duration::from_secs(1)).await;
                 remove_socket(socket.as_deref());
@@ -677,7 +750,26 @@ impl Client {
             reason,
             stderr: process.stderr_tail(),
         };
-        let mut line: HandshakeLine = raw.parse().map_err(refused)?;
+        let mut line: HandshakeLine = match raw.parse() {
+            Ok(line) => line,
+            Err(reason) => {
+                return Err(Error::Handshake {
+                    plugin: name.clone(),
+                    reason,
+                    stderr: process.failure_text().await,
+                });
+            }
+        };
+        // Dialled, cleaned up and handed out for reattach as the host sees it.
+        (line.network, line.address) = process
+            .runner
+            .plugin_to_host(line.network, &line.address)
+            .map_err(|source| Error::AddrTranslation {
+            plugin: name.clone(),
+            network: line.network,
+            address: line.address.clone(),
+            source,
+        })?;
         if line.network == Network::Unix {
             *socket = Some(PathBuf::from(&line.address));
             // Known from now on, so that a cancelled start can remove it too.
@@ -777,10 +869,21 @@ impl Client {
             address: address.to_string(),
             source,
         };
-        if reattach.pid != 0 {
-            process::probe_pid(reattach.pid).map_err(not_found)?;
-        }
-        dial_raw(&address).await.map_err(not_found)?;
+        let custom = config.attach.is_some();
+        let runner: Arc<dyn AttachedRunner> = match config.attach.take() {
+            Some(attach) => Arc::from(attach().map_err(|source| Error::Reattach {
+                plugin: name.clone(),
+                source,
+            })?),
+            None => {
+                if reattach.pid != 0 {
+                    probe_pid(reattach.pid).map_err(not_found)?;
+                }
+                dial_raw(&address).await.map_err(not_found)?;
+                Arc::new(PidRunner { pid: reattach.pid })
+            }
+        };
+        let pid = (!custom).then_some(reattach.pid);
         let tls = if config.tls.is_some() {
             HostTls::manual(&mut config)
         } else {
@@ -817,14 +920,9 @@ impl Client {
                 )
             }
         };
-        let liveness = (reattach.pid != 0).then(|| {
-            let (pid, ending) = (reattach.pid, ending.clone());
-            tokio::spawn(async move {
-                while process::probe_pid(pid).is_ok() {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                ending.publish(PluginExit::Vanished { pid });
-            })
+        let liveness = (pid != Some(0)).then(|| {
+            let watched = process::watch_end(runner.clone(), pid, name.clone(), ending.clone());
+            tokio::spawn(watched)
         });
         let version = [reattach.protocol_version, config.handshake.protocol_version]
             .into_iter()
@@ -835,6 +933,8 @@ impl Client {
             dir: None,
             group: config.unix_socket_group.clone(),
         };
+        // go-plugin keeps no runner for a test-mode plugin: not translated, not killed.
+        let translator = (!reattach.test).then(|| runner.clone() as Arc<dyn AddrTranslator>);
         let link = match connected {
             Connected::Grpc(channel, native) => Link::Grpc(attach(
                 channel,
@@ -844,6 +944,7 @@ impl Client {
                 &name,
                 tls,
                 place,
+                translator,
             )),
             Connected::NetRpc(link, stdio) => Link::NetRpc(Arc::new(link), Some(stdio)),
         };
@@ -854,16 +955,14 @@ impl Client {
                 Protocol::RustNative if !speaks_native => Protocol::Grpc,
                 other => other,
             });
-            s.pid = Some(reattach.pid);
+            s.pid = pid;
+            s.id = Some(runner.id());
             s.reattach = Some(reattach.clone());
         });
         let attachment = if reattach.test {
             Attachment::TestMode { liveness }
         } else {
-            Attachment::Reattached {
-                pid: reattach.pid,
-                liveness,
-            }
+            Attachment::Reattached { runner, liveness }
         };
         Ok(Running {
             attachment,
@@ -872,6 +971,41 @@ impl Client {
             link,
             kill_grace: config.kill_grace,
         })
+    }
+}
+
+/// The error of a runner that did not start the plugin: the default runner's as go-plugin's
+/// `exec` error ([`Error::Spawn`]), a custom one's as [`Error::RunnerStart`].
+fn start_error(
+    failure: StartFailure,
+    plugin: &str,
+    runner: String,
+    program: PathBuf,
+    custom: bool,
+    timeout: Duration,
+) -> Error {
+    let source = match failure {
+        StartFailure::Failed(source) if !custom => match source.downcast::<std::io::Error>() {
+            Ok(source) => {
+                return Error::Spawn {
+                    program,
+                    source: *source,
+                };
+            }
+            Err(source) => source,
+        },
+        StartFailure::Failed(source) => source,
+        StartFailure::TimedOut => Box::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "the runner did not start the plugin within {timeout:?} (ClientConfig::start_timeout)"
+            ),
+        )),
+    };
+    Error::RunnerStart {
+        plugin: plugin.to_string(),
+        runner,
+        source,
     }
 }
 
@@ -1026,8 +1160,8 @@ impl Running {
                 socket_dir,
                 socket,
             } => {
-                // Also ends whatever the plugin left running in its group.
-                process.kill_group();
+                // The default runner's also ends whatever the plugin left running in its group.
+                process.kill().await;
                 process.wait_exit(Duration::from_secs(5)).await;
                 process.drain(grace).await;
                 if let Some(stdio) = self.link.stdio().take() {
@@ -1042,7 +1176,12 @@ impl Running {
                 remove_socket(socket.take().as_deref());
                 remove_dir(socket_dir.take().as_deref());
             }
-            Attachment::Reattached { pid, .. } if !graceful => process::kill_process(*pid),
+            Attachment::Reattached { runner, .. } if !graceful => {
+                if let Err(e) = runner.kill().await {
+                    let error = crate::error::chain(&*e);
+                    tracing::debug!(plugin = %name, %error, "error killing plugin");
+                }
+            }
             Attachment::Reattached { .. } | Attachment::TestMode { .. } => {}
         }
         // Calls on dispensed interfaces fail from now on, saying the host killed the plugin.
@@ -1070,8 +1209,8 @@ impl Drop for Inner {
             .get_mut()
             .map(std::mem::take)
             .unwrap_or_default();
-        if let Some(group) = summary.group {
-            process::kill_group(group);
+        if let Some(runner) = summary.runner {
+            kill_detached(runner);
             remove_socket(summary.socket.as_deref());
             if let Some(broker) = &summary.broker {
                 remove_peer_sockets(summary.socket.as_deref(), broker.peer_sockets());

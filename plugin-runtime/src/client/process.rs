@@ -1,28 +1,32 @@
-//! The plugin's process: spawned in its own process group, its stdout's first line handed to
-//! the handshake, its stderr forwarded to logs, its exit watched, and always reaped.
+//! The started plugin, whatever its runner: its stdout's first line handed to the handshake,
+//! its stderr forwarded to logs, its end watched through the runner.
 
 use std::io;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::logs::{Lines, LogForwarder, MAX_LINE, Tail};
-use crate::error::Error;
 use crate::exit::{Ending, PluginExit};
+use crate::runner::{AttachedRunner, Runner, RunnerError};
 
 /// A writer the host gives for the plugin's output.
 pub(crate) type PluginOutput = Box<dyn io::Write + Send + 'static>;
 
-/// The running child.
+/// Why a runner did not start the plugin.
+pub(crate) enum StartFailure {
+    Failed(RunnerError),
+    TimedOut,
+}
+
+/// The running plugin, driven through its runner.
 pub(crate) struct Process {
-    pub(crate) pid: u32,
+    pub(crate) runner: Arc<dyn Runner>,
+    /// The default runner's child (it leads its process group); `None` with a custom runner.
+    pub(crate) pid: Option<u32>,
     pub(crate) ending: Arc<Ending>,
     pub(crate) first_line: Option<oneshot::Receiver<Option<String>>>,
     pub(crate) tail: Arc<Mutex<Tail>>,
@@ -30,63 +34,43 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    pub(crate) fn spawn(
-        mut command: tokio::process::Command,
-        program: PathBuf,
+    /// Starts the plugin with `runner` (within `timeout`), reads its output and watches its end.
+    /// A runner that fails or times out is killed.
+    pub(crate) async fn start(
+        mut runner: Box<dyn Runner>,
+        pid_of: impl FnOnce(&dyn Runner) -> Option<u32>,
         name: &str,
         stderr_out: Option<PluginOutput>,
-    ) -> Result<Process, Error> {
-        command
-            .stdin(Stdio::inherit())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Its own group: a force-kill also takes `sh -c` wrappers and the plugin's children.
-            .process_group(0);
-        let mut child = command
-            .spawn()
-            .map_err(|source| Error::Spawn { program, source })?;
-        let pid = child.id().unwrap_or_default();
+        timeout: Duration,
+    ) -> Result<Process, StartFailure> {
+        let output = match tokio::time::timeout(timeout, runner.start()).await {
+            Ok(Ok(output)) => output,
+            failed => {
+                let _ = runner.kill().await;
+                return Err(match failed {
+                    Ok(Err(e)) => StartFailure::Failed(e),
+                    _ => StartFailure::TimedOut,
+                });
+            }
+        };
+        let pid = pid_of(&*runner);
+        let runner: Arc<dyn Runner> = Arc::from(runner);
         let (first_tx, first_rx) = oneshot::channel();
         let tail = Arc::new(Mutex::new(Tail::default()));
-        let mut readers = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            readers.push(tokio::spawn(read_stdout(
-                stdout,
-                name.to_string(),
-                first_tx,
-            )));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            readers.push(tokio::spawn(read_stderr(
-                stderr,
+        let readers = vec![
+            tokio::spawn(read_stdout(output.stdout, name.to_string(), first_tx)),
+            tokio::spawn(read_stderr(
+                output.stderr,
                 name.to_string(),
                 tail.clone(),
                 stderr_out,
-            )));
-        }
-        let plugin = name.to_string();
+            )),
+        ];
         let ending = Ending::new();
-        let reaper = ending.clone();
-        // The waiter owns the child: dropped with the runtime, kill_on_drop still kills it.
-        tokio::spawn(async move {
-            match child.wait().await {
-                Ok(status) => {
-                    if status.success() || reaper.is_killing() {
-                        tracing::debug!(plugin = %plugin, pid, "plugin process exited");
-                    } else {
-                        let exit = PluginExit::Exited(status);
-                        tracing::warn!(plugin = %plugin, pid, "plugin process {exit}");
-                    }
-                    reaper.exited(status);
-                }
-                Err(e) => {
-                    tracing::warn!(plugin = %plugin, pid, error = %e, "waiting for the plugin failed");
-                    reaper.publish(PluginExit::Vanished { pid });
-                }
-            }
-        });
+        let watched: Arc<dyn AttachedRunner> = runner.clone();
+        tokio::spawn(watch_end(watched, pid, name.to_string(), ending.clone()));
         Ok(Process {
+            runner,
             pid,
             ending,
             first_line: Some(first_rx),
@@ -108,10 +92,12 @@ impl Process {
             .flatten()
     }
 
-    /// SIGKILL to the plugin's whole process group.
-    pub(crate) fn kill_group(&self) {
+    /// The runner's kill (the default runner's: SIGKILL to the plugin's whole process group).
+    pub(crate) async fn kill(&self) {
         self.ending.start_killing();
-        kill_group(self.pid);
+        if let Err(e) = self.runner.kill().await {
+            tracing::debug!(id = %self.runner.id(), error = %crate::error::chain(&*e), "error killing plugin");
+        }
     }
 
     /// Waits (bounded) for stdout and stderr to reach EOF, so every line has been handled.
@@ -127,39 +113,69 @@ impl Process {
     pub(crate) fn stderr_tail(&self) -> String {
         self.tail.lock().map(|t| t.text()).unwrap_or_default()
     }
-}
 
-/// A pid as the kernel takes it; 0 and out-of-range values are never signalled (0 would mean
-/// our own process group).
-fn pid_of(pid: u32) -> Option<Pid> {
-    i32::try_from(pid)
-        .ok()
-        .filter(|p| *p > 0)
-        .map(Pid::from_raw)
-}
-
-/// SIGKILL to the process group `pid` leads (one we created); already gone is fine.
-pub(crate) fn kill_group(pid: u32) {
-    if let Some(pgid) = pid_of(pid) {
-        let _ = killpg(pgid, Signal::SIGKILL);
+    /// The stderr tail, and what the runner adds about a plugin that did not shake hands.
+    pub(crate) async fn failure_text(&self) -> String {
+        let mut text = self.stderr_tail();
+        let diagnosis = self.runner.diagnose().await;
+        if !diagnosis.trim().is_empty() {
+            if !text.trim().is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "(runner {}: {})",
+                self.runner.name(),
+                diagnosis.trim()
+            ));
+        }
+        text
     }
 }
 
-/// SIGKILL to one process; already gone is fine.
-pub(crate) fn kill_process(pid: u32) {
-    if let Some(pid) = pid_of(pid) {
-        let _ = kill(pid, Signal::SIGKILL);
+/// Publishes the plugin's end once its runner's `wait` returns.
+pub(crate) async fn watch_end(
+    runner: Arc<dyn AttachedRunner>,
+    pid: Option<u32>,
+    plugin: String,
+    ending: Arc<Ending>,
+) {
+    let id = runner.id();
+    match runner.wait().await {
+        Ok(Some(status)) => {
+            if status.success() || ending.is_killing() {
+                tracing::debug!(plugin = %plugin, %id, "plugin process exited");
+            } else {
+                let exit = PluginExit::Exited(status);
+                tracing::warn!(plugin = %plugin, %id, "plugin process {exit}");
+            }
+            ending.exited(status);
+        }
+        Ok(None) => ending.publish(gone(&ending, pid, id)),
+        Err(e) => {
+            tracing::warn!(plugin = %plugin, %id, error = %crate::error::chain(&*e), "waiting for the plugin failed");
+            ending.publish(gone(&ending, pid, id));
+        }
     }
 }
 
-/// Whether a process with this pid exists (signal 0), or why not.
-pub(crate) fn probe_pid(pid: u32) -> io::Result<()> {
-    let Some(pid) = pid_of(pid) else {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    };
-    match kill(pid, None) {
-        Ok(()) | Err(nix::errno::Errno::EPERM) => Ok(()),
-        Err(errno) => Err(io::Error::from(errno)),
+/// How a plugin ended whose exit status nobody has.
+pub(crate) fn gone(ending: &Ending, pid: Option<u32>, id: String) -> PluginExit {
+    match pid {
+        _ if ending.is_killing() => PluginExit::Killed { status: None },
+        Some(pid) => PluginExit::Vanished { pid },
+        None => PluginExit::Stopped { id },
+    }
+}
+
+/// Kills what `runner` runs without awaiting (for `Drop`): a kill that needs no waiting (the
+/// default runners') happens now, any other on the current runtime if there is one.
+pub(crate) fn kill_detached(runner: Arc<dyn AttachedRunner>) {
+    use futures::FutureExt as _;
+    let mut kill = Box::pin(async move { runner.kill().await });
+    if (&mut kill).now_or_never().is_none()
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        runtime.spawn(kill);
     }
 }
 

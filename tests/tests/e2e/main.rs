@@ -17,6 +17,7 @@ mod netrpc;
 mod orphans;
 mod plugin_side;
 mod reattach;
+mod runner;
 mod security;
 mod start_errors;
 mod stdio_logs;
