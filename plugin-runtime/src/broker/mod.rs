@@ -29,7 +29,7 @@ pub(crate) use mux::MuxState;
 use pending::Pending;
 
 use crate::exit::ExitWatch;
-use crate::native::NativeClient;
+use crate::native::{NativeClient, Services};
 use crate::proto::ConnInfo;
 use crate::proto::conn_info::Knock;
 use crate::runner::AddrTranslator;
@@ -551,7 +551,7 @@ impl GrpcBroker {
         let shown = address.to_string();
         let connect = async {
             let io = dial_secured(&address, setup.client_tls.as_deref()).await?;
-            NativeClient::start(io, setup.limits).await
+            NativeClient::start(io, setup.limits, Services::Wait).await
         };
         let native = within(WAIT, connect)
             .await

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::Notify;
 
 use super::{BrokerError, GrpcBroker, WAIT};
-use crate::native::{MUX_PREFACE, NativeClient};
+use crate::native::{MUX_PREFACE, NativeClient, Services};
 use crate::netrpc::{MuxBroker, NetRpcError};
 use crate::transport::io::{BoxedIo, dial_secured, within};
 use crate::transport::mux::{Mode, Mux};
@@ -150,13 +150,15 @@ impl GrpcBroker {
     pub(crate) async fn dial_on_session(&self, id: u32) -> Result<NativeClient, BrokerError> {
         self.check_dial(id)?;
         let session = self.native_session(id).await?;
+        // Neither the acknowledgement nor the (empty) list of gRPC-only services is waited
+        // for: the first call goes out with the id and the preface.
         let stream = session
-            .dial(id)
+            .dial_pipelined(id)
             .await
             .map_err(|e| self.stream_error(id, e))?;
         within(
             WAIT,
-            NativeClient::start(stream.0, self.shared.setup.limits),
+            NativeClient::start(stream.0, self.shared.setup.limits, Services::None),
         )
         .await
         .map_err(|source| self.session_error(id, source))

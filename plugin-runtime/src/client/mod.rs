@@ -33,7 +33,7 @@ use crate::connection::GrpcConnection;
 use crate::error::Error;
 use crate::exit::{Ending, ExitWatch, PluginExit};
 use crate::internal::{HEALTH_CHECK, SHUTDOWN};
-use crate::native::NativeClient;
+use crate::native::{NativeClient, Services};
 use crate::plugin::PluginSet;
 use crate::proto::Empty;
 use crate::runner::{AddrTranslator, AttachedRunner, Runner};
@@ -1081,7 +1081,7 @@ async fn connect_native(
     let limits = MessageLimits::both(config.max_message_size);
     let start = async {
         let io = dial_secured(&address, tls.as_deref()).await?;
-        NativeClient::start(io, limits).await
+        NativeClient::start(io, limits, Services::Wait).await
     };
     within(config.start_timeout, start)
         .await

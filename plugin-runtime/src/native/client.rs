@@ -76,6 +76,36 @@ impl Waiter {
 /// The pending calls, or why the connection is gone.
 type Pending = Result<HashMap<u32, Waiter>, String>;
 
+/// Whether [`NativeClient::start`] waits for the plugin's list of gRPC-only services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Services {
+    /// The plugin may serve some over gRPC only: calls wait for the list.
+    Wait,
+    /// A callback: it serves none, calls need not wait.
+    None,
+}
+
+/// The gRPC-only services listed by the plugin's first frame, `next`; an error saying what came
+/// instead.
+fn services_frame(next: Option<std::io::Result<Incoming>>) -> std::io::Result<HashSet<String>> {
+    match next {
+        Some(Ok(Incoming::Frame(first))) if first.kind == frame::SERVICES => {
+            Ok(frame::parse_services(&first.body).collect())
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the plugin closed the native connection at once (a plugin of another SDK \
+             version refuses this wire version: build both with the same version, or \
+             force gRPC with `native_transport(false)`)",
+        )),
+        Some(Ok(_)) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the plugin's first native frame is not its list of services",
+        )),
+    }
+}
+
 /// The host's native connection to one plugin; cheap to clone. Closed (its tasks stopped)
 /// when the last clone is dropped.
 #[derive(Clone)]
@@ -104,40 +134,44 @@ impl Drop for Shared {
 
 impl NativeClient {
     /// Starts the native protocol on `io` (already through TLS): the preface, then a writer
-    /// task and a reader task that hands every reply to its caller.
-    pub(crate) async fn start(mut io: BoxedIo, limits: MessageLimits) -> std::io::Result<Self> {
+    /// task and a reader task that hands every reply to its caller. With
+    /// [`Services::Wait`] it first waits for the plugin's list of gRPC-only services (one
+    /// round trip); with [`Services::None`] (a callback, which serves none) calls go out at
+    /// once and the reader checks the list when it comes.
+    pub(crate) async fn start(
+        mut io: BoxedIo,
+        limits: MessageLimits,
+        services: Services,
+    ) -> std::io::Result<Self> {
         io.write_all(frame::PREFACE).await?;
         io.flush().await?;
         let (read, write) = tokio::io::split(io);
         let mut frames = FramedRead::new(read, FrameCodec::new(limits.max_decode));
         // The plugin's first frame says which services to call over gRPC instead.
-        let grpc_only = match frames.next().await {
-            Some(Ok(Incoming::Frame(first))) if first.kind == frame::SERVICES => {
-                frame::parse_services(&first.body).collect()
-            }
-            Some(Err(e)) => return Err(e),
-            None => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the plugin closed the native connection at once (a plugin of another SDK \
-                     version refuses this wire version: build both with the same version, or \
-                     force gRPC with `native_transport(false)`)",
-                ));
-            }
-            Some(Ok(_)) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "the plugin's first native frame is not its list of services",
-                ));
-            }
+        let grpc_only = match services {
+            Services::Wait => services_frame(frames.next().await)?,
+            Services::None => HashSet::new(),
         };
+        let mut unchecked = services == Services::None;
         let (queue, queued) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_frames(write, queued));
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let weak = weak.clone();
             let reader = tokio::spawn(async move {
                 let why = loop {
-                    let next = match frames.next().await {
+                    let next = frames.next().await;
+                    if std::mem::take(&mut unchecked) {
+                        match services_frame(next) {
+                            Ok(grpc_only) if grpc_only.is_empty() => continue,
+                            Ok(_) => {
+                                break "the peer serves a callback's service over gRPC only, \
+                                            which the callbacks' session cannot carry"
+                                    .to_string();
+                            }
+                            Err(e) => break e.to_string(),
+                        }
+                    }
+                    let next = match next {
                         None => break "the plugin closed the native connection".to_string(),
                         Some(Err(e)) => break format!("reading from the plugin failed: {e}"),
                         Some(Ok(next)) => next,

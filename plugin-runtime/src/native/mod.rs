@@ -23,6 +23,6 @@ mod server;
 mod sniff;
 mod writer;
 
-pub(crate) use client::NativeClient;
+pub(crate) use client::{NativeClient, Services};
 pub(crate) use frame::MUX_PREFACE;
 pub(crate) use server::{NativeRoutes, sorter};

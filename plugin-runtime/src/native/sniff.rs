@@ -1,15 +1,10 @@
 //! Telling a native connection from a gRPC one by its first bytes, and giving the gRPC server
 //! back the bytes read to tell.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::{Buf as _, Bytes};
-use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
+use tokio::io::AsyncReadExt as _;
 
 use super::frame::{MUX_PREFACE, PREFACE, PREFACE_FAMILY};
-use crate::transport::io::{BoxedIo, forward_writes};
+use crate::transport::io::{BoxedIo, Prefixed};
 use crate::transport::serve::CONNECTION_TIMEOUT;
 
 /// What a connection turned out to be.
@@ -65,35 +60,8 @@ pub(crate) async fn sniff(mut io: BoxedIo) -> Option<Sniffed> {
         );
         return None;
     }
-    Some(Sniffed::Other(BoxedIo::new(Prefixed {
-        prefix: Bytes::copy_from_slice(&head[..filled]),
-        io,
-    })))
+    Some(Sniffed::Other(Prefixed::boxed(&head[..filled], io)))
 }
-
-/// `io` with `prefix` read again first.
-struct Prefixed {
-    prefix: Bytes,
-    io: BoxedIo,
-}
-
-impl AsyncRead for Prefixed {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.prefix.has_remaining() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-forward_writes!(Prefixed, io);
 
 #[cfg(test)]
 mod tests {

@@ -217,6 +217,24 @@ impl MuxBroker {
         Ok(MuxStream(stream))
     }
 
+    /// Like [`MuxBroker::dial`], without waiting for the acknowledgement: the id goes out and
+    /// the stream comes back at once, its first read checking the acknowledgement. For peers
+    /// of this SDK (the callbacks' session), whose first bytes on the stream come only after
+    /// it: a round trip saved on every callback dialled.
+    pub(crate) async fn dial_pipelined(&self, id: u32) -> Result<MuxStream, NetRpcError> {
+        let mut stream = self.inner.session.open().await.map_err(|_| self.ended())?;
+        stream
+            .write_all(&id.to_le_bytes())
+            .await
+            .map_err(|e| NetRpcError::io(format!("dialling MuxBroker id {id}"), e))?;
+        Ok(MuxStream(BoxedIo::new(Acked {
+            io: stream,
+            id,
+            ack: [0; 4],
+            read: 0,
+        })))
+    }
+
     /// Accepts `id` and serves `server` on it until the peer closes it (go-plugin's
     /// `AcceptAndServe`, whose service name is `Plugin`).
     pub async fn accept_and_serve(&self, id: u32, server: RpcServer) -> Result<(), NetRpcError> {
@@ -238,6 +256,54 @@ impl MuxBroker {
     }
 }
 
+/// A dialled stream whose acknowledgement is still to be read: its first bytes, checked
+/// before anything else is read.
+struct Acked {
+    io: BoxedIo,
+    id: u32,
+    ack: [u8; 4],
+    read: usize,
+}
+
+impl AsyncRead for Acked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        while this.read < this.ack.len() {
+            let mut rest = ReadBuf::new(&mut this.ack[this.read..]);
+            std::task::ready!(Pin::new(&mut this.io).poll_read(cx, &mut rest))?;
+            let n = rest.filled().len();
+            if n == 0 {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the peer closed the stream of MuxBroker id {} without acknowledging it \
+                         (nothing is served under that id)",
+                        this.id
+                    ),
+                )));
+            }
+            this.read += n;
+            if this.read == this.ack.len() && u32::from_le_bytes(this.ack) != this.id {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    NetRpcError::BadAck {
+                        got: u32::from_le_bytes(this.ack),
+                        expected: this.id,
+                    }
+                    .to_string(),
+                )));
+            }
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+crate::transport::io::forward_writes!(Acked, io);
+
 /// Reads the id of every stream the peer opens and parks it (go-plugin's `Run`).
 async fn run(mut inbound: mpsc::Receiver<BoxedIo>, slots: std::sync::Weak<Slots>) {
     while let Some(mut stream) = inbound.recv().await {
@@ -254,5 +320,53 @@ async fn run(mut inbound: mpsc::Receiver<BoxedIo>, slots: std::sync::Weak<Slots>
                 _ => tracing::debug!("dropped a brokered stream that sent no id"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+    use crate::transport::mux::Mode;
+
+    /// Both ends of a session over a socket pair.
+    fn pair() -> (MuxBroker, MuxBroker) {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (client, client_in) = Mux::start(BoxedIo::new(a), Mode::Client);
+        let (server, server_in) = Mux::start(BoxedIo::new(b), Mode::Server);
+        (
+            MuxBroker::start(client, client_in, "plugin"),
+            MuxBroker::start(server, server_in, "host"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_dial_carries_bytes_both_ways_after_the_acknowledgement() {
+        let (dialler, acceptor) = pair();
+        let mut dialled = dialler.dial_pipelined(7).await.unwrap();
+        // Written before the acceptor even accepted: it reads them after the id.
+        dialled.write_all(b"ping").await.unwrap();
+        let mut accepted = acceptor.accept(7).await.unwrap();
+        let mut got = [0u8; 4];
+        accepted.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping");
+        accepted.write_all(b"pong").await.unwrap();
+        dialled.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong", "the acknowledgement is not handed on");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pipelined_dial_of_an_id_nobody_accepts_fails_its_first_read_naming_the_id() {
+        let (dialler, _acceptor) = pair();
+        let mut dialled = dialler.dial_pipelined(9).await.unwrap();
+        let mut byte = [0u8; 1];
+        let err = dialled.read(&mut byte).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("MuxBroker id 9") && text.contains("nothing is served under that id"),
+            "{text}"
+        );
     }
 }

@@ -39,9 +39,15 @@ use crate::transport::serve::{accept, serve_routes_sorted};
 /// How long in-flight calls may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// A plugin binary's whole `main`, as go-plugin's `plugin.Serve`: builds a tokio runtime, runs
-/// [`serve`] until the host stops the plugin, and reports an error on stderr (the host shows it
-/// in its log) with exit status 1. Use [`serve`] inside your own runtime when you need more.
+/// A plugin binary's whole `main`, as go-plugin's `plugin.Serve`: serves as [`serve`] does
+/// until the host stops the plugin, and reports an error on stderr (the host shows it in its
+/// log) with exit status 1. Use [`serve`] inside your own runtime when you need more.
+///
+/// It starts sooner than [`serve`] in a runtime of your own: the handshake line goes out
+/// before its multi-threaded tokio runtime starts, so the host connects while the runtime's
+/// threads start. Until then SIGTERM and SIGINT are held, so a host that signals the plugin as
+/// soon as it reads the line still gets a clean stop. The plugins' `grpc_server` registration
+/// runs inside the runtime, after the line.
 ///
 /// ```no_run
 /// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
@@ -53,19 +59,30 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// }
 /// ```
 pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("plugin: could not start the tokio runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(serve(config));
-    // Tasks still running (a client's stream, a stdio copy) must not hold the exit back.
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    // The handshake line goes out before the runtime starts its worker threads, so the host
+    // connects while they start. SIGTERM and SIGINT wait (blocked here, and so in every thread
+    // started from here) until the runtime's handlers are in.
+    let held = process::HeldSignals::hold();
+    let result = Prepared::new(config, false).and_then(|prepared| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| ServeError::Io {
+                context: "starting the tokio runtime",
+                source,
+            })?;
+        let result = runtime.block_on(async move {
+            if prepared.handshake() {
+                spawn_signal_handlers(prepared.shutdown_tx.clone());
+            }
+            // Delivered here, now that they are handled (a signal held meanwhile, at once).
+            held.release();
+            prepared.serve().await
+        });
+        // Tasks still running (a client's stream, a stdio copy) must not hold the exit back.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        result
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -92,139 +109,219 @@ pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
 /// }
 /// ```
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    let ServeConfig {
-        handshake,
-        plugins,
-        listen,
-        tls,
-        test,
-        logging: install_logging,
-        max_message_size,
-        broker_tls,
-        native_transport,
-    } = config;
-    let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
-    if test.is_none() {
-        check_cookie(&handshake);
-    }
-    set_up_logging(capture_stdio, install_logging, test.is_none())?;
-    let security = Security::new(tls, broker_tls)?;
-    // go-plugin: multiplexing when the host asks for it, never for a test-mode plugin.
-    let multiplex = test.is_none()
-        && std::env::var(env::MULTIPLEX_GRPC)
-            .ok()
-            .and_then(|v| plugin_core::parse_go_bool(&v))
-            .unwrap_or(false);
-    let (version, served) = negotiate(&plugins)?;
-    let protocol = served.served_protocol();
-    // Multiplexing is a gRPC mode: a net/rpc session is multiplexed by nature.
-    let multiplex = multiplex && protocol == Protocol::Grpc;
-    // The native lane: only for a host of this SDK that asked, never beside multiplexing.
-    let protocol = if protocol == Protocol::Grpc
-        && native_transport
-        && served.offers_native()
-        && !multiplex
-        && test.is_none()
-        && host_asks_native()
-    {
-        Protocol::RustNative
-    } else {
-        protocol
-    };
-    let mux = multiplex.then(|| Arc::new(MuxState::default()));
-    let (broker, broker_service) = GrpcBroker::plugin(BrokerSetup {
-        place: SocketPlace::from_env(),
-        server_tls: security.server.clone(),
-        client_tls: security.client.clone(),
-        tls_required: security.server.is_some(),
-        peer: "host".into(),
-        limits: MessageLimits::both(max_message_size),
-        exit: Ending::new().watch(),
-        mux: mux.clone(),
-        native: protocol == Protocol::RustNative,
-        main: None,
-    });
-    let registry = match protocol {
-        Protocol::Grpc | Protocol::RustNative => Some(register(served, max_message_size, &broker)?),
-        Protocol::NetRpc => None,
-    };
-    let native = protocol == Protocol::RustNative;
-    let served = served.clone();
-    let listener = listener::listen(listen).await?;
-    let address = listener.address().map_err(|source| ServeError::Io {
-        context: "reading the listener's address",
-        source,
-    })?;
-    // Taken before stdout is captured: the handshake line must reach the real stdout.
-    let announce = match test {
-        None => Announce::Handshake(File::from(stdio::StdFd::Out.duplicate().map_err(
-            |source| ServeError::Io {
-                context: "duplicating stdout",
-                source,
-            },
-        )?)),
-        Some(test) => Announce::Test(test),
-    };
-    tracing::debug!(network = %address.network, address = %address.address, "plugin address");
-    let own_socket = (address.network == plugin_core::Network::Unix)
-        .then(|| std::path::PathBuf::from(&address.address));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let announced =
-        announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
-    // After the handshake, which goes out first: the host starts connecting while the pipes
-    // and their threads are set up (its connection waits in the backlog until we serve).
-    let capture = capture_stdio
-        .then(|| {
-            stdio::StdioCapture::start().map_err(|source| ServeError::Io {
-                context: "capturing stdout and stderr",
-                source,
+    Prepared::new(config, true)?.serve().await
+}
+
+/// A plugin that has said where it listens (the handshake line, or the test's reattach
+/// config), with what serving needs next. Made without a tokio runtime.
+struct Prepared {
+    served: PluginSet,
+    protocol: Protocol,
+    max_message_size: usize,
+    bound: listener::Bound,
+    address: Address,
+    server_tls: Option<ServerTls>,
+    broker: GrpcBroker,
+    broker_service: BrokerService,
+    mux: Option<Arc<MuxState>>,
+    capture: Option<Arc<stdio::StdioCapture>>,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown_rx: watch::Receiver<bool>,
+    announced: Announced,
+    own_socket: Option<std::path::PathBuf>,
+}
+
+impl Prepared {
+    /// Everything up to the handshake line, and the capture of stdout and stderr after it.
+    /// With `signals`, SIGTERM and SIGINT are handled before the line goes out (which needs a
+    /// running tokio runtime); without, the caller handles them.
+    fn new(config: ServeConfig, signals: bool) -> Result<Prepared, ServeError> {
+        let ServeConfig {
+            handshake,
+            plugins,
+            listen,
+            tls,
+            test,
+            logging: install_logging,
+            max_message_size,
+            broker_tls,
+            native_transport,
+        } = config;
+        let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
+        if test.is_none() {
+            check_cookie(&handshake);
+        }
+        set_up_logging(capture_stdio, install_logging, test.is_none())?;
+        let security = Security::new(tls, broker_tls)?;
+        // go-plugin: multiplexing when the host asks for it, never for a test-mode plugin.
+        let multiplex = test.is_none()
+            && std::env::var(env::MULTIPLEX_GRPC)
+                .ok()
+                .and_then(|v| plugin_core::parse_go_bool(&v))
+                .unwrap_or(false);
+        let (version, served) = negotiate(&plugins)?;
+        let protocol = served.served_protocol();
+        // Multiplexing is a gRPC mode: a net/rpc session is multiplexed by nature.
+        let multiplex = multiplex && protocol == Protocol::Grpc;
+        // The native lane: only for a host of this SDK that asked, never beside multiplexing.
+        let protocol = if protocol == Protocol::Grpc
+            && native_transport
+            && served.offers_native()
+            && !multiplex
+            && test.is_none()
+            && host_asks_native()
+        {
+            Protocol::RustNative
+        } else {
+            protocol
+        };
+        let mux = multiplex.then(|| Arc::new(MuxState::default()));
+        let (broker, broker_service) = GrpcBroker::plugin(BrokerSetup {
+            place: SocketPlace::from_env(),
+            server_tls: security.server.clone(),
+            client_tls: security.client.clone(),
+            tls_required: security.server.is_some(),
+            peer: "host".into(),
+            limits: MessageLimits::both(max_message_size),
+            exit: Ending::new().watch(),
+            mux: mux.clone(),
+            native: protocol == Protocol::RustNative,
+            main: None,
+        });
+        let served = served.clone();
+        let bound = listener::bind(listen)?;
+        let address = bound.address().map_err(|source| ServeError::Io {
+            context: "reading the listener's address",
+            source,
+        })?;
+        // Taken before stdout is captured: the handshake line must reach the real stdout.
+        let announce = match test {
+            None => Announce::Handshake(File::from(stdio::StdFd::Out.duplicate().map_err(
+                |source| ServeError::Io {
+                    context: "duplicating stdout",
+                    source,
+                },
+            )?)),
+            Some(test) => Announce::Test(test),
+        };
+        tracing::debug!(network = %address.network, address = %address.address, "plugin address");
+        let own_socket = (address.network == plugin_core::Network::Unix)
+            .then(|| std::path::PathBuf::from(&address.address));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        if signals && matches!(announce, Announce::Handshake(_)) {
+            // Handled before the line is out: a host may act on it at once.
+            spawn_signal_handlers(shutdown_tx.clone());
+        }
+        let announced =
+            announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
+        // After the handshake, which goes out first: the host starts connecting while the pipes
+        // and their threads are set up (its connection waits in the backlog until we serve).
+        let capture = capture_stdio
+            .then(|| {
+                stdio::StdioCapture::start().map_err(|source| ServeError::Io {
+                    context: "capturing stdout and stderr",
+                    source,
+                })
             })
+            .transpose()?;
+        Ok(Prepared {
+            served,
+            protocol,
+            max_message_size,
+            bound,
+            address,
+            server_tls: security.server,
+            broker,
+            broker_service,
+            mux,
+            capture,
+            shutdown_tx,
+            shutdown_rx,
+            announced,
+            own_socket,
         })
-        .transpose()?;
-    let (listener, session) = match mux {
-        Some(mux) => {
-            let (streams, session) = multiplexed(listener, address, mux);
-            (streams, Some(session))
-        }
-        None => (listener, None),
-    };
-    let result = match registry {
-        Some(registry) => {
-            serve_until_shutdown(
-                listener,
-                security.server,
-                (registry, native),
-                broker_service,
-                capture,
-                shutdown_tx,
-                shutdown_rx,
-            )
-            .await
-        }
-        None => {
-            netrpc::serve_until_shutdown(
-                listener,
-                security.server,
-                served,
-                capture,
-                shutdown_tx,
-                shutdown_rx,
-            )
-            .await;
-            Ok(())
-        }
-    };
-    broker.close();
-    if let Some(session) = session {
-        session.abort();
     }
-    let host_gone = announced.host_gone();
-    // The handshake's stdout stayed open until now: the host drains it until the process ends.
-    drop(announced);
-    if host_gone {
-        cleanup::after_host(own_socket.as_deref(), broker.peer_sockets());
+
+    /// Whether the plugin announced itself with a handshake line (not in test mode).
+    fn handshake(&self) -> bool {
+        matches!(self.announced, Announced::Handshake(..))
     }
-    result
+
+    /// Serves until the host asks the plugin to stop. Needs a running tokio runtime.
+    async fn serve(self) -> Result<(), ServeError> {
+        let Prepared {
+            served,
+            protocol,
+            max_message_size,
+            bound,
+            address,
+            server_tls,
+            broker,
+            broker_service,
+            mux,
+            capture,
+            shutdown_tx,
+            shutdown_rx,
+            mut announced,
+            own_socket,
+        } = self;
+        announced.watch_test_stop(&shutdown_tx);
+        let listener = bound.register().map_err(|source| ServeError::Io {
+            context: "listening on the plugin's socket",
+            source,
+        })?;
+        let registry = match protocol {
+            Protocol::Grpc | Protocol::RustNative => {
+                Some(register(&served, max_message_size, &broker)?)
+            }
+            Protocol::NetRpc => None,
+        };
+        let native = protocol == Protocol::RustNative;
+        let (listener, session) = match mux {
+            Some(mux) => {
+                let (streams, session) = multiplexed(listener, address, mux);
+                (streams, Some(session))
+            }
+            None => (listener, None),
+        };
+        let result = match registry {
+            Some(registry) => {
+                serve_until_shutdown(
+                    listener,
+                    server_tls,
+                    (registry, native),
+                    broker_service,
+                    capture,
+                    shutdown_tx,
+                    shutdown_rx,
+                )
+                .await
+            }
+            None => {
+                netrpc::serve_until_shutdown(
+                    listener,
+                    server_tls,
+                    served,
+                    capture,
+                    shutdown_tx,
+                    shutdown_rx,
+                )
+                .await;
+                Ok(())
+            }
+        };
+        broker.close();
+        if let Some(session) = session {
+            session.abort();
+        }
+        let host_gone = announced.host_gone();
+        // The handshake's stdout stayed open until now: the host drains it until the process ends.
+        drop(announced);
+        if host_gone {
+            cleanup::after_host(own_socket.as_deref(), broker.peer_sockets());
+        }
+        result
+    }
 }
 
 /// Whether our parent is a host of this SDK asking for the native transport: the variable
@@ -306,7 +403,14 @@ enum Announce {
 /// What must stay alive while serving: stdout held open, or the test's stop watcher.
 enum Announced {
     Handshake(#[allow(dead_code)] File, HostWatch),
-    Test(tokio::task::JoinHandle<()>),
+    Test(TestStop),
+}
+
+/// The test's stop future: waiting, then watched by a task once the runtime runs.
+enum TestStop {
+    Waiting(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+    Watched(tokio::task::JoinHandle<()>),
+    Taken,
 }
 
 impl Announced {
@@ -314,11 +418,25 @@ impl Announced {
     fn host_gone(&self) -> bool {
         matches!(self, Announced::Handshake(_, watch) if watch.gone())
     }
+
+    /// In test mode, shuts down when the test's stop future completes. Needs a running runtime.
+    fn watch_test_stop(&mut self, shutdown: &watch::Sender<bool>) {
+        let Announced::Test(stop) = self else {
+            return;
+        };
+        if let TestStop::Waiting(future) = std::mem::replace(stop, TestStop::Taken) {
+            let trigger = shutdown.clone();
+            *stop = TestStop::Watched(tokio::spawn(async move {
+                future.await;
+                let _ = trigger.send(true);
+            }));
+        }
+    }
 }
 
 impl Drop for Announced {
     fn drop(&mut self) {
-        if let Announced::Test(stopper) = self {
+        if let Announced::Test(TestStop::Watched(stopper)) = self {
             stopper.abort();
         }
     }
@@ -335,8 +453,6 @@ impl Announce {
     ) -> Result<Announced, ServeError> {
         match self {
             Announce::Handshake(mut out) => {
-                // Signals are handled before the line is out: a host may act on it at once.
-                spawn_signal_handlers(shutdown.clone());
                 let mut line =
                     HandshakeLine::new(version, address.network, address.address.clone(), protocol);
                 if let Some(der) = server_cert {
@@ -374,11 +490,7 @@ impl Announce {
                         test: true,
                     });
                 }
-                let trigger = shutdown.clone();
-                Ok(Announced::Test(tokio::spawn(async move {
-                    stop.await;
-                    let _ = trigger.send(true);
-                })))
+                Ok(Announced::Test(TestStop::Waiting(stop)))
             }
         }
     }

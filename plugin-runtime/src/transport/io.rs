@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::{Buf as _, Bytes};
 use plugin_core::Network;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
@@ -84,6 +85,39 @@ impl tonic::transport::server::Connected for BoxedIo {
 
     fn connect_info(&self) -> Self::ConnectInfo {}
 }
+
+/// `io` with the bytes already read from it (to tell what it speaks) read again first.
+pub(crate) struct Prefixed {
+    prefix: Bytes,
+    io: BoxedIo,
+}
+
+impl Prefixed {
+    pub(crate) fn boxed(prefix: &[u8], io: BoxedIo) -> BoxedIo {
+        BoxedIo::new(Prefixed {
+            prefix: Bytes::copy_from_slice(prefix),
+            io,
+        })
+    }
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.has_remaining() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+forward_writes!(Prefixed, io);
 
 /// Where a plugin listens: the network and address of its handshake line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -50,14 +50,8 @@ pub(crate) enum Listener {
 impl Listener {
     pub(crate) fn address(&self) -> io::Result<Address> {
         Ok(match self {
-            Listener::Unix { path, .. } => Address {
-                network: Network::Unix,
-                address: path.to_string_lossy().into_owned(),
-            },
-            Listener::Tcp(l) => Address {
-                network: Network::Tcp,
-                address: l.local_addr()?.to_string(),
-            },
+            Listener::Unix { path, .. } => unix_address(path),
+            Listener::Tcp(l) => tcp_address(l.local_addr()?),
             Listener::Streams { address, .. } => address.clone(),
         })
     }
@@ -76,6 +70,20 @@ impl Listener {
                 None => std::future::pending().await,
             },
         }
+    }
+}
+
+fn unix_address(path: &Path) -> Address {
+    Address {
+        network: Network::Unix,
+        address: path.to_string_lossy().into_owned(),
+    }
+}
+
+fn tcp_address(local: std::net::SocketAddr) -> Address {
+    Address {
+        network: Network::Tcp,
+        address: local.to_string(),
     }
 }
 
@@ -132,11 +140,48 @@ impl SocketPlace {
     }
 }
 
-/// Creates the plugin's listener from the launch environment.
-pub(crate) async fn listen(kind: Listen) -> Result<Listener, ListenError> {
+/// A listening socket, bound but not yet registered with a runtime: the plugin binds its
+/// socket, and says where in its handshake line, before its runtime starts.
+pub(crate) enum Bound {
+    Unix {
+        listener: std::os::unix::net::UnixListener,
+        /// Removed when dropped.
+        path: TempPath,
+    },
+    Tcp(std::net::TcpListener),
+}
+
+impl Bound {
+    pub(crate) fn address(&self) -> io::Result<Address> {
+        Ok(match self {
+            Bound::Unix { path, .. } => unix_address(path),
+            Bound::Tcp(l) => tcp_address(l.local_addr()?),
+        })
+    }
+
+    /// The listener on the current tokio runtime (which must be running).
+    pub(crate) fn register(self) -> io::Result<Listener> {
+        Ok(match self {
+            Bound::Unix { listener, path } => {
+                listener.set_nonblocking(true)?;
+                Listener::Unix {
+                    listener: UnixListener::from_std(listener)?,
+                    path,
+                }
+            }
+            Bound::Tcp(listener) => {
+                listener.set_nonblocking(true)?;
+                Listener::Tcp(TcpListener::from_std(listener)?)
+            }
+        })
+    }
+}
+
+/// Binds the plugin's listener from the launch environment.
+pub(crate) fn bind(kind: Listen) -> Result<Bound, ListenError> {
     match kind {
-        Listen::Unix => listen_unix(&SocketPlace::from_env()),
-        Listen::Tcp => listen_tcp().await,
+        Listen::Unix => bind_unix(&SocketPlace::from_env()),
+        Listen::Tcp => bind_tcp(),
     }
 }
 
@@ -149,6 +194,15 @@ fn listen_failed(what: String, source: impl Into<Option<io::Error>>) -> ListenEr
 
 /// A new unix socket `plugin<random>` in `place`, removed when the listener is dropped.
 pub(crate) fn listen_unix(place: &SocketPlace) -> Result<Listener, ListenError> {
+    let bound = bind_unix(place)?;
+    let path = bound.address().map(|a| a.address).unwrap_or_default();
+    bound
+        .register()
+        .map_err(|e| listen_failed(format!("listening on {path}"), e))
+}
+
+/// A new unix socket `plugin<random>` in `place`, bound, removed when dropped.
+fn bind_unix(place: &SocketPlace) -> Result<Bound, ListenError> {
     let dir = place.dir.clone().unwrap_or_else(std::env::temp_dir);
     let group_failed = |group: &str, what: String, source: io::Error| ListenError::Group {
         group: group.to_string(),
@@ -196,10 +250,6 @@ pub(crate) fn listen_unix(place: &SocketPlace) -> Result<Listener, ListenError> 
             listen_failed(what, e)
         })?
         .into_parts();
-    let listener = listener
-        .set_nonblocking(true)
-        .and_then(|()| UnixListener::from_std(listener))
-        .map_err(|e| listen_failed(format!("listening on {}", path.display()), e))?;
     // Owner-only unless a group was asked for; dropping `path` removes the file on error.
     let mode = match (gid, &place.group) {
         (Some(gid), Some(group)) => {
@@ -212,10 +262,10 @@ pub(crate) fn listen_unix(place: &SocketPlace) -> Result<Listener, ListenError> 
     };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| listen_failed(format!("setting the mode of {}", path.display()), e))?;
-    Ok(Listener::Unix { listener, path })
+    Ok(Bound::Unix { listener, path })
 }
 
-async fn listen_tcp() -> Result<Listener, ListenError> {
+fn bind_tcp() -> Result<Bound, ListenError> {
     let min = port_var(env::MIN_PORT)?;
     let max = port_var(env::MAX_PORT)?;
     if min > max {
@@ -230,8 +280,8 @@ async fn listen_tcp() -> Result<Listener, ListenError> {
     }
     let mut last = None;
     for port in min..=max {
-        match TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => return Ok(Listener::Tcp(l)),
+        match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(l) => return Ok(Bound::Tcp(l)),
             Err(e) => last = Some(e),
         }
     }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
@@ -11,7 +12,7 @@ use tonic::service::Routes;
 
 use super::authority::AnyAuthority;
 use super::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
-use super::io::{BoxedIo, forward_writes};
+use super::io::{BoxedIo, Prefixed, forward_writes};
 use super::listener::Listener;
 use crate::tls::ServerTls;
 
@@ -39,12 +40,7 @@ pub(crate) async fn serve_routes_sorted(
         .add_routes(routes)
         .serve_with_incoming_shutdown(served(incoming), stop);
     // One future with the server, not a task: dropping it drops the listener at once.
-    let accept = async move {
-        match sorter {
-            None => accept_loop(listener, tls, conns).await,
-            Some(sorter) => accept_both(listener, tls, conns, sorter).await,
-        }
-    };
+    let accept = accept_loop(listener, tls, conns, sorter);
     tokio::pin!(server, accept);
     tokio::select! {
         result = &mut server => result,
@@ -155,40 +151,14 @@ impl tokio::io::AsyncRead for Watched {
 
 forward_writes!(Watched, io);
 
+/// Accepts connections for gRPC, and for `sorter` first when it is set (those it keeps are
+/// served there). Each connection is vetted in a task of its own, so a stalled stranger blocks
+/// no one; the tasks stop with this future.
 async fn accept_loop(
     listener: Listener,
     tls: Option<ServerTls>,
     conns: mpsc::Sender<std::io::Result<BoxedIo>>,
-) {
-    loop {
-        let io = accept(&listener).await;
-        match &tls {
-            None => {
-                if conns.send(Ok(io)).await.is_err() {
-                    return;
-                }
-            }
-            Some(tls) => {
-                // Handshakes run beside the accept loop, so a stalled stranger blocks no one.
-                let tls = tls.clone();
-                let conns = conns.clone();
-                tokio::spawn(async move {
-                    if let Some(io) = secured(io, Some(&tls)).await {
-                        let _ = conns.send(Ok(io)).await;
-                    }
-                });
-            }
-        }
-    }
-}
-
-/// Accepts connections for `sorter` and gRPC; those `sorter` keeps are served here, and stop
-/// with this future.
-async fn accept_both(
-    listener: Listener,
-    tls: Option<ServerTls>,
-    conns: mpsc::Sender<std::io::Result<BoxedIo>>,
-    sorter: Sorter,
+    sorter: Option<Sorter>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -196,13 +166,36 @@ async fn accept_both(
         while connections.try_join_next().is_some() {}
         let (tls, conns, sorter) = (tls.clone(), conns.clone(), sorter.clone());
         connections.spawn(async move {
+            let plaintext = tls.is_none();
             let Some(io) = secured(io, tls.as_ref()).await else {
                 return;
             };
-            if let Some(io) = sorter(io).await {
+            let io = match sorter {
+                // The sorter reads the first bytes itself, under the same timeout.
+                Some(sorter) => sorter(io).await,
+                None if plaintext => spoken(io).await,
+                // Past the TLS handshake, the peer is the one the certificates let in.
+                None => Some(io),
+            };
+            if let Some(io) = io {
                 let _ = conns.send(Ok(io)).await;
             }
         });
+    }
+}
+
+/// `io` once its peer has sent its first bytes (read again first by the server), or `None`
+/// when it closes first or says nothing for [`CONNECTION_TIMEOUT`]: h2 would wait for an
+/// HTTP/2 preface, and keep the descriptor, for ever.
+async fn spoken(mut io: BoxedIo) -> Option<BoxedIo> {
+    let mut head = [0u8; 64];
+    match tokio::time::timeout(CONNECTION_TIMEOUT, io.read(&mut head)).await {
+        Ok(Ok(0) | Err(_)) => None,
+        Ok(Ok(n)) => Some(Prefixed::boxed(&head[..n], io)),
+        Err(_) => {
+            tracing::warn!("refused a connection: nothing sent within {CONNECTION_TIMEOUT:?}");
+            None
+        }
     }
 }
 
@@ -240,5 +233,58 @@ pub(crate) async fn accept(listener: &Listener) -> BoxedIo {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio::net::UnixStream;
+
+    use super::*;
+    use crate::transport::listener::{SocketPlace, listen_unix};
+
+    /// A plaintext gRPC server with no routes, on a fresh socket in `dir`; its path.
+    fn server(dir: &std::path::Path) -> std::path::PathBuf {
+        let place = SocketPlace {
+            dir: Some(dir.to_path_buf()),
+            group: None,
+        };
+        let listener = listen_unix(&place).unwrap();
+        let path = listener.address().unwrap().address.into();
+        tokio::spawn(serve_routes_sorted(
+            listener,
+            None,
+            Routes::default(),
+            None,
+            std::future::pending(),
+        ));
+        path
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_stranger_is_let_go_and_a_speaking_peer_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = server(dir.path());
+        let mut silent = UnixStream::connect(&path).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut got = Vec::new();
+        let ended =
+            tokio::time::timeout(2 * CONNECTION_TIMEOUT, silent.read_to_end(&mut got)).await;
+        assert!(
+            matches!(ended, Ok(Ok(0))),
+            "the stranger was kept: {ended:?}, after reading {got:?}"
+        );
+        assert!(started.elapsed() >= CONNECTION_TIMEOUT);
+
+        // The first bytes read to tell are handed to h2 with the rest: it answers the preface
+        // with its SETTINGS.
+        let mut peer = UnixStream::connect(&path).await.unwrap();
+        peer.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .await
+            .unwrap();
+        let mut head = [0u8; 9];
+        peer.read_exact(&mut head).await.unwrap();
+        assert_eq!(head[3], 0x4, "not a SETTINGS frame: {head:?}");
     }
 }

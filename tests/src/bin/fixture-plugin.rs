@@ -144,6 +144,15 @@ fn main() {
                 let _ = std::fs::write(file, child.id().to_string());
             }
         }
+        "serve-main" => {
+            // The SDK's own `main`: the handshake goes out before the runtime starts.
+            let code = plugin_runtime::serve_main(plugin_tests::transport_of_test(config()));
+            std::process::exit(if code == std::process::ExitCode::SUCCESS {
+                0
+            } else {
+                1
+            });
+        }
         _ => {}
     }
     let runtime = match tokio::runtime::Runtime::new() {

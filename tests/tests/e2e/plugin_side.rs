@@ -116,6 +116,30 @@ async fn handshake_is_the_first_line_with_six_fields_and_sigterm_cleans_up() {
     assert!(!socket.exists(), "socket removed on exit");
 }
 
+/// A host may signal the plugin as soon as it reads the line: with `serve` (inside the plugin's
+/// runtime) and with `serve_main` (whose runtime starts after the line), SIGINT is already
+/// ignored and SIGTERM already stops the plugin cleanly.
+#[tokio::test]
+async fn signals_sent_as_soon_as_the_line_arrives_are_handled() {
+    for mode in ["", "serve-main"] {
+        for _ in 0..5 {
+            let (mut child, raw) = start(plugin(mode)).await;
+            let line: HandshakeLine = raw.parse().unwrap();
+            signal(&child, libc::SIGINT);
+            signal(&child, libc::SIGTERM);
+            let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+                .await
+                .expect("the plugin exits")
+                .unwrap();
+            assert_eq!(status.code(), Some(0), "mode {mode:?}: {status}");
+            assert!(
+                !std::path::Path::new(&line.address).exists(),
+                "mode {mode:?}: socket removed on exit"
+            );
+        }
+    }
+}
+
 /// Asked with `PLUGIN_MULTIPLEX_GRPC`, the plugin says it multiplexes (`|true`, as go-plugin ≥ 1.6);
 /// unlike go-plugin's, it still removes its socket when it stops.
 #[tokio::test]
