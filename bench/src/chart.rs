@@ -111,7 +111,7 @@ fn pair_label(pair: Pair) -> String {
     if pair == Pair::GO {
         format!("{} (go-plugin)", pair.label())
     } else {
-        pair.label()
+        pair.short_label()
     }
 }
 
@@ -632,6 +632,53 @@ mod tests {
             1 + 5,
             "the floor and five pairs (gRPC and native Rust → Rust)"
         );
+    }
+
+    #[test]
+    fn arc_dyn_callbacks_get_short_labelled_rows_in_the_callback_panel() {
+        use crate::results::CallbackArg;
+        let mut results = committed();
+        let before = panels(&results);
+        let template = results.callback[0].clone();
+        let args = [false, true]
+            .into_iter()
+            .flat_map(|native| CallbackArg::ALL.map(|arg| Pair::callback_arg(native, arg)));
+        for (i, pair) in args.enumerate() {
+            for automtls in [false, true] {
+                results.callback.push(LatencyRow {
+                    pair,
+                    automtls,
+                    p50_ns: Some(100_000 + i as u64),
+                    ..template.clone()
+                });
+            }
+        }
+        let panels = panels(&results);
+        assert_eq!(panels.len(), before.len(), "no panel more");
+        let (index, callback) = panels
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.title.contains("callback"))
+            .expect("a callback panel");
+        assert_eq!(callback.rows.len(), before[index].rows.len() + 4);
+        let labels: Vec<&str> = callback.rows[callback.rows.len() - 4..]
+            .iter()
+            .map(|r| r.label.as_str())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "Arc<dyn> gRPC, kept",
+                "Arc<dyn> gRPC, per call",
+                "Arc<dyn> native, kept",
+                "Arc<dyn> native, per call"
+            ]
+        );
+        let last = callback.rows.last().expect("a row");
+        assert_eq!(last.bars[0].value, Ok(100_003));
+        assert_eq!(last.bars[1].value, Ok(100_003));
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        render(&results, &dir.path().join("chart.png")).expect("the chart renders");
     }
 
     #[test]

@@ -4,9 +4,13 @@
 //! callback round trip, `bench.Caller` and `bench.Callback` ([`Caller`], [`Callback`], from
 //! `bench/proto/callback.proto`), which `go-bench-callback-plugin` and `go-bench-callback-host`
 //! speak too; and, for the stream throughput, `bench.Transfer` ([`Transfer`], from
-//! `bench/proto/transfer.proto`), which `go-bench-stream-plugin` and `go-bench-stream-host` speak.
+//! `bench/proto/transfer.proto`), which `go-bench-stream-plugin` and `go-bench-stream-host` speak;
+//! and, Rust only, the callback round trip as `#[plugin_interface]` callbacks make it, an
+//! `Arc<dyn Echo>` argument ([`Relay`], [`Echo`]).
 
-use plugin_runtime::{PluginStream, Status};
+use std::sync::Arc;
+
+use plugin_runtime::{ByteBuf, PluginStream, Status};
 
 /// The name of the `proto.KV` plugin (protobuf), as in go-plugin's KV example.
 pub const PROTOBUF_PLUGIN: &str = "kv";
@@ -118,4 +122,30 @@ pub trait Transfer {
     ) -> Result<PluginStream<Chunk, Status>, Status>;
     /// `/bench.Transfer/Upload` (client streaming): checks and counts the host's items.
     async fn upload(&self, chunks: PluginStream<Chunk, Status>) -> Result<UploadReply, Status>;
+}
+
+/// The name of the [`Relay`] plugin (`bench-plugin` only: a Rust-only interface).
+pub const RELAY_PLUGIN: &str = "relay";
+
+/// The host's callback of the `Arc<dyn Echo>` rows, served by the host (serde).
+#[plugin_runtime::plugin_interface]
+pub trait Echo {
+    /// The payload, unchanged.
+    async fn echo(&self, payload: ByteBuf) -> Result<ByteBuf, StoreError>;
+}
+
+/// The far end of the callback round trip as a Rust-only interface passes a callback: an
+/// `Arc<dyn Echo>` argument, which `#[plugin_interface]` serves on the connection's broker and
+/// the plugin's dispatch dials before the method runs (on the native transport a stream of the
+/// callbacks' session, on gRPC a brokered connection), the server ending when the plugin drops
+/// its `Arc`.
+#[plugin_runtime::plugin_interface]
+pub trait Relay {
+    /// Calls `echo` once with `payload` and returns its answer (then drops `echo`): a callback
+    /// served, dialled and closed in every call.
+    async fn relay(&self, echo: Arc<dyn Echo>, payload: ByteBuf) -> Result<ByteBuf, StoreError>;
+    /// Keeps `echo` for the following [`Relay::call`]s, dropping any kept before.
+    async fn setup(&self, echo: Arc<dyn Echo>) -> Result<(), StoreError>;
+    /// Calls the `echo` kept by the last [`Relay::setup`] with `payload` and returns its answer.
+    async fn call(&self, payload: ByteBuf) -> Result<ByteBuf, StoreError>;
 }

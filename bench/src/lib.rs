@@ -11,7 +11,9 @@
 //! - callback round trips (host → plugin → host → plugin → host, 64 B): the plugin calls back a
 //!   `bench.Callback` the host serves through the broker, dialled once beforehand; Rust and
 //!   go-plugin hosts and plugins in all four pairings, Rust → Rust also with the native
-//!   transport on ([`interface::Caller`]);
+//!   transport on ([`interface::Caller`]); and Rust → Rust, gRPC and native, as
+//!   `#[plugin_interface]` callbacks travel: an `Arc<dyn Echo>` argument, kept from one call
+//!   or passed with every call ([`interface::Relay`]);
 //! - throughput with 1, 16 and 64 concurrent callers on one dispensed client;
 //! - stream throughput (MiB/s) of 64 KiB items, plugin → host (server streaming) and host →
 //!   plugin (client streaming), in the same pairings over `bench.Transfer`

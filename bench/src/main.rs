@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::builder::RangedU64ValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use plugin_bench::floor::{ECHO_PEER_FLAG, ECHO_PEER_TLS_FLAG, echo_peer};
 use plugin_bench::plan::Plan;
-use plugin_bench::results::Results;
+use plugin_bench::results::{CallbackArg, Results};
 use plugin_bench::run::{Options, run};
 use plugin_bench::rust::{Interface, PluginCommand, throughput};
 use plugin_bench::{chart, report};
@@ -93,12 +93,34 @@ struct HotPathArgs {
     /// Callback round trips instead (`bench.Caller`, calling back the host's `bench.Callback`).
     #[arg(long, conflicts_with = "serde")]
     callback: bool,
+    /// Callback round trips through the serde `Relay` instead, the host's callback an
+    /// `Arc<dyn Echo>` argument: kept (passed once to `setup`) or passed with every call.
+    #[arg(long, value_name = "HOW", conflicts_with_all = ["serde", "callback"])]
+    callback_arg: Option<ArgWhen>,
     /// The Rust bench plugin [default: bench-plugin next to this binary].
     #[arg(long, value_name = "PATH")]
     plugin: Option<PathBuf>,
     /// Unary calls on the native transport instead of gRPC.
     #[arg(long)]
     native: bool,
+}
+
+/// When `hot-path --callback-arg` passes the `Arc<dyn Echo>`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ArgWhen {
+    /// Once, to `Relay::setup`; the plugin keeps it for every `Relay::call`.
+    Kept,
+    /// With every `Relay::relay`.
+    PerCall,
+}
+
+impl From<ArgWhen> for CallbackArg {
+    fn from(when: ArgWhen) -> Self {
+        match when {
+            ArgWhen::Kept => CallbackArg::Kept,
+            ArgWhen::PerCall => CallbackArg::PerCall,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -136,7 +158,9 @@ fn hot_path(args: HotPathArgs) -> Result<(), Box<dyn Error>> {
         Some(plugin) => plugin,
         None => profile_dir()?.join("bench-plugin"),
     };
-    let interface = if args.serde {
+    let interface = if let Some(when) = args.callback_arg {
+        Interface::CallbackArg(when.into())
+    } else if args.serde {
         Interface::Serde
     } else if args.callback {
         Interface::Callback

@@ -233,6 +233,17 @@ fn latency(md: &mut String, r: &Results) {
     md.push('\n');
 }
 
+/// The pair whose `Get` a callback row is compared with: the pair itself, or for an
+/// `Arc<dyn Echo>` row the `proto.KV` Rust → Rust pair on its transport (no serde `Get` is
+/// measured on the native transport).
+fn get_pair(pair: Pair) -> Pair {
+    match pair.callback_arg {
+        None => pair,
+        Some(_) if pair.native() => Pair::RUST_NATIVE,
+        Some(_) => Pair::rust(Encoding::Protobuf),
+    }
+}
+
 fn callback(md: &mut String, r: &Results) {
     let Some(first) = r.callback.first() else {
         return;
@@ -250,15 +261,30 @@ fn callback(md: &mut String, r: &Results) {
          once, before the calls: two round trips per call. The `Get` column is the pair's plain \
          round trip at the same size (above).\n"
     );
+    let arg_rows = r.callback.iter().any(|row| row.pair.callback_arg.is_some());
+    if arg_rows {
+        let _ = writeln!(
+            md,
+            "The `Arc<dyn Echo>` rows make the same two round trips as a `#[plugin_interface]` \
+             callback does: the host calls the serde `Relay` with an `Arc<dyn Echo>` argument, \
+             which the host's stub serves on the broker and the plugin's dispatch dials (native: \
+             a stream of the callbacks' session; gRPC: a brokered connection). *Kept*: passed \
+             once, to `setup`, and kept by the plugin for every `call` (dialled once, as above); \
+             *passed per call*: passed with every `relay`, so each call also serves, dials and \
+             closes the callback. Their `Get` column is `proto.KV`'s on the same transport.\n"
+        );
+    }
     let _ = writeln!(
         md,
-        "| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 | p50 callback / `Get` |"
+        "| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 | p50 callback / `Get` | \
+         p50 / floor | p50 / Go → Go |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    let floor = r.floor_p50(size).map(|ns| 2 * ns);
     if let Some(f) = r.floor.unix_socket.iter().find(|f| f.size == size) {
         let _ = writeln!(
             md,
-            "| floor: 2 unix-socket round trips | – | {} / – | {} | {} |",
+            "| floor: 2 unix-socket round trips | – | {} / – | {} | {} | – | – |",
             duration(2 * f.p50_ns),
             duration(f.p50_ns),
             ratio(2.0)
@@ -266,37 +292,55 @@ fn callback(md: &mut String, r: &Results) {
     }
     let pairs = pairs(r.callback.iter().map(|row| &row.pair));
     for automtls in [false, true] {
+        let go = r.callback_p50(Pair::GO, automtls, size).map(|v| v as f64);
         for &pair in &pairs {
             let row = r
                 .callback
                 .iter()
                 .find(|row| row.pair == pair && row.automtls == automtls && row.size == size);
             let text = row.map_or("–".into(), p50_p99);
-            let callback = r.callback_p50(pair, automtls, size);
-            let get = r.latency_p50(pair, automtls, size);
+            let callback = r.callback_p50(pair, automtls, size).map(|v| v as f64);
+            let get = r.latency_p50(get_pair(pair), automtls, size);
             let _ = writeln!(
                 md,
-                "| {} | {} | {text} | {} | {} |",
+                "| {} | {} | {text} | {} | {} | {} | {} |",
                 pair_label(pair),
                 on_off(automtls),
                 get.map_or("–".into(), duration),
-                ratio_cell(callback.map(|v| v as f64), get.map(|v| v as f64))
+                ratio_cell(callback, get.map(|v| v as f64)),
+                ratio_cell(callback, floor.map(|v| v as f64)),
+                if pair == Pair::GO {
+                    "–".into()
+                } else {
+                    ratio_cell(callback, go)
+                }
             );
         }
         for ours in [Pair::rust(Encoding::Protobuf), Pair::RUST_NATIVE] {
             let _ = writeln!(
                 md,
-                "| *p50 ratio {} / Go → Go* | {} | {} | {} | |",
+                "| *p50 ratio {} / Go → Go* | {} | {} | {} | | | |",
                 ours.label(),
                 on_off(automtls),
-                ratio_cell(
-                    r.callback_p50(ours, automtls, size).map(|v| v as f64),
-                    r.callback_p50(Pair::GO, automtls, size).map(|v| v as f64)
-                ),
+                ratio_cell(r.callback_p50(ours, automtls, size).map(|v| v as f64), go),
                 ratio_cell(
                     r.latency_p50(ours, automtls, size).map(|v| v as f64),
                     r.latency_p50(Pair::GO, automtls, size).map(|v| v as f64)
                 )
+            );
+        }
+        for arg in pairs.iter().filter(|p| p.callback_arg.is_some()) {
+            let brokered = get_pair(*arg);
+            let _ = writeln!(
+                md,
+                "| *p50 ratio {} / {} (`bench.Callback` brokered)* | {} | {} | | | | |",
+                arg.label(),
+                brokered.label(),
+                on_off(automtls),
+                ratio_cell(
+                    r.callback_p50(*arg, automtls, size).map(|v| v as f64),
+                    r.callback_p50(brokered, automtls, size).map(|v| v as f64)
+                ),
             );
         }
     }

@@ -118,6 +118,39 @@ impl Transport {
     }
 }
 
+/// How the plugin of a callback row got the host's callback, when it came as an `Arc<dyn Echo>`
+/// argument of a `#[plugin_interface]` method (`Relay`, Rust → Rust only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackArg {
+    /// Passed once, to `Relay::setup`, and kept by the plugin for every `Relay::call`: the
+    /// steady-state callback round trip (like the brokered rows, dialled once).
+    Kept,
+    /// Passed in every `Relay::relay`: each call also serves, dials and closes the callback.
+    PerCall,
+}
+
+impl CallbackArg {
+    /// Both, in report order.
+    pub const ALL: [CallbackArg; 2] = [CallbackArg::Kept, CallbackArg::PerCall];
+
+    /// `kept` or `passed per call`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CallbackArg::Kept => "kept",
+            CallbackArg::PerCall => "passed per call",
+        }
+    }
+
+    /// `kept` or `per-call`: the `hot-path --callback-arg` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallbackArg::Kept => "kept",
+            CallbackArg::PerCall => "per-call",
+        }
+    }
+}
+
 /// Who talks to whom, through what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pair {
@@ -130,6 +163,11 @@ pub struct Pair {
     /// What carries the unary calls (absent in `results.json`: gRPC).
     #[serde(default, skip_serializing_if = "Transport::is_grpc")]
     pub transport: Transport,
+    /// Callback rows only: the callback is an `Arc<dyn Echo>` argument, kept or passed per
+    /// call (absent in `results.json`: not such a row, e.g. `bench.Callback` served through the
+    /// broker explicitly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_arg: Option<CallbackArg>,
 }
 
 impl Pair {
@@ -140,6 +178,7 @@ impl Pair {
             plugin: Side::Rust,
             interface,
             transport: Transport::Grpc,
+            callback_arg: None,
         }
     }
 
@@ -150,6 +189,7 @@ impl Pair {
             plugin,
             interface: Encoding::Protobuf,
             transport: Transport::Grpc,
+            callback_arg: None,
         }
     }
 
@@ -162,16 +202,53 @@ impl Pair {
         ..Pair::rust(Encoding::Protobuf)
     };
 
-    /// `Rust → Go`, plus ` (serde)` for serde interfaces and ` native` on the native transport.
+    /// Rust host, Rust plugin, the serde `Relay`, its callback an `Arc<dyn Echo>` argument
+    /// passed `arg`, on the native transport when `native` (else gRPC).
+    pub const fn callback_arg(native: bool, arg: CallbackArg) -> Pair {
+        Pair {
+            transport: if native {
+                Transport::Native
+            } else {
+                Transport::Grpc
+            },
+            callback_arg: Some(arg),
+            ..Pair::rust(Encoding::Serde)
+        }
+    }
+
+    /// `Rust → Go`, plus ` (serde)` for serde interfaces and ` native` on the native transport;
+    /// for an `Arc<dyn Echo>` callback, `Rust → Rust native, `Arc<dyn Echo>` argument, kept`
+    /// (the serde interface goes without saying).
     pub fn label(&self) -> String {
         let base = format!("{} → {}", self.host.name(), self.plugin.name());
-        let base = match self.interface {
-            Encoding::Protobuf => base,
-            Encoding::Serde => format!("{base} (serde)"),
+        let base = match (self.interface, self.callback_arg) {
+            (Encoding::Serde, None) => format!("{base} (serde)"),
+            _ => base,
         };
-        match self.transport {
+        let base = match self.transport {
             Transport::Grpc => base,
             Transport::Native => format!("{base} native"),
+        };
+        match self.callback_arg {
+            None => base,
+            Some(arg) => format!("{base}, `Arc<dyn Echo>` argument, {}", arg.label()),
+        }
+    }
+
+    /// A label short enough for the chart's row labels: [`Pair::label`], but for an
+    /// `Arc<dyn Echo>` callback `Arc<dyn> native, kept` (gRPC said, as the rows around say
+    /// `Rust → Rust`).
+    pub fn short_label(&self) -> String {
+        match self.callback_arg {
+            None => self.label(),
+            Some(arg) => format!(
+                "Arc<dyn> {}, {}",
+                if self.native() { "native" } else { "gRPC" },
+                match arg {
+                    CallbackArg::Kept => "kept",
+                    CallbackArg::PerCall => "per call",
+                }
+            ),
         }
     }
 

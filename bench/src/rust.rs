@@ -1,7 +1,7 @@
 //! Measurements with the Rust host (this process, through `plugin_runtime::Client`), against
 //! any plugin binary speaking `proto.KV` (our `bench-plugin` or go-plugin's `go-kv-plugin`) or
 //! `bench.Caller` (`bench-plugin` or `go-bench-callback-plugin`) or `bench.Transfer`
-//! (`bench-plugin` or `go-bench-stream-plugin`).
+//! (`bench-plugin` or `go-bench-stream-plugin`), or the Rust-only `Relay` (`bench-plugin`).
 //!
 //! Every client is killed before a measurement returns, whatever happened (the plugin gets its
 //! graceful `Shutdown`, then SIGKILL of its process group; the runtime reaps it).
@@ -20,12 +20,12 @@ use futures::StreamExt;
 
 use crate::interface::{
     BENCH_KEY, CALLBACK_PLUGIN, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin, Chunk,
-    DownloadRequest, EchoReply, EchoRequest, PROTOBUF_PLUGIN, SERDE_PLUGIN, STARTUP_KEY,
-    STARTUP_VALUE, SetupRequest, Store, StorePlugin, TRANSFER_PLUGIN, Transfer, TransferPlugin,
-    payload,
+    DownloadRequest, Echo, EchoReply, EchoRequest, PROTOBUF_PLUGIN, RELAY_PLUGIN, Relay,
+    RelayPlugin, SERDE_PLUGIN, STARTUP_KEY, STARTUP_VALUE, SetupRequest, Store, StoreError,
+    StorePlugin, TRANSFER_PLUGIN, Transfer, TransferPlugin, payload,
 };
 use crate::plan::StreamPlan;
-use crate::results::Direction;
+use crate::results::{CallbackArg, Direction};
 use crate::stats::Summary;
 
 /// How to launch one plugin binary.
@@ -90,17 +90,32 @@ pub enum Interface {
     /// [`Caller::call`] (protobuf), which the plugin answers by calling back the host's
     /// [`Callback`], served through the broker and dialled by the plugin once, beforehand.
     Callback,
+    /// The serde [`Relay`], which the plugin answers by calling back the host's [`Echo`], an
+    /// `Arc<dyn Echo>` argument: of [`Relay::setup`], once, beforehand, and kept
+    /// ([`CallbackArg::Kept`], each call a [`Relay::call`]), or of every [`Relay::relay`]
+    /// ([`CallbackArg::PerCall`]).
+    CallbackArg(CallbackArg),
 }
 
-/// The host's [`Callback`]: the payload, unchanged.
-struct Echo;
+/// The host's [`Callback`] and [`Echo`]: the payload, unchanged.
+struct Mirror;
 
 #[plugin_runtime::async_trait]
-impl Callback for Echo {
+impl Callback for Mirror {
     async fn echo(&self, request: EchoRequest) -> Result<EchoReply, Status> {
         Ok(EchoReply {
             payload: request.payload,
         })
+    }
+}
+
+#[plugin_runtime::async_trait]
+impl Echo for Mirror {
+    async fn echo(
+        &self,
+        payload: plugin_runtime::ByteBuf,
+    ) -> Result<plugin_runtime::ByteBuf, StoreError> {
+        Ok(payload)
     }
 }
 
@@ -113,6 +128,13 @@ enum Dispensed {
     Callback {
         caller: Arc<dyn Caller>,
         _server: Arc<BrokerServer>,
+    },
+    /// The plugin's [`Relay`] and the host's [`Echo`]: passed with every call (`per_call`), or
+    /// given to [`Relay::setup`] already and kept by the plugin.
+    Relay {
+        relay: Arc<dyn Relay>,
+        echo: Arc<dyn Echo>,
+        per_call: bool,
     },
 }
 
@@ -137,7 +159,7 @@ impl Dispensed {
                 let broker = client.broker().await.map_err(|e| e.to_string())?;
                 let id = broker.next_id();
                 let server = broker
-                    .accept_and_serve(id, CallbackPlugin::new(Echo))
+                    .accept_and_serve(id, CallbackPlugin::new(Mirror))
                     .await
                     .map_err(|e| format!("serving the Callback: {e}"))?;
                 caller
@@ -147,6 +169,24 @@ impl Dispensed {
                 Ok(Dispensed::Callback {
                     caller,
                     _server: Arc::new(server),
+                })
+            }
+            Interface::CallbackArg(arg) => {
+                let relay = client
+                    .dispense::<dyn Relay>(RELAY_PLUGIN)
+                    .await
+                    .map_err(|e| format!("dispensing {RELAY_PLUGIN}: {e}"))?;
+                let echo: Arc<dyn Echo> = Arc::new(Mirror);
+                if arg == CallbackArg::Kept {
+                    relay
+                        .setup(echo.clone())
+                        .await
+                        .map_err(|e| format!("setup: {e}"))?;
+                }
+                Ok(Dispensed::Relay {
+                    relay,
+                    echo,
+                    per_call: arg == CallbackArg::PerCall,
                 })
             }
         }
@@ -168,7 +208,7 @@ impl Dispensed {
                 .put(key.to_string(), value.into())
                 .await
                 .map_err(|e| format!("put {key}: {e}")),
-            Dispensed::Callback { .. } => Ok(()),
+            Dispensed::Callback { .. } | Dispensed::Relay { .. } => Ok(()),
         }
     }
 
@@ -198,6 +238,20 @@ impl Dispensed {
                     .map_err(|s| format!("Call: {s}"))?
                     .payload
             }
+            Dispensed::Relay {
+                relay,
+                echo,
+                per_call: true,
+            } => relay
+                .relay(echo.clone(), expected.to_vec().into())
+                .await
+                .map_err(|e| format!("relay: {e}"))?
+                .into_vec(),
+            Dispensed::Relay { relay, .. } => relay
+                .call(expected.to_vec().into())
+                .await
+                .map_err(|e| format!("call: {e}"))?
+                .into_vec(),
         };
         if value != expected {
             return Err(format!(
@@ -221,7 +275,8 @@ fn config(plugin: &PluginCommand, automtls: bool) -> ClientConfig {
                 .with(PROTOBUF_PLUGIN, KvPlugin::host())
                 .with(SERDE_PLUGIN, StorePlugin::host())
                 .with(CALLBACK_PLUGIN, CallerPlugin::host())
-                .with(TRANSFER_PLUGIN, TransferPlugin::host()),
+                .with(TRANSFER_PLUGIN, TransferPlugin::host())
+                .with(RELAY_PLUGIN, RelayPlugin::host()),
         )
 }
 

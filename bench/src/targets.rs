@@ -9,12 +9,14 @@
 //!   and resident memory at most 0.5, 64 B p50 at most 0.9, per AutoMTLS setting;
 //! - and, informational: our p50 over the unix-socket floor at the same size, native p50 with
 //!   AutoMTLS on over the TLS floor's (the floor AutoMTLS cannot go below), our callback round
-//!   trip's p50 over go-plugin's (gRPC and native), native p50 over gRPC's and over
+//!   trip's p50 over go-plugin's (gRPC and native; and the `Arc<dyn Echo>` callbacks', kept and
+//!   passed per call, over go-plugin's and over two unix-socket round trips), native p50 over
+//!   gRPC's and over
 //!   go-plugin's, and our stream throughput (MiB/s, each way; higher is better, gRPC and
 //!   native) over go-plugin's and over the unix-socket copy floor's.
 
 use crate::plan::{LARGE, MEDIUM, SMALL};
-use crate::results::{Direction, Encoding, Pair, Results, Side, Target};
+use crate::results::{CallbackArg, Direction, Encoding, Pair, Results, Side, Target};
 use crate::units::size_label;
 
 /// p50 latency target: Rust→Rust over go-plugin's Go→Go.
@@ -228,6 +230,7 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
             None,
         ));
     }
+    out.extend(callback_args(results, &callback_sizes));
     if !results.stream.is_empty() {
         for automtls in [false, true] {
             for direction in Direction::ALL {
@@ -271,6 +274,46 @@ pub fn evaluate(results: &Results, sizes: &[usize]) -> Vec<Target> {
                 ),
                 None,
             ));
+        }
+    }
+    out
+}
+
+/// The `Arc<dyn Echo>` callbacks (informational), those measured: over go-plugin's brokered
+/// callback and over two unix-socket round trips, per AutoMTLS setting and size.
+fn callback_args(results: &Results, sizes: &[usize]) -> Vec<Target> {
+    let mut out = Vec::new();
+    for native in [false, true] {
+        for arg in CallbackArg::ALL {
+            let pair = Pair::callback_arg(native, arg);
+            if !results.callback.iter().any(|r| r.pair == pair) {
+                continue;
+            }
+            out.extend(against_go(
+                results,
+                pair,
+                "p50 callback round trip",
+                Results::callback_p50,
+                sizes,
+                None,
+            ));
+            for automtls in [false, true] {
+                for &size in sizes {
+                    out.push(target(
+                        format!(
+                            "p50 callback round trip, {} / 2 unix-socket round trips, {}, {}",
+                            pair.label(),
+                            size_label(size),
+                            mtls(automtls)
+                        ),
+                        ratio(
+                            results.callback_p50(pair, automtls, size).map(|v| v as f64),
+                            results.floor_p50(size).map(|v| 2.0 * v as f64),
+                        ),
+                        None,
+                    ));
+                }
+            }
         }
     }
     out

@@ -137,12 +137,29 @@ fn check_json(results: &Value) {
             assert_eq!(row["status"], "ok", "{section}: {row}");
         }
     }
-    // 5 pairs (Rust gRPC and native, Go, both crossings) x 2 AutoMTLS, one size: the callback
+    // 5 protobuf pairs (Rust gRPC and native, Go, both crossings) and 4 `Arc<dyn Echo>` ones
+    // (Rust → Rust, gRPC and native, kept and per call) x 2 AutoMTLS, one size: the callback
     // round trip.
-    check_rows(results, "callback", &["p50_ns", "p99_ns", "size"], 10);
+    check_rows(results, "callback", &["p50_ns", "p99_ns", "size"], 18);
+    let mut args = Vec::new();
     for row in results["callback"].as_array().unwrap() {
         assert_eq!(row["size"], 64, "{row}");
-        assert_eq!(row["interface"], "protobuf", "{row}");
+        if row["callback_arg"].is_null() {
+            assert_eq!(row["interface"], "protobuf", "{row}");
+        } else {
+            assert_eq!(row["interface"], "serde", "{row}");
+            assert_eq!(
+                (&row["host"], &row["plugin"]),
+                (&"rust".into(), &"rust".into())
+            );
+            args.push((
+                row["transport"].as_str().unwrap_or("grpc").to_string(),
+                row["callback_arg"]
+                    .as_str()
+                    .expect("callback_arg")
+                    .to_string(),
+            ));
+        }
         if row["status"] == "ok" {
             let rounds = row["rounds"].as_array().expect("rounds");
             assert_eq!(rounds.len() as u64, results["rounds"].as_u64().unwrap());
@@ -151,6 +168,17 @@ fn check_json(results: &Value) {
             }
         }
     }
+    args.sort();
+    args.dedup();
+    assert_eq!(
+        args,
+        [
+            ("grpc".to_string(), "kept".to_string()),
+            ("grpc".into(), "per_call".into()),
+            ("native".into(), "kept".into()),
+            ("native".into(), "per_call".into()),
+        ]
+    );
     // 3 pairs (gRPC, native, Go) x 2 AutoMTLS x 3 concurrencies.
     check_rows(results, "throughput", &["calls_per_sec", "concurrency"], 18);
     // 5 pairs (Rust gRPC and native, Go, both crossings) x 2 AutoMTLS x 2 directions: the
@@ -240,6 +268,12 @@ fn check_json(results: &Value) {
     assert_eq!(named("Rust → Rust native / Go → Go"), 2 * (3 + 1 + 1 + 2));
     // AutoMTLS on only: 3 sizes.
     assert_eq!(named("Rust → Rust native / TLS floor"), 3);
+    // Per `Arc<dyn Echo>` pair and AutoMTLS setting: over go-plugin's and over the floor.
+    assert_eq!(named("`Arc<dyn Echo>` argument"), 4 * 2 * 2);
+    assert_eq!(
+        named("argument, passed per call / 2 unix-socket round trips"),
+        2 * 2
+    );
     // Start-up, memory and 64 B p50, per AutoMTLS setting, each with a target.
     let go_host: Vec<&Value> = targets
         .iter()
@@ -274,6 +308,19 @@ fn check_markdown(md: &str) -> usize {
     }
     assert!(md.contains("| host → plugin | AutoMTLS | 64 B | 64 KiB | 1 MiB |"));
     assert!(md.contains("| host → plugin | AutoMTLS | callback p50 / p99 | `Get` p50 |"));
+    for label in [
+        "Rust → Rust, `Arc<dyn Echo>` argument, kept",
+        "Rust → Rust, `Arc<dyn Echo>` argument, passed per call",
+        "Rust → Rust native, `Arc<dyn Echo>` argument, kept",
+        "Rust → Rust native, `Arc<dyn Echo>` argument, passed per call",
+    ] {
+        for automtls in ["off", "on"] {
+            assert!(
+                md.contains(&format!("| {label} | {automtls} |")),
+                "no row {label:?}"
+            );
+        }
+    }
     assert!(md.contains(
         "| host → plugin | AutoMTLS | plugin → host (server streaming) | host → plugin (client streaming) |"
     ));

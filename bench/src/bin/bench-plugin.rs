@@ -4,7 +4,10 @@
 //! the callback round trip, `bench.Caller` (plugin name `caller`): `Setup` dials the host's
 //! `bench.Callback` through the gRPC broker, once, and each `Call` echoes its payload through it;
 //! and the far end of the stream throughput, `bench.Transfer` (plugin name `transfer`):
-//! `Download` streams the items asked for, `Upload` checks and counts the host's.
+//! `Download` streams the items asked for, `Upload` checks and counts the host's; and the far
+//! end of the callback round trip as `#[plugin_interface]` callbacks make it, the serde
+//! `plugin_bench::interface::Relay` (plugin name `relay`), whose callback is an
+//! `Arc<dyn Echo>` argument: passed with every `relay`, or kept from one `setup` for every `call`.
 //!
 //! `BENCH_PLUGIN_SEED=key=value` stores one value before serving, so that freshly started
 //! plugins can answer a `Get` at once (the start-up measurements time spawn to first `Get`).
@@ -15,17 +18,18 @@
 
 use std::collections::HashMap;
 use std::error::Error;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::StreamExt;
 use plugin_bench::interface::{
     CALLBACK_PLUGIN, CallReply, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin, Chunk,
-    DownloadRequest, EchoRequest, PROTOBUF_PLUGIN, RUNTIME_ENV, SEED_ENV, SERDE_PLUGIN, SetupReply,
-    SetupRequest, Store, StoreError, StorePlugin, TRANSFER_PLUGIN, Transfer, TransferPlugin,
-    UploadReply, payload,
+    DownloadRequest, Echo, EchoRequest, PROTOBUF_PLUGIN, RELAY_PLUGIN, RUNTIME_ENV, Relay,
+    RelayPlugin, SEED_ENV, SERDE_PLUGIN, SetupReply, SetupRequest, Store, StoreError, StorePlugin,
+    TRANSFER_PLUGIN, Transfer, TransferPlugin, UploadReply, payload,
 };
 use plugin_fixtures::kv::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
-use plugin_runtime::{GrpcBroker, PluginSet, PluginStream, ServeConfig, Status};
+use plugin_runtime::{ByteBuf, GrpcBroker, PluginSet, PluginStream, ServeConfig, Status};
 
 /// The shared map.
 #[derive(Clone, Default)]
@@ -119,6 +123,37 @@ impl Caller for Echoer {
     }
 }
 
+/// `Relay`: calls back the host's `Echo`, passed in the call or kept from the last `setup`.
+#[derive(Default)]
+struct Relayer {
+    kept: RwLock<Option<Arc<dyn Echo>>>,
+}
+
+#[plugin_runtime::async_trait]
+impl Relay for Relayer {
+    async fn relay(&self, echo: Arc<dyn Echo>, payload: ByteBuf) -> Result<ByteBuf, StoreError> {
+        echo.echo(payload).await
+    }
+
+    async fn setup(&self, echo: Arc<dyn Echo>) -> Result<(), StoreError> {
+        *self
+            .kept
+            .write()
+            .map_err(|_| StoreError::Call("the kept Echo's lock is poisoned".into()))? = Some(echo);
+        Ok(())
+    }
+
+    async fn call(&self, payload: ByteBuf) -> Result<ByteBuf, StoreError> {
+        let echo = self
+            .kept
+            .read()
+            .map_err(|_| StoreError::Call("the kept Echo's lock is poisoned".into()))?
+            .clone()
+            .ok_or_else(|| StoreError::Call("call before setup: no Echo to call".into()))?;
+        echo.echo(payload).await
+    }
+}
+
 /// `bench.Transfer`: streams the payload, checks what comes in.
 struct Streams;
 
@@ -156,7 +191,7 @@ impl Transfer for Streams {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
     let memory = Memory::default();
     if let Some((key, value)) = std::env::var(SEED_ENV)
         .ok()
@@ -169,16 +204,23 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with(PROTOBUF_PLUGIN, KvPlugin::new(memory.clone()))
         .with(SERDE_PLUGIN, StorePlugin::new(memory.clone()))
         .with(CALLBACK_PLUGIN, CallerPlugin::new(Echoer::default()))
-        .with(TRANSFER_PLUGIN, TransferPlugin::new(Streams));
-    let runtime = if std::env::var(RUNTIME_ENV).as_deref() == Ok("current_thread") {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Runtime::new()?
-    };
-    runtime.block_on(plugin_runtime::serve(
-        ServeConfig::new(handshake()).plugins(plugins),
-    ))?;
-    Ok(())
+        .with(TRANSFER_PLUGIN, TransferPlugin::new(Streams))
+        .with(RELAY_PLUGIN, RelayPlugin::new(Relayer::default()));
+    let config = ServeConfig::new(handshake()).plugins(plugins);
+    if std::env::var(RUNTIME_ENV).as_deref() != Ok("current_thread") {
+        // What a plugin's `main` is meant to be.
+        return plugin_runtime::serve_main(config);
+    }
+    let served = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Box::<dyn Error>::from)
+        .and_then(|runtime| Ok(runtime.block_on(plugin_runtime::serve(config))?));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-plugin: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -14,7 +14,7 @@ mod startup;
 use crate::go::{self, GoFixtures};
 use crate::interface::{SEED_ENV, STARTUP_KEY, STARTUP_VALUE};
 use crate::plan::Plan;
-use crate::results::{Direction, Encoding, Machine, Pair, Results, RowStatus, Side};
+use crate::results::{CallbackArg, Direction, Encoding, Machine, Pair, Results, RowStatus, Side};
 use crate::rust::{self, Interface, PluginCommand};
 use crate::stats::{self, Summary};
 use crate::targets;
@@ -59,18 +59,30 @@ pub const STARTUP_PAIRS: [Pair; 5] = [
     Pair::protobuf(Side::Go, Side::Rust),
 ];
 
-/// The pairs of the callback round trip (the Rust → Rust ones on gRPC and on the native
-/// transport).
-pub const CALLBACK_PAIRS: [Pair; 5] = [
+/// The pairs of the callback round trip: the protobuf ones, the callback served through the
+/// broker explicitly (the Rust → Rust ones on gRPC and on the native transport); then Rust →
+/// Rust through the serde `Relay`, the callback an `Arc<dyn Echo>` argument kept or passed per
+/// call, on gRPC and on the native transport.
+pub const CALLBACK_PAIRS: [Pair; 9] = [
+    Pair::rust(Encoding::Protobuf),
+    Pair::RUST_NATIVE,
+    Pair::GO,
+    Pair::protobuf(Side::Rust, Side::Go),
+    Pair::protobuf(Side::Go, Side::Rust),
+    Pair::callback_arg(false, CallbackArg::Kept),
+    Pair::callback_arg(false, CallbackArg::PerCall),
+    Pair::callback_arg(true, CallbackArg::Kept),
+    Pair::callback_arg(true, CallbackArg::PerCall),
+];
+
+/// The pairs of the stream throughput, over `bench.Transfer`.
+pub const STREAM_PAIRS: [Pair; 5] = [
     Pair::rust(Encoding::Protobuf),
     Pair::RUST_NATIVE,
     Pair::GO,
     Pair::protobuf(Side::Rust, Side::Go),
     Pair::protobuf(Side::Go, Side::Rust),
 ];
-
-/// The pairs of the stream throughput: those of the callback round trip, over `bench.Transfer`.
-pub const STREAM_PAIRS: [Pair; 5] = CALLBACK_PAIRS;
 
 /// The plugins of the memory comparison, both behind the Rust host.
 pub const MEMORY_PAIRS: [Pair; 3] = [
@@ -98,7 +110,8 @@ enum Workload {
     /// A `Get` through the pair's interface (`proto.KV` or the serde `Store`).
     Get,
     /// A callback round trip: `bench.Caller` `Call`, the plugin calling back the host's
-    /// `bench.Callback` over a broker connection it dialled once, beforehand.
+    /// `bench.Callback` over a broker connection it dialled once, beforehand; or, for pairs
+    /// with a [`Pair::callback_arg`], `Relay` calling back the host's `Arc<dyn Echo>`.
     Callback,
 }
 
@@ -150,7 +163,8 @@ impl Bench {
         })
     }
 
-    /// The plugin of `pair` serving `bench.Caller` (the Rust one on `pair`'s transport).
+    /// The plugin of `pair` serving `bench.Caller` (the Rust one, serving `Relay` too, on
+    /// `pair`'s transport).
     fn callback_plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
         Ok(match pair.plugin {
             Side::Rust => self.rust_plugin.clone().native(pair.native()),
@@ -220,7 +234,11 @@ impl Bench {
     ) -> Result<Summary, String> {
         let (plugin, interface) = match workload {
             Workload::Get => (self.plugin(pair)?, Self::interface(pair)),
-            Workload::Callback => (self.callback_plugin(pair)?, Interface::Callback),
+            Workload::Callback => (
+                self.callback_plugin(pair)?,
+                pair.callback_arg
+                    .map_or(Interface::Callback, Interface::CallbackArg),
+            ),
         };
         match (pair.host, workload) {
             (Side::Rust, _) => self.rt.block_on(rust::throughput(
