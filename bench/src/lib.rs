@@ -27,7 +27,9 @@
 //! [`targets`]) and writes `results.json` ([`results`]), `results.md` and `chart.png`
 //! ([`chart`], drawn with plotters). `bench-plugin` is the Rust plugin it measures: an
 //! in-memory store on go-plugin's `proto.KV` (from `plugin-fixtures`), the plugin side of the
-//! callback round trip, and that of the stream throughput.
+//! callback round trip, and that of the stream throughput; `bench-kv-plugin` is the Rust plugin of
+//! the process measurements (start-up, memory, under a go-plugin host): `proto.KV` only, as
+//! go-kv-plugin, so that the other interfaces' code is not counted against the SDK.
 
 #![deny(missing_docs)]
 
@@ -35,6 +37,7 @@ pub mod chart;
 pub mod floor;
 pub mod go;
 pub mod interface;
+pub mod memory;
 pub mod plan;
 pub mod report;
 pub mod results;

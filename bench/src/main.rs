@@ -51,6 +51,10 @@ struct BenchArgs {
     /// The Rust bench plugin [default: bench-plugin next to this binary].
     #[arg(long, value_name = "PATH")]
     plugin: Option<PathBuf>,
+    /// The Rust plugin of start-up, memory and the go-plugin host, serving `proto.KV` only
+    /// [default: bench-kv-plugin next to this binary].
+    #[arg(long, value_name = "PATH")]
+    kv_plugin: Option<PathBuf>,
     /// The Go fixtures' module [default: tests/go of this workspace].
     #[arg(long, value_name = "DIR")]
     go_module: Option<PathBuf>,
@@ -219,6 +223,9 @@ fn bench(args: BenchArgs) -> Result<ExitCode, Box<dyn Error>> {
         plugin: args
             .plugin
             .unwrap_or_else(|| profile_dir.join("bench-plugin")),
+        kv_plugin: args
+            .kv_plugin
+            .unwrap_or_else(|| profile_dir.join("bench-kv-plugin")),
         go_module: args
             .go_module
             .unwrap_or_else(|| workspace().join("tests").join("go")),

@@ -556,8 +556,8 @@ fn memory(md: &mut String, r: &Results) {
     let _ = writeln!(md, "|---|---|---|");
     for row in &r.memory {
         let name = match (row.pair.plugin, row.pair.native()) {
-            (Side::Rust, false) => "Rust (`bench-plugin`)",
-            (Side::Rust, true) => "Rust (`bench-plugin`), native transport",
+            (Side::Rust, false) => "Rust (`bench-kv-plugin`)",
+            (Side::Rust, true) => "Rust (`bench-kv-plugin`), native transport",
             (Side::Go, _) => "Go (`go-kv-plugin`, go-plugin)",
         };
         let _ = writeln!(
@@ -595,7 +595,7 @@ fn go_host(md: &mut String, r: &Results) {
     );
     let _ = writeln!(
         md,
-        "One go-plugin host process (`go-bench-pair-host`) launches `bench-plugin` and \
+        "One go-plugin host process (`go-bench-pair-host`) launches `bench-kv-plugin` and \
          `go-kv-plugin` in turn, in every round and for each AutoMTLS setting (the order \
          swapped each round): start-up is spawn to first successful `Get` through go-plugin's \
          client (median of {starts}); the round trips are one fresh plugin's `Get`s one at a \
@@ -611,7 +611,7 @@ fn go_host(md: &mut String, r: &Results) {
     for automtls in [false, true] {
         for side in [Side::Rust, Side::Go] {
             let name = match side {
-                Side::Rust => "Rust (`bench-plugin`)",
+                Side::Rust => "Rust (`bench-kv-plugin`)",
                 Side::Go => "Go (`go-kv-plugin`, go-plugin)",
             };
             let text = |value: &dyn Fn(&crate::results::GoHostRow) -> Option<String>| {

@@ -16,68 +16,20 @@
 //! `BENCH_PLUGIN_RUNTIME=current_thread` runs it on one thread instead (for experiments with
 //! `plugin-bench hot-path`).
 
-use std::collections::HashMap;
 use std::error::Error;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use plugin_bench::interface::{
     CALLBACK_PLUGIN, CallReply, CallRequest, Callback, CallbackPlugin, Caller, CallerPlugin, Chunk,
     DownloadRequest, Echo, EchoRequest, PROTOBUF_PLUGIN, RELAY_PLUGIN, RUNTIME_ENV, Relay,
-    RelayPlugin, SEED_ENV, SERDE_PLUGIN, SetupReply, SetupRequest, Store, StoreError, StorePlugin,
-    TRANSFER_PLUGIN, Transfer, TransferPlugin, UploadReply, payload,
+    RelayPlugin, SERDE_PLUGIN, SetupReply, SetupRequest, StoreError, StorePlugin, TRANSFER_PLUGIN,
+    Transfer, TransferPlugin, UploadReply, payload,
 };
-use plugin_fixtures::kv::{Empty, GetRequest, GetResponse, Kv, KvPlugin, PutRequest, handshake};
+use plugin_bench::memory::Memory;
+use plugin_fixtures::kv::{KvPlugin, handshake};
 use plugin_runtime::{ByteBuf, GrpcBroker, PluginSet, PluginStream, ServeConfig, Status};
-
-/// The shared map.
-#[derive(Clone, Default)]
-struct Memory(Arc<Mutex<HashMap<String, Vec<u8>>>>);
-
-impl Memory {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.lock().ok()?.get(key).cloned()
-    }
-
-    fn put(&self, key: String, value: Vec<u8>) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(key, value);
-        }
-    }
-}
-
-#[plugin_runtime::async_trait]
-impl Kv for Memory {
-    async fn get(&self, request: GetRequest) -> Result<GetResponse, Status> {
-        match Memory::get(self, &request.key) {
-            Some(value) => Ok(GetResponse { value }),
-            None => Err(Status::not_found(format!(
-                "key {:?} not found",
-                request.key
-            ))),
-        }
-    }
-
-    async fn put(&self, request: PutRequest) -> Result<Empty, Status> {
-        Memory::put(self, request.key, request.value);
-        Ok(Empty {})
-    }
-}
-
-#[plugin_runtime::async_trait]
-impl Store for Memory {
-    async fn get(&self, key: String) -> Result<plugin_runtime::ByteBuf, StoreError> {
-        Memory::get(self, &key)
-            .map(plugin_runtime::ByteBuf::from)
-            .ok_or(StoreError::NotFound(key))
-    }
-
-    async fn put(&self, key: String, value: plugin_runtime::ByteBuf) -> Result<(), StoreError> {
-        Memory::put(self, key, value.into_vec());
-        Ok(())
-    }
-}
 
 /// `bench.Caller`: calls back the host's `bench.Callback`, dialled by the last `Setup`.
 #[derive(Default)]
@@ -192,14 +144,7 @@ impl Transfer for Streams {
 }
 
 fn main() -> ExitCode {
-    let memory = Memory::default();
-    if let Some((key, value)) = std::env::var(SEED_ENV)
-        .ok()
-        .as_deref()
-        .and_then(|s| s.split_once('='))
-    {
-        memory.put(key.to_string(), value.as_bytes().to_vec());
-    }
+    let memory = Memory::seeded();
     let plugins = PluginSet::new()
         .with(PROTOBUF_PLUGIN, KvPlugin::new(memory.clone()))
         .with(SERDE_PLUGIN, StorePlugin::new(memory.clone()))

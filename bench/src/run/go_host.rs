@@ -18,11 +18,11 @@ impl Bench {
             Some(why) => Err(why),
             None => {
                 progress(&format!(
-                    "under a go-plugin host: bench-plugin and go-kv-plugin alternately, {} round(s)",
+                    "under a go-plugin host: bench-kv-plugin and go-kv-plugin alternately, {} round(s)",
                     self.plan.rounds
                 ));
                 let rust = self
-                    .rust_plugin
+                    .rust_kv_plugin
                     .clone()
                     .env(SEED_ENV, &format!("{STARTUP_KEY}={STARTUP_VALUE}"));
                 self.go()

@@ -15,7 +15,7 @@ impl Bench {
                 let (status, resident) = match self.skip(pair) {
                     Some(why) => (why, None),
                     None => {
-                        let result = self.plugin(pair).and_then(|plugin| {
+                        let result = self.process_plugin(pair).and_then(|plugin| {
                             self.rt.block_on(rust::memory(
                                 &plugin,
                                 automtls,

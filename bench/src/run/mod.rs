@@ -28,6 +28,9 @@ pub struct Options {
     pub exe: PathBuf,
     /// The Rust plugin, `bench-plugin`.
     pub plugin: PathBuf,
+    /// The Rust plugin of the process measurements (start-up, memory, under a go-plugin
+    /// host), `bench-kv-plugin`: `proto.KV` only, like `go-kv-plugin`.
+    pub kv_plugin: PathBuf,
     /// The Go module with the fixtures (`tests/go`).
     pub go_module: PathBuf,
     /// Where the Go fixtures are built.
@@ -99,6 +102,8 @@ struct Bench {
     plan: Plan,
     rt: tokio::runtime::Runtime,
     rust_plugin: PluginCommand,
+    /// `bench-kv-plugin`, for start-up, memory and the go-plugin host.
+    rust_kv_plugin: PluginCommand,
     go: Result<GoFixtures, String>,
     /// The Go plugin's working directory (its file store, used by the start-up runs only).
     go_work: TempDir,
@@ -200,11 +205,21 @@ impl Bench {
         }
     }
 
+    /// The plugin of `pair` as a process to start and weigh: the Rust one serving `proto.KV`
+    /// only, as go-kv-plugin does (on `pair`'s transport), and go-kv-plugin keeping values in
+    /// memory.
+    fn process_plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
+        Ok(match pair.plugin {
+            Side::Rust => self.rust_kv_plugin.clone().native(pair.native()),
+            Side::Go => PluginCommand::new(self.go()?.plugin()).env("KV_PLUGIN_STORE", "memory"),
+        })
+    }
+
     /// The plugin of `pair`, already holding the start-up value when it starts.
     fn startup_plugin(&self, pair: Pair) -> Result<PluginCommand, String> {
         Ok(match pair.plugin {
             Side::Rust => self
-                .rust_plugin
+                .rust_kv_plugin
                 .clone()
                 .native(pair.native())
                 .env(SEED_ENV, &format!("{STARTUP_KEY}={STARTUP_VALUE}")),
@@ -347,6 +362,7 @@ pub fn run(options: &Options) -> Result<Results, String> {
         plan: options.plan.clone(),
         rt,
         rust_plugin: PluginCommand::new(&options.plugin),
+        rust_kv_plugin: PluginCommand::new(&options.kv_plugin),
         go,
         go_work: tempfile::Builder::new()
             .prefix("plugin-bench-go-work")

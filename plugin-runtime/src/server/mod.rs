@@ -43,9 +43,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// until the host stops the plugin, and reports an error on stderr (the host shows it in its
 /// log) with exit status 1. Use [`serve`] inside your own runtime when you need more.
 ///
-/// It starts sooner than [`serve`] in a runtime of your own: the handshake line goes out
-/// before its multi-threaded tokio runtime starts, so the host connects while the runtime's
-/// threads start. Until then SIGTERM and SIGINT are held, so a host that signals the plugin as
+/// It starts sooner than [`serve`] in a runtime of your own: the handshake line goes out while
+/// another thread builds its multi-threaded tokio runtime. Until then SIGTERM and SIGINT are held, so a host that signals the plugin as
 /// soon as it reads the line still gets a clean stop. The plugins' `grpc_server` registration
 /// runs inside the runtime, after the line.
 ///
@@ -59,18 +58,29 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// }
 /// ```
 pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
-    // The handshake line goes out before the runtime starts its worker threads, so the host
-    // connects while they start. SIGTERM and SIGINT wait (blocked here, and so in every thread
-    // started from here) until the runtime's handlers are in.
+    // The handshake line goes out while another thread builds the runtime, so neither waits
+    // for the other and the host connects to a plugin about ready. SIGTERM and SIGINT wait
+    // (blocked here, and so in every thread started from here) until the runtime's handlers
+    // are in.
     let held = process::HeldSignals::hold();
+    let building = std::thread::Builder::new()
+        .name("plugin-runtime-start".into())
+        .spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+        });
     let result = Prepared::new(config, false).and_then(|prepared| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| ServeError::Io {
-                context: "starting the tokio runtime",
-                source,
-            })?;
+        let built = match building {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("building it panicked"))),
+            Err(e) => Err(e),
+        };
+        let runtime = built.map_err(|source| ServeError::Io {
+            context: "starting the tokio runtime",
+            source,
+        })?;
         let result = runtime.block_on(async move {
             if prepared.handshake() {
                 spawn_signal_handlers(prepared.shutdown_tx.clone());
