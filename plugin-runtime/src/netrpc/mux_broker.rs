@@ -232,6 +232,7 @@ impl MuxBroker {
             id,
             ack: [0; 4],
             read: 0,
+            refused: None,
         })))
     }
 
@@ -263,6 +264,8 @@ struct Acked {
     id: u32,
     ack: [u8; 4],
     read: usize,
+    /// Why the stream was refused: every later read says it again.
+    refused: Option<String>,
 }
 
 impl AsyncRead for Acked {
@@ -272,6 +275,12 @@ impl AsyncRead for Acked {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
+        if let Some(why) = &this.refused {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                why.clone(),
+            )));
+        }
         while this.read < this.ack.len() {
             let mut rest = ReadBuf::new(&mut this.ack[this.read..]);
             std::task::ready!(Pin::new(&mut this.io).poll_read(cx, &mut rest))?;
@@ -288,13 +297,15 @@ impl AsyncRead for Acked {
             }
             this.read += n;
             if this.read == this.ack.len() && u32::from_le_bytes(this.ack) != this.id {
+                let why = NetRpcError::BadAck {
+                    got: u32::from_le_bytes(this.ack),
+                    expected: this.id,
+                }
+                .to_string();
+                this.refused = Some(why.clone());
                 return Poll::Ready(Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    NetRpcError::BadAck {
-                        got: u32::from_le_bytes(this.ack),
-                        expected: this.id,
-                    }
-                    .to_string(),
+                    why,
                 )));
             }
         }
@@ -354,6 +365,31 @@ mod tests {
         accepted.write_all(b"pong").await.unwrap();
         dialled.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"pong", "the acknowledgement is not handed on");
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_dial_answered_with_another_id_is_refused_on_every_read() {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (client, client_in) = Mux::start(BoxedIo::new(a), Mode::Client);
+        let dialler = MuxBroker::start(client, client_in, "plugin");
+        // A raw peer that acknowledges the wrong id.
+        let (_server, mut server_in) = Mux::start(BoxedIo::new(b), Mode::Server);
+        let mut dialled = dialler.dial_pipelined(5).await.unwrap();
+        let mut peer = server_in.recv().await.unwrap();
+        let mut id = [0u8; 4];
+        peer.read_exact(&mut id).await.unwrap();
+        assert_eq!(u32::from_le_bytes(id), 5);
+        peer.write_all(&6u32.to_le_bytes()).await.unwrap();
+        peer.write_all(b"data").await.unwrap();
+        let mut byte = [0u8; 1];
+        for _ in 0..2 {
+            let err = dialled.read(&mut byte).await.unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+            assert!(
+                err.to_string().contains('6') && err.to_string().contains('5'),
+                "{err}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

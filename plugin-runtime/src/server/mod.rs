@@ -43,10 +43,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// until the host stops the plugin, and reports an error on stderr (the host shows it in its
 /// log) with exit status 1. Use [`serve`] inside your own runtime when you need more.
 ///
-/// It starts sooner than [`serve`] in a runtime of your own: the handshake line goes out while
-/// another thread builds its multi-threaded tokio runtime. Until then SIGTERM and SIGINT are held, so a host that signals the plugin as
-/// soon as it reads the line still gets a clean stop. The plugins' `grpc_server` registration
-/// runs inside the runtime, after the line.
+/// It starts a little sooner than [`serve`] in a runtime of your own: another thread builds
+/// the multi-threaded tokio runtime while the plugin checks its environment and binds its
+/// socket. Everything else happens in the same order as with [`serve`].
 ///
 /// ```no_run
 /// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
@@ -58,11 +57,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// }
 /// ```
 pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
-    // The handshake line goes out while another thread builds the runtime, so neither waits
-    // for the other and the host connects to a plugin about ready. SIGTERM and SIGINT wait
-    // (blocked here, and so in every thread started from here) until the runtime's handlers
-    // are in.
-    let held = process::HeldSignals::hold();
     let building = std::thread::Builder::new()
         .name("plugin-runtime-start".into())
         .spawn(|| {
@@ -70,25 +64,22 @@ pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
                 .enable_all()
                 .build()
         });
-    let result = Prepared::new(config, false).and_then(|prepared| {
-        let built = match building {
-            Ok(thread) => thread
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("building it panicked"))),
-            Err(e) => Err(e),
+    let result = Prepared::new(config).and_then(|prepared| {
+        let runtime = building
+            .and_then(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("building it panicked")))
+            })
+            .map_err(|source| ServeError::Io {
+                context: "starting the tokio runtime (out of threads or memory? check ulimit -u)",
+                source,
+            })?;
+        let serving = {
+            let _runtime = runtime.enter();
+            prepared.announce()?
         };
-        let runtime = built.map_err(|source| ServeError::Io {
-            context: "starting the tokio runtime",
-            source,
-        })?;
-        let result = runtime.block_on(async move {
-            if prepared.handshake() {
-                spawn_signal_handlers(prepared.shutdown_tx.clone());
-            }
-            // Delivered here, now that they are handled (a signal held meanwhile, at once).
-            held.release();
-            prepared.serve().await
-        });
+        let result = runtime.block_on(serving.serve());
         // Tasks still running (a client's stream, a stdio copy) must not hold the exit back.
         runtime.shutdown_timeout(Duration::from_secs(1));
         result
@@ -119,18 +110,35 @@ pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
 /// }
 /// ```
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    Prepared::new(config, true)?.serve().await
+    Prepared::new(config)?.announce()?.serve().await
 }
 
-/// A plugin that has said where it listens (the handshake line, or the test's reattach
-/// config), with what serving needs next. Made without a tokio runtime.
+/// A plugin ready to announce itself: what needs no tokio runtime is done (so `serve_main`
+/// does it while its runtime is being built).
 struct Prepared {
     served: PluginSet,
+    version: u32,
     protocol: Protocol,
     max_message_size: usize,
     bound: listener::Bound,
     address: Address,
+    security: Security,
+    broker: GrpcBroker,
+    broker_service: BrokerService,
+    mux: Option<Arc<MuxState>>,
+    capture_stdio: bool,
+    test: Option<ServeTestConfig>,
+}
+
+/// A plugin that has said where it listens (the handshake line, or the test's reattach
+/// config), with what serving needs.
+struct Serving {
+    served: PluginSet,
+    protocol: Protocol,
+    listener: Listener,
+    address: Address,
     server_tls: Option<ServerTls>,
+    registry: Option<ServiceRegistry>,
     broker: GrpcBroker,
     broker_service: BrokerService,
     mux: Option<Arc<MuxState>>,
@@ -142,10 +150,9 @@ struct Prepared {
 }
 
 impl Prepared {
-    /// Everything up to the handshake line, and the capture of stdout and stderr after it.
-    /// With `signals`, SIGTERM and SIGINT are handled before the line goes out (which needs a
-    /// running tokio runtime); without, the caller handles them.
-    fn new(config: ServeConfig, signals: bool) -> Result<Prepared, ServeError> {
+    /// The cookie, logging, TLS, the negotiated version and the bound socket: nothing here
+    /// needs a runtime.
+    fn new(config: ServeConfig) -> Result<Prepared, ServeError> {
         let ServeConfig {
             handshake,
             plugins,
@@ -204,6 +211,50 @@ impl Prepared {
             context: "reading the listener's address",
             source,
         })?;
+        Ok(Prepared {
+            served,
+            version,
+            protocol,
+            max_message_size,
+            bound,
+            address,
+            security,
+            broker,
+            broker_service,
+            mux,
+            capture_stdio,
+            test,
+        })
+    }
+
+    /// Registers the plugins, prints the handshake line (signals handled first), then
+    /// captures stdout and stderr. Runs in a tokio runtime's context: the plugins'
+    /// registration may spawn tasks.
+    fn announce(self) -> Result<Serving, ServeError> {
+        let Prepared {
+            served,
+            version,
+            protocol,
+            max_message_size,
+            bound,
+            address,
+            security,
+            broker,
+            broker_service,
+            mux,
+            capture_stdio,
+            test,
+        } = self;
+        let listener = bound.register().map_err(|source| ServeError::Io {
+            context: "listening on the plugin's socket",
+            source,
+        })?;
+        let registry = match protocol {
+            Protocol::Grpc | Protocol::RustNative => {
+                Some(register(&served, max_message_size, &broker)?)
+            }
+            Protocol::NetRpc => None,
+        };
         // Taken before stdout is captured: the handshake line must reach the real stdout.
         let announce = match test {
             None => Announce::Handshake(File::from(stdio::StdFd::Out.duplicate().map_err(
@@ -218,10 +269,6 @@ impl Prepared {
         let own_socket = (address.network == plugin_core::Network::Unix)
             .then(|| std::path::PathBuf::from(&address.address));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        if signals && matches!(announce, Announce::Handshake(_)) {
-            // Handled before the line is out: a host may act on it at once.
-            spawn_signal_handlers(shutdown_tx.clone());
-        }
         let announced =
             announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
         // After the handshake, which goes out first: the host starts connecting while the pipes
@@ -234,13 +281,13 @@ impl Prepared {
                 })
             })
             .transpose()?;
-        Ok(Prepared {
+        Ok(Serving {
             served,
             protocol,
-            max_message_size,
-            bound,
+            listener,
             address,
             server_tls: security.server,
+            registry,
             broker,
             broker_service,
             mux,
@@ -251,41 +298,27 @@ impl Prepared {
             own_socket,
         })
     }
+}
 
-    /// Whether the plugin announced itself with a handshake line (not in test mode).
-    fn handshake(&self) -> bool {
-        matches!(self.announced, Announced::Handshake(..))
-    }
-
-    /// Serves until the host asks the plugin to stop. Needs a running tokio runtime.
+impl Serving {
+    /// Serves until the host asks the plugin to stop.
     async fn serve(self) -> Result<(), ServeError> {
-        let Prepared {
+        let Serving {
             served,
             protocol,
-            max_message_size,
-            bound,
+            listener,
             address,
             server_tls,
+            registry,
             broker,
             broker_service,
             mux,
             capture,
             shutdown_tx,
             shutdown_rx,
-            mut announced,
+            announced,
             own_socket,
         } = self;
-        announced.watch_test_stop(&shutdown_tx);
-        let listener = bound.register().map_err(|source| ServeError::Io {
-            context: "listening on the plugin's socket",
-            source,
-        })?;
-        let registry = match protocol {
-            Protocol::Grpc | Protocol::RustNative => {
-                Some(register(&served, max_message_size, &broker)?)
-            }
-            Protocol::NetRpc => None,
-        };
         let native = protocol == Protocol::RustNative;
         let (listener, session) = match mux {
             Some(mux) => {
@@ -413,14 +446,7 @@ enum Announce {
 /// What must stay alive while serving: stdout held open, or the test's stop watcher.
 enum Announced {
     Handshake(#[allow(dead_code)] File, HostWatch),
-    Test(TestStop),
-}
-
-/// The test's stop future: waiting, then watched by a task once the runtime runs.
-enum TestStop {
-    Waiting(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
-    Watched(tokio::task::JoinHandle<()>),
-    Taken,
+    Test(tokio::task::JoinHandle<()>),
 }
 
 impl Announced {
@@ -428,25 +454,11 @@ impl Announced {
     fn host_gone(&self) -> bool {
         matches!(self, Announced::Handshake(_, watch) if watch.gone())
     }
-
-    /// In test mode, shuts down when the test's stop future completes. Needs a running runtime.
-    fn watch_test_stop(&mut self, shutdown: &watch::Sender<bool>) {
-        let Announced::Test(stop) = self else {
-            return;
-        };
-        if let TestStop::Waiting(future) = std::mem::replace(stop, TestStop::Taken) {
-            let trigger = shutdown.clone();
-            *stop = TestStop::Watched(tokio::spawn(async move {
-                future.await;
-                let _ = trigger.send(true);
-            }));
-        }
-    }
 }
 
 impl Drop for Announced {
     fn drop(&mut self) {
-        if let Announced::Test(TestStop::Watched(stopper)) = self {
+        if let Announced::Test(stopper) = self {
             stopper.abort();
         }
     }
@@ -463,6 +475,8 @@ impl Announce {
     ) -> Result<Announced, ServeError> {
         match self {
             Announce::Handshake(mut out) => {
+                // Signals are handled before the line is out: a host may act on it at once.
+                spawn_signal_handlers(shutdown.clone());
                 let mut line =
                     HandshakeLine::new(version, address.network, address.address.clone(), protocol);
                 if let Some(der) = server_cert {
@@ -500,7 +514,11 @@ impl Announce {
                         test: true,
                     });
                 }
-                Ok(Announced::Test(TestStop::Waiting(stop)))
+                let trigger = shutdown.clone();
+                Ok(Announced::Test(tokio::spawn(async move {
+                    stop.await;
+                    let _ = trigger.send(true);
+                })))
             }
         }
     }

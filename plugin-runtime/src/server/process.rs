@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use plugin_core::HandshakeConfig;
 use tokio::sync::watch;
 
@@ -26,30 +25,6 @@ pub(super) fn check_cookie(handshake: &HandshakeConfig) {
     if value.as_deref() != Some(std::ffi::OsStr::new(&handshake.magic_cookie_value)) {
         eprint!("{MSG_NOT_DIRECTLY}");
         std::process::exit(1);
-    }
-}
-
-/// SIGTERM and SIGINT held back from the thread that holds them, and from every thread it
-/// starts after, until [`HeldSignals::release`]: a signal sent before its handler is in waits
-/// instead of killing the plugin (a dead plugin leaves its socket file behind).
-pub(super) struct HeldSignals(Option<SigSet>);
-
-impl HeldSignals {
-    pub(super) fn hold() -> HeldSignals {
-        let mut held = SigSet::empty();
-        held.add(Signal::SIGTERM);
-        held.add(Signal::SIGINT);
-        let mut before = SigSet::empty();
-        let ok = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut before)).is_ok();
-        HeldSignals(ok.then_some(before))
-    }
-
-    /// Puts this thread's mask back as it was (threads started meanwhile keep theirs, so
-    /// these signals reach this thread); one held meanwhile is delivered at once.
-    pub(super) fn release(self) {
-        if let Some(before) = self.0 {
-            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
-        }
     }
 }
 

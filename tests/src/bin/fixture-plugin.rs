@@ -104,6 +104,16 @@ fn config() -> ServeConfig {
     config
 }
 
+/// An interface with no gRPC implementation (a net/rpc-only one), wrongly in a gRPC set:
+/// serving must fail before the handshake line, saying so.
+struct NetRpcOnly;
+
+impl plugin_runtime::Plugin for NetRpcOnly {
+    fn interface(&self) -> &'static str {
+        "dyn fixture::NetRpcOnly"
+    }
+}
+
 fn sleep_forever() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
@@ -144,9 +154,13 @@ fn main() {
                 let _ = std::fs::write(file, child.id().to_string());
             }
         }
-        "serve-main" => {
-            // The SDK's own `main`: the handshake goes out before the runtime starts.
-            let code = plugin_runtime::serve_main(plugin_tests::transport_of_test(config()));
+        "serve-main" | "no-grpc-main" => {
+            // The SDK's own `main`, which builds its runtime while the plugin prepares.
+            let mut config = plugin_tests::transport_of_test(config());
+            if mode == "no-grpc-main" {
+                config = config.plugins(PluginSet::new().with("kv", NetRpcOnly));
+            }
+            let code = plugin_runtime::serve_main(config);
             std::process::exit(if code == std::process::ExitCode::SUCCESS {
                 0
             } else {
@@ -172,6 +186,9 @@ fn main() {
         }
         if mode == "test-mode" {
             return test_mode(config).await;
+        }
+        if mode == "no-grpc" {
+            config = config.plugins(PluginSet::new().with("kv", NetRpcOnly));
         }
         Ok(plugin_runtime::serve(config).await?)
     });

@@ -140,6 +140,27 @@ async fn signals_sent_as_soon_as_the_line_arrives_are_handled() {
     }
 }
 
+/// A plugin set the plugin cannot serve (an interface without gRPC in a gRPC set) fails before
+/// the handshake line, with `serve` and with `serve_main`, saying what is wrong and the fix.
+#[tokio::test]
+async fn an_interface_without_grpc_fails_before_the_handshake_naming_the_fix() {
+    for mode in ["no-grpc", "no-grpc-main"] {
+        let out = tokio::time::timeout(Duration::from_secs(20), plugin(mode).output())
+            .await
+            .expect("the plugin exits instead of serving")
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "mode {mode:?}");
+        assert!(out.stdout.is_empty(), "mode {mode:?}: no handshake line");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("dyn fixture::NetRpcOnly")
+                && stderr.contains("no gRPC implementation")
+                && stderr.contains("PluginSet::protocol(Protocol::NetRpc)"),
+            "mode {mode:?}: {stderr}"
+        );
+    }
+}
+
 /// Asked with `PLUGIN_MULTIPLEX_GRPC`, the plugin says it multiplexes (`|true`, as go-plugin ≥ 1.6);
 /// unlike go-plugin's, it still removes its socket when it stops.
 #[tokio::test]
