@@ -264,24 +264,33 @@ async fn stdout_and_stderr_reach_the_sync_writers_through_a_runner() {
     client.kill().await;
 }
 
-#[tokio::test]
-async fn brokered_addresses_are_translated_both_ways() {
-    let counts = Arc::new(Counts::default());
-    let (runner_counts, seen) = (counts.clone(), Arc::new(std::sync::Mutex::new(None)));
-    let dir_seen = seen.clone();
-    let client = Client::new(
+/// A host of the brokered fixture (`tasks`) over gRPC, launched by the runner `make` makes.
+fn brokered_client(
+    make: impl FnOnce(std::process::Command, &Path) -> Result<Box<dyn Runner>, RunnerError>
+    + Send
+    + 'static,
+) -> Client {
+    Client::new(
         Transport::Grpc
             .config(
                 plugin_tests::brokered::handshake(),
                 std::process::Command::new(BROKER_FIXTURE),
             )
             .plugins(PluginSet::new().with("tasks", TasksPlugin::host()))
-            .runner(move |command, dir| {
-                *dir_seen.lock().unwrap() = Some(dir.to_path_buf());
-                ShellRunner::new(command, dir, &runner_counts).boxed()
-            }),
+            .runner(make),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn brokered_addresses_are_translated_both_ways() {
+    let counts = Arc::new(Counts::default());
+    let (runner_counts, seen) = (counts.clone(), Arc::new(std::sync::Mutex::new(None)));
+    let dir_seen = seen.clone();
+    let client = brokered_client(move |command, dir| {
+        *dir_seen.lock().unwrap() = Some(dir.to_path_buf());
+        ShellRunner::new(command, dir, &runner_counts).boxed()
+    });
     let tasks = client.dispense::<dyn Tasks>("tasks").await.unwrap();
     Transport::Grpc.check(&client).await;
     let after_handshake = Counts::get(&counts.to_host);
@@ -310,20 +319,11 @@ async fn brokered_addresses_are_translated_both_ways() {
 async fn brokered_addresses_the_runner_cannot_translate_fail_those_calls() {
     let counts = Arc::new(Counts::default());
     let runner_counts = counts.clone();
-    let client = Client::new(
-        Transport::Grpc
-            .config(
-                plugin_tests::brokered::handshake(),
-                std::process::Command::new(BROKER_FIXTURE),
-            )
-            .plugins(PluginSet::new().with("tasks", TasksPlugin::host()))
-            .runner(move |command, dir| {
-                let mut runner = ShellRunner::new(command, dir, &runner_counts);
-                runner.refuse_brokered = true;
-                runner.boxed()
-            }),
-    )
-    .unwrap();
+    let client = brokered_client(move |command, dir| {
+        let mut runner = ShellRunner::new(command, dir, &runner_counts);
+        runner.refuse_brokered = true;
+        runner.boxed()
+    });
     let tasks = client.dispense::<dyn Tasks>("tasks").await.unwrap();
     // The host cannot announce its sink to the plugin.
     let err = tasks.run(vec![1], Arc::new(Doubler)).await.unwrap_err();
