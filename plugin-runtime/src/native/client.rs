@@ -152,37 +152,38 @@ impl NativeClient {
             Services::Wait => services_frame(frames.next().await)?,
             Services::None => HashSet::new(),
         };
-        let mut unchecked = services == Services::None;
         let (queue, queued) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_frames(write, queued));
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let weak = weak.clone();
             let reader = tokio::spawn(async move {
-                let why = loop {
-                    let next = frames.next().await;
-                    if std::mem::take(&mut unchecked) {
-                        match services_frame(next) {
-                            Ok(grpc_only) if grpc_only.is_empty() => continue,
-                            Ok(_) => {
-                                break "the peer serves a callback's service over gRPC only, \
-                                            which the callbacks' session cannot carry"
-                                    .to_string();
+                // Not waited for: checked here, once, before the replies.
+                let unchecked = match services {
+                    Services::Wait => Ok(()),
+                    Services::None => match services_frame(frames.next().await) {
+                        Ok(grpc_only) if grpc_only.is_empty() => Ok(()),
+                        Ok(_) => Err("the peer serves a callback's service over gRPC only, \
+                                      which the callbacks' session cannot carry"
+                            .to_string()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                };
+                let why = match unchecked {
+                    Err(why) => why,
+                    Ok(()) => loop {
+                        let next = match frames.next().await {
+                            None => break "the plugin closed the native connection".to_string(),
+                            Some(Err(e)) => break format!("reading from the plugin failed: {e}"),
+                            Some(Ok(next)) => next,
+                        };
+                        let Some(shared) = weak.upgrade() else { return };
+                        match next {
+                            Incoming::Frame(frame) => shared.answer(frame),
+                            Incoming::TooLarge { id, size, max } => {
+                                shared.fail(id, frame::too_large("reply", size, max));
                             }
-                            Err(e) => break e.to_string(),
                         }
-                    }
-                    let next = match next {
-                        None => break "the plugin closed the native connection".to_string(),
-                        Some(Err(e)) => break format!("reading from the plugin failed: {e}"),
-                        Some(Ok(next)) => next,
-                    };
-                    let Some(shared) = weak.upgrade() else { return };
-                    match next {
-                        Incoming::Frame(frame) => shared.answer(frame),
-                        Incoming::TooLarge { id, size, max } => {
-                            shared.fail(id, frame::too_large("reply", size, max));
-                        }
-                    }
+                    },
                 };
                 if let Some(shared) = weak.upgrade() {
                     shared.lost(why);
