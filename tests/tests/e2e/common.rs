@@ -257,6 +257,15 @@ pub async fn get(kv: &Arc<dyn Kv>, key: &str) -> Vec<u8> {
         .value
 }
 
+/// A `Get` of `key` that must fail with a status whose message says `why`.
+pub async fn get_fails_saying(kv: &Arc<dyn Kv>, key: &str, why: &str) {
+    let err = kv
+        .get(GetRequest { key: key.into() })
+        .await
+        .expect_err("the Get should fail");
+    assert!(err.message().contains(why), "{err:?}");
+}
+
 /// Waits (bounded) for a condition that must become true; fails the test otherwise.
 pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..1000 {

@@ -43,15 +43,12 @@ async fn a_reattached_plugin_that_dies_is_reported_as_gone() {
     first.kill().await;
     eventually("the second host notices", || second.exited()).await;
     assert_eq!(second.exit(), Some(PluginExit::Vanished { pid }));
-    let err = kv2
-        .get(kv::GetRequest { key: "k".into() })
-        .await
-        .unwrap_err();
-    assert!(
-        err.message()
-            .contains(&format!("is gone (process {pid} no longer exists)")),
-        "{err:?}"
-    );
+    get_fails_saying(
+        &kv2,
+        "k",
+        &format!("is gone (process {pid} no longer exists)"),
+    )
+    .await;
     second.kill().await;
 }
 

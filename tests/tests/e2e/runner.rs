@@ -889,15 +889,12 @@ async fn a_reattached_plugin_that_stops_is_reported_by_its_runner() {
     eventually("the second host notices", || second.exited()).await;
     let id = format!("pid:{pid}");
     assert_eq!(second.exit(), Some(PluginExit::Stopped { id: id.clone() }));
-    let err = kv2
-        .get(kv::GetRequest { key: "k".into() })
-        .await
-        .unwrap_err();
-    assert!(
-        err.message()
-            .contains(&format!("has stopped (its runner reports {id} gone)")),
-        "{err:?}"
-    );
+    get_fails_saying(
+        &kv2,
+        "k",
+        &format!("has stopped (its runner reports {id} gone)"),
+    )
+    .await;
     second.kill().await;
 }
 
