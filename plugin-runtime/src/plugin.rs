@@ -68,6 +68,10 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Plugin side: registers this plugin's gRPC services. By default the interface has none
     /// (a net/rpc-only plugin).
+    ///
+    /// It runs once, before the handshake line; under [`serve_main`](crate::serve_main) also
+    /// before the tokio runtime exists, so it builds services and spawns nothing (a service
+    /// can start its tasks when first called).
     fn grpc_server(&self, registry: &mut ServiceRegistry) -> Result<(), ServeError> {
         let _ = registry;
         Err(ServeError::Register {

@@ -21,7 +21,10 @@ use tokio::sync::watch;
 pub use crate::transport::listener::Listen;
 pub use config::{ServeConfig, ServeTestConfig};
 pub use process::serve_mux;
-use process::{HostWatch, check_cookie, install_panic_hook, spawn_signal_handlers, watch_host};
+use process::{
+    EarlySignals, HostWatch, WatchedHost, check_cookie, install_panic_hook, spawn_signal_handlers,
+    spawn_watcher,
+};
 
 use crate::broker::{BrokerService, BrokerSetup, GrpcBroker, MuxState};
 use crate::error::ServeError;
@@ -43,9 +46,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// until the host stops the plugin, and reports an error on stderr (the host shows it in its
 /// log) with exit status 1. Use [`serve`] inside your own runtime when you need more.
 ///
-/// It starts a little sooner than [`serve`] in a runtime of your own: another thread builds
-/// the multi-threaded tokio runtime while the plugin checks its environment and binds its
-/// socket. Everything else happens in the same order as with [`serve`].
+/// It starts sooner than [`serve`] in a runtime of your own: the plugin checks its
+/// environment, registers its services, binds its socket and prints the handshake line before
+/// it builds its multi-threaded tokio runtime, so the host reads the line and connects while
+/// the runtime comes up (the connection waits in the socket's backlog). Everything else
+/// happens in the same order as with [`serve`]. As [`Plugin::grpc_server`](crate::Plugin::grpc_server)
+/// runs before the runtime exists, a registration that spawns a task fails with
+/// [`ServeError::Register`].
 ///
 /// ```no_run
 /// use plugin_runtime::{HandshakeConfig, PluginSet, ServeConfig};
@@ -57,27 +64,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// }
 /// ```
 pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
-    let building = std::thread::Builder::new()
-        .name("plugin-runtime-start".into())
-        .spawn(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-        });
     let result = Prepared::new(config).and_then(|prepared| {
-        let runtime = building
-            .and_then(|thread| {
-                thread
-                    .join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("building it panicked")))
-            })
+        let announced = prepared.announce()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
             .map_err(|source| ServeError::Io {
                 context: "starting the tokio runtime (out of threads or memory? check ulimit -u)",
                 source,
             })?;
         let serving = {
             let _runtime = runtime.enter();
-            prepared.announce()?
+            announced.start()?
         };
         let result = runtime.block_on(serving.serve());
         // Tasks still running (a client's stream, a stdio copy) must not hold the exit back.
@@ -110,19 +108,19 @@ pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
 /// }
 /// ```
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
-    Prepared::new(config)?.announce()?.serve().await
+    Prepared::new(config)?.announce()?.start()?.serve().await
 }
 
-/// A plugin ready to announce itself: what needs no tokio runtime is done (so `serve_main`
-/// does it while its runtime is being built).
+/// A plugin ready to announce itself: what needs no tokio runtime is done (`serve_main` does
+/// it, and the announcing, before it builds its runtime).
 struct Prepared {
     served: PluginSet,
     version: u32,
     protocol: Protocol,
-    max_message_size: usize,
     bound: listener::Bound,
     address: Address,
     security: Security,
+    registry: Option<ServiceRegistry>,
     broker: GrpcBroker,
     broker_service: BrokerService,
     mux: Option<Arc<MuxState>>,
@@ -130,12 +128,10 @@ struct Prepared {
     test: Option<ServeTestConfig>,
 }
 
-/// A plugin that has said where it listens (the handshake line, or the test's reattach
-/// config), with what serving needs.
-struct Serving {
+/// What serving needs, from announcing on, besides the socket and the host's side.
+struct ServerParts {
     served: PluginSet,
     protocol: Protocol,
-    listener: Listener,
     address: Address,
     server_tls: Option<ServerTls>,
     registry: Option<ServiceRegistry>,
@@ -145,13 +141,27 @@ struct Serving {
     capture: Option<Arc<stdio::StdioCapture>>,
     shutdown_tx: watch::Sender<bool>,
     shutdown_rx: watch::Receiver<bool>,
-    announced: Announced,
     own_socket: Option<std::path::PathBuf>,
 }
 
+/// A plugin that has said where it listens (the handshake line, or the test's reattach
+/// config) and captured its output, still without a runtime.
+struct Announced {
+    parts: ServerParts,
+    bound: listener::Bound,
+    host: HostSide,
+}
+
+/// An announced plugin in its runtime, with what serving needs.
+struct Serving {
+    parts: ServerParts,
+    listener: Listener,
+    host: Host,
+}
+
 impl Prepared {
-    /// The cookie, logging, TLS, the negotiated version and the bound socket: nothing here
-    /// needs a runtime.
+    /// The cookie, logging, TLS, the negotiated version, the registered services and the bound
+    /// socket: nothing here needs a runtime.
     fn new(config: ServeConfig) -> Result<Prepared, ServeError> {
         let ServeConfig {
             handshake,
@@ -206,6 +216,12 @@ impl Prepared {
             main: None,
         });
         let served = served.clone();
+        let registry = match protocol {
+            Protocol::Grpc | Protocol::RustNative => {
+                Some(register(&served, max_message_size, &broker)?)
+            }
+            Protocol::NetRpc => None,
+        };
         let bound = listener::bind(listen)?;
         let address = bound.address().map_err(|source| ServeError::Io {
             context: "reading the listener's address",
@@ -215,10 +231,10 @@ impl Prepared {
             served,
             version,
             protocol,
-            max_message_size,
             bound,
             address,
             security,
+            registry,
             broker,
             broker_service,
             mux,
@@ -227,34 +243,23 @@ impl Prepared {
         })
     }
 
-    /// Registers the plugins, prints the handshake line (signals handled first), then
-    /// captures stdout and stderr. Runs in a tokio runtime's context: the plugins'
-    /// registration may spawn tasks.
-    fn announce(self) -> Result<Serving, ServeError> {
+    /// Prints the handshake line (signals handled first) or hands the test its reattach
+    /// config, then captures stdout and stderr and watches the host. Needs no runtime.
+    fn announce(self) -> Result<Announced, ServeError> {
         let Prepared {
             served,
             version,
             protocol,
-            max_message_size,
             bound,
             address,
             security,
+            registry,
             broker,
             broker_service,
             mux,
             capture_stdio,
             test,
         } = self;
-        let listener = bound.register().map_err(|source| ServeError::Io {
-            context: "listening on the plugin's socket",
-            source,
-        })?;
-        let registry = match protocol {
-            Protocol::Grpc | Protocol::RustNative => {
-                Some(register(&served, max_message_size, &broker)?)
-            }
-            Protocol::NetRpc => None,
-        };
         // Taken before stdout is captured: the handshake line must reach the real stdout.
         let announce = match test {
             None => Announce::Handshake(File::from(stdio::StdFd::Out.duplicate().map_err(
@@ -269,22 +274,32 @@ impl Prepared {
         let own_socket = (address.network == plugin_core::Network::Unix)
             .then(|| std::path::PathBuf::from(&address.address));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let announced =
-            announce.announce(version, protocol, &address, security.own_der, &shutdown_tx)?;
+        let host = announce.announce(version, protocol, &address, security.own_der)?;
         // After the handshake, which goes out first: the host starts connecting while the pipes
-        // and their threads are set up (its connection waits in the backlog until we serve).
-        let capture = capture_stdio
-            .then(|| {
-                stdio::StdioCapture::start().map_err(|source| ServeError::Io {
+        // and their thread are set up (its connection waits in the backlog until we serve).
+        let (capture, pumps) = match capture_stdio {
+            true => stdio::StdioCapture::start()
+                .map(|(capture, pumps)| (Some(capture), Some(pumps)))
+                .map_err(|source| ServeError::Io {
                     context: "capturing stdout and stderr",
                     source,
-                })
-            })
-            .transpose()?;
-        Ok(Serving {
+                })?,
+            false => (None, None),
+        };
+        // Watched from right after the line (a host already gone still reads as gone): the
+        // write end of the handshake's pipe tells when its reader is gone.
+        let watched = match &host {
+            HostSide::Handshake(out, gone, _) => Some(WatchedHost {
+                handshake_out: out.try_clone().ok().map(std::os::fd::OwnedFd::from),
+                parent: std::os::unix::process::parent_id(),
+                gone: gone.clone(),
+            }),
+            HostSide::Test(_) => None,
+        };
+        spawn_watcher(shutdown_tx.clone(), watched, pumps);
+        let parts = ServerParts {
             served,
             protocol,
-            listener,
             address,
             server_tls: security.server,
             registry,
@@ -294,8 +309,26 @@ impl Prepared {
             capture,
             shutdown_tx,
             shutdown_rx,
-            announced,
             own_socket,
+        };
+        Ok(Announced { parts, bound, host })
+    }
+}
+
+impl Announced {
+    /// Registers the socket with the runtime and hands the signals (and a test's stop) over
+    /// to it. Runs in a tokio runtime's context.
+    fn start(self) -> Result<Serving, ServeError> {
+        let Announced { parts, bound, host } = self;
+        let listener = bound.register().map_err(|source| ServeError::Io {
+            context: "listening on the plugin's socket",
+            source,
+        })?;
+        let host = host.start(&parts.shutdown_tx);
+        Ok(Serving {
+            parts,
+            listener,
+            host,
         })
     }
 }
@@ -304,64 +337,56 @@ impl Serving {
     /// Serves until the host asks the plugin to stop.
     async fn serve(self) -> Result<(), ServeError> {
         let Serving {
-            served,
-            protocol,
+            parts,
             listener,
-            address,
-            server_tls,
-            registry,
-            broker,
-            broker_service,
-            mux,
-            capture,
-            shutdown_tx,
-            shutdown_rx,
-            announced,
-            own_socket,
+            host,
         } = self;
-        let native = protocol == Protocol::RustNative;
-        let (listener, session) = match mux {
+        let native = parts.protocol == Protocol::RustNative;
+        let (listener, session) = match parts.mux {
             Some(mux) => {
-                let (streams, session) = multiplexed(listener, address, mux);
+                let (streams, session) = multiplexed(listener, parts.address, mux);
                 (streams, Some(session))
             }
             None => (listener, None),
         };
-        let result = match registry {
+        let (tls, capture, stop) = (parts.server_tls, parts.capture, parts.shutdown_tx);
+        let result = match parts.registry {
             Some(registry) => {
+                let services = (registry, native);
+                let broker = parts.broker_service;
                 serve_until_shutdown(
                     listener,
-                    server_tls,
-                    (registry, native),
-                    broker_service,
+                    tls,
+                    services,
+                    broker,
                     capture,
-                    shutdown_tx,
-                    shutdown_rx,
+                    stop,
+                    parts.shutdown_rx,
                 )
                 .await
             }
             None => {
                 netrpc::serve_until_shutdown(
                     listener,
-                    server_tls,
-                    served,
+                    tls,
+                    parts.served,
                     capture,
-                    shutdown_tx,
-                    shutdown_rx,
+                    stop,
+                    parts.shutdown_rx,
                 )
                 .await;
                 Ok(())
             }
         };
-        broker.close();
+        parts.broker.close();
         if let Some(session) = session {
             session.abort();
         }
-        let host_gone = announced.host_gone();
+        let host_gone = host.host_gone();
         // The handshake's stdout stayed open until now: the host drains it until the process ends.
-        drop(announced);
+        drop(host);
         if host_gone {
-            cleanup::after_host(own_socket.as_deref(), broker.peer_sockets());
+            cleanup::after_host(parts.own_socket.as_deref(), parts.broker.peer_sockets());
         }
         result
     }
@@ -421,7 +446,9 @@ fn set_up_logging(capture_stdio: bool, install: bool, process: bool) -> Result<(
     Ok(())
 }
 
-/// The gRPC services of the negotiated plugin set.
+/// The gRPC services of the negotiated plugin set, registered before the handshake line (so a
+/// plugin that cannot serve fails first) and, under `serve_main`, before any runtime exists:
+/// a registration that panics, as `tokio::spawn` does there, fails naming the plugin.
 fn register(
     set: &PluginSet,
     max_message_size: usize,
@@ -429,8 +456,21 @@ fn register(
 ) -> Result<ServiceRegistry, ServeError> {
     let mut registry =
         ServiceRegistry::new(MessageLimits::both(max_message_size), Some(broker.clone()));
-    for (_, plugin) in set.iter() {
-        plugin.grpc_server(&mut registry)?;
+    for (name, plugin) in set.iter() {
+        let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plugin.grpc_server(&mut registry)
+        }));
+        registered.unwrap_or_else(|payload| {
+            Err(ServeError::Register {
+                name: name.to_string(),
+                reason: format!(
+                    "its grpc_server panicked: {}; it runs before the plugin's tokio runtime \
+                     starts under serve_main, so it must not spawn tasks (start them from the \
+                     service when it is first called, or serve from your own runtime with serve)",
+                    crate::dispatch::panic_message(&*payload)
+                ),
+            })
+        })?;
     }
     Ok(registry)
 }
@@ -443,22 +483,48 @@ enum Announce {
     Test(ServeTestConfig),
 }
 
+/// The host's side once announced, before the runtime: the handshake's stdout (held open),
+/// its watcher and the signals caught so far; or the test's stop, not watched yet.
+enum HostSide {
+    Handshake(File, HostWatch, EarlySignals),
+    Test(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+}
+
+impl HostSide {
+    /// Hands the signals (or the test's stop) over to the runtime, in whose context it runs.
+    fn start(self, shutdown: &watch::Sender<bool>) -> Host {
+        match self {
+            HostSide::Handshake(out, watch, signals) => {
+                spawn_signal_handlers(signals, shutdown.clone());
+                Host::Handshake(out, watch)
+            }
+            HostSide::Test(stop) => {
+                let trigger = shutdown.clone();
+                Host::Test(tokio::spawn(async move {
+                    stop.await;
+                    let _ = trigger.send(true);
+                }))
+            }
+        }
+    }
+}
+
 /// What must stay alive while serving: stdout held open, or the test's stop watcher.
-enum Announced {
+enum Host {
     Handshake(#[allow(dead_code)] File, HostWatch),
     Test(tokio::task::JoinHandle<()>),
 }
 
-impl Announced {
+impl Host {
     /// Whether serving ended because the host died.
     fn host_gone(&self) -> bool {
-        matches!(self, Announced::Handshake(_, watch) if watch.gone())
+        matches!(self, Host::Handshake(_, watch) if watch.gone())
     }
 }
 
-impl Drop for Announced {
+impl Drop for Host {
     fn drop(&mut self) {
-        if let Announced::Test(stopper) = self {
+        if let Host::Test(stopper) = self {
             stopper.abort();
         }
     }
@@ -471,12 +537,11 @@ impl Announce {
         protocol: Protocol,
         address: &Address,
         server_cert: Option<Vec<u8>>,
-        shutdown: &watch::Sender<bool>,
-    ) -> Result<Announced, ServeError> {
+    ) -> Result<HostSide, ServeError> {
         match self {
             Announce::Handshake(mut out) => {
                 // Signals are handled before the line is out: a host may act on it at once.
-                spawn_signal_handlers(shutdown.clone());
+                let signals = EarlySignals::install();
                 let mut line =
                     HandshakeLine::new(version, address.network, address.address.clone(), protocol);
                 if let Some(der) = server_cert {
@@ -494,12 +559,7 @@ impl Announce {
                         context: "printing the handshake line",
                         source,
                     })?;
-                // Watched from right after the line (a host already gone still reads as gone):
-                // the thread's start is not on the host's clock. The write end of the
-                // handshake's pipe tells when its reader is gone.
-                let pipe = out.try_clone().ok().map(std::os::fd::OwnedFd::from);
-                let host = watch_host(shutdown.clone(), pipe);
-                Ok(Announced::Handshake(out, host))
+                Ok(HostSide::Handshake(out, HostWatch::default(), signals))
             }
             Announce::Test(ServeTestConfig { reattach, stop, .. }) => {
                 if let Some(tx) = reattach {
@@ -514,11 +574,7 @@ impl Announce {
                         test: true,
                     });
                 }
-                let trigger = shutdown.clone();
-                Ok(Announced::Test(tokio::spawn(async move {
-                    stop.await;
-                    let _ = trigger.send(true);
-                })))
+                Ok(HostSide::Test(stop))
             }
         }
     }

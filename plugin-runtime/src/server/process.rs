@@ -10,6 +10,7 @@ use plugin_core::HandshakeConfig;
 use tokio::sync::watch;
 
 use super::config::ServeConfig;
+use super::stdio::Pumps;
 use crate::error::ServeError;
 use crate::logging;
 
@@ -28,9 +29,35 @@ pub(super) fn check_cookie(handshake: &HandshakeConfig) {
     }
 }
 
-/// SIGINT is the terminal's, shared with the host, which drives shutdown: ignore it. SIGTERM
-/// stops serving cleanly (the socket file is removed).
-pub(super) fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
+/// The signals a plugin handles from just before its handshake line, when its tokio runtime
+/// may not exist yet: SIGINT (the terminal's, shared with the host, which drives shutdown) is
+/// ignored from then on, and a SIGTERM is remembered until [`spawn_signal_handlers`] takes over.
+pub(super) struct EarlySignals {
+    terminated: Arc<AtomicBool>,
+    term_handler: Option<signal_hook::SigId>,
+}
+
+impl EarlySignals {
+    pub(super) fn install() -> EarlySignals {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        // A handler that only sets a flag replaces the default action (the end of the process).
+        if let Err(error) = signal_hook::flag::register(SIGINT, Arc::new(AtomicBool::new(false))) {
+            tracing::warn!(%error, "could not ignore SIGINT");
+        }
+        let terminated = Arc::new(AtomicBool::new(false));
+        let term_handler = signal_hook::flag::register(SIGTERM, terminated.clone())
+            .inspect_err(|error| tracing::warn!(%error, "could not handle SIGTERM"))
+            .ok();
+        EarlySignals {
+            terminated,
+            term_handler,
+        }
+    }
+}
+
+/// In the runtime: interrupts are counted in the log, SIGTERM (one from before included) stops
+/// serving cleanly (the socket file is removed).
+pub(super) fn spawn_signal_handlers(early: EarlySignals, shutdown: watch::Sender<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
     if let Ok(mut interrupts) = signal(SignalKind::interrupt()) {
         tokio::spawn(async move {
@@ -41,13 +68,29 @@ pub(super) fn spawn_signal_handlers(shutdown: watch::Sender<bool>) {
             }
         });
     }
-    if let Ok(mut terms) = signal(SignalKind::terminate()) {
-        tokio::spawn(async move {
-            if terms.recv().await.is_some() {
-                tracing::debug!("plugin received SIGTERM, shutting down");
-                let _ = shutdown.send(true);
+    let stop = move || {
+        tracing::debug!("plugin received SIGTERM, shutting down");
+        let _ = shutdown.send(true);
+    };
+    match signal(SignalKind::terminate()) {
+        // Listening from here on, so a SIGTERM is in the flag or in the stream.
+        Ok(mut terms) => {
+            tokio::spawn(async move {
+                if early.terminated.load(Ordering::Acquire) || terms.recv().await.is_some() {
+                    stop();
+                }
+            });
+        }
+        Err(error) => {
+            // A runtime without its IO driver: SIGTERM gets its default action back.
+            tracing::warn!(%error, "SIGTERM cannot be handled: it will end the plugin at once");
+            if let Some(id) = early.term_handler {
+                signal_hook::low_level::unregister(id);
             }
-        });
+            if early.terminated.load(Ordering::Acquire) {
+                stop();
+            }
+        }
     }
 }
 
@@ -61,65 +104,126 @@ impl HostWatch {
     }
 }
 
-/// How long one wait on the handshake pipe lasts; between waits the parent and the end of
-/// serving are checked. A lost pipe reader wakes the wait at once.
+/// How long one wait of the watcher lasts; between waits the parent and the end of serving are
+/// checked. Output to pump and a lost pipe reader wake the wait at once.
 const HOST_WATCH_TICK: Duration = Duration::from_millis(200);
 
-/// A plugin whose host died (and was not killed by it) shuts down instead of lingering.
+/// The host to watch: a plugin whose host died (and was not killed by it) shuts down instead
+/// of lingering.
 ///
 /// Two signs: the pipe the handshake went out on has no reader any more (noticed at once: the
 /// watcher sleeps in `poll` on it), or the parent changed (checked every [`HOST_WATCH_TICK`]).
 /// Every go-plugin host (and ours) reads the plugin's stdout through a pipe whose read end only
 /// the host holds, so the first sign also works when a shell (`sh -c "plugin; true"`) stands
 /// between them, whatever language the host is written in.
-pub(super) fn watch_host(
+pub(super) struct WatchedHost {
+    /// The write end of the handshake's pipe, when it could be copied.
+    pub(super) handshake_out: Option<OwnedFd>,
+    pub(super) parent: u32,
+    pub(super) gone: HostWatch,
+}
+
+/// One thread, outside the runtime (so a runtime whose workers are all busy still notices),
+/// for what the plugin waits on: the captured output to pump to the host and the host's death.
+/// It ends once the pipes are at their end and the host is no longer watched (gone, or
+/// serving over). One thread rather than one per duty: each costs the start-up time.
+pub(super) fn spawn_watcher(
     shutdown: watch::Sender<bool>,
-    handshake_out: Option<OwnedFd>,
-) -> HostWatch {
-    let parent = std::os::unix::process::parent_id();
-    let watch = HostWatch::default();
-    let gone = watch.0.clone();
-    let _ = std::thread::Builder::new()
-        .name("plugin-host-watch".into())
+    mut host: Option<WatchedHost>,
+    mut pumps: Option<Pumps>,
+) {
+    if host.is_none() && pumps.is_none() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("plugin-watch".into())
         .spawn(move || {
             loop {
-                let reader_gone = match handshake_out.as_ref() {
-                    Some(fd) => no_reader(fd, HOST_WATCH_TICK),
-                    None => {
-                        std::thread::sleep(HOST_WATCH_TICK);
-                        false
-                    }
-                };
-                if reader_gone || std::os::unix::process::parent_id() != parent {
-                    tracing::warn!("the host process is gone; shutting down");
-                    gone.store(true, Ordering::Release);
-                    let _ = shutdown.send(true);
+                if let Some(watched) = host.take() {
+                    host = still_watched(watched, &shutdown);
+                }
+                if pumps.as_ref().is_some_and(Pumps::done) {
+                    pumps = None;
+                }
+                if host.is_none() && pumps.is_none() {
                     return;
                 }
-                if shutdown.is_closed() || *shutdown.borrow() {
-                    return;
+                let (ready, hung_up) = wait(host.as_ref(), pumps.as_ref());
+                if let Some(pumps) = pumps.as_mut() {
+                    // From the last: a pipe at its end moves the later ones down.
+                    for index in ready.into_iter().rev() {
+                        pumps.pump(index);
+                    }
+                }
+                if hung_up && let Some(watched) = host.take() {
+                    host_gone(&watched, &shutdown);
                 }
             }
         });
-    watch
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "could not start the thread watching the host and the output");
+    }
 }
 
-/// Whether the write end of a pipe has lost its reader, waiting up to `wait` for it: poll
-/// reports an error or a hang-up even when no event is asked for, and nothing else wakes it.
-fn no_reader(fd: &OwnedFd, wait: Duration) -> bool {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::empty())];
-    let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
-    match poll(&mut fds, timeout) {
-        Ok(_) => fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
-        Err(_) => {
-            // EINTR or worse: do not spin.
-            std::thread::sleep(wait);
-            false
-        }
+/// The host, while it is to be watched: not when serving is over, nor once it is seen gone.
+fn still_watched(watched: WatchedHost, shutdown: &watch::Sender<bool>) -> Option<WatchedHost> {
+    if shutdown.is_closed() || *shutdown.borrow() {
+        return None;
     }
+    if std::os::unix::process::parent_id() != watched.parent {
+        host_gone(&watched, shutdown);
+        return None;
+    }
+    Some(watched)
+}
+
+fn host_gone(watched: &WatchedHost, shutdown: &watch::Sender<bool>) {
+    tracing::warn!("the host process is gone; shutting down");
+    watched.gone.0.store(true, Ordering::Release);
+    let _ = shutdown.send(true);
+}
+
+/// Waits up to [`HOST_WATCH_TICK`]: which pipes have output (or their end), and whether the
+/// handshake's pipe lost its reader. poll reports an error or a hang-up even when no event is
+/// asked for, and nothing else wakes it on that descriptor.
+fn wait(host: Option<&WatchedHost>, pumps: Option<&Pumps>) -> (Vec<usize>, bool) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds: Vec<PollFd<'_>> = pumps
+        .into_iter()
+        .flat_map(Pumps::fds)
+        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+        .collect();
+    let pipes = fds.len();
+    if let Some(out) = host.and_then(|h| h.handshake_out.as_ref()) {
+        fds.push(PollFd::new(out.as_fd(), PollFlags::empty()));
+    }
+    let timeout = PollTimeout::try_from(HOST_WATCH_TICK).unwrap_or(PollTimeout::MAX);
+    if fds.is_empty() {
+        std::thread::sleep(HOST_WATCH_TICK);
+        return (Vec::new(), false);
+    }
+    if poll(&mut fds, timeout).is_err() {
+        // EINTR or worse: do not spin.
+        std::thread::sleep(HOST_WATCH_TICK);
+        return (Vec::new(), false);
+    }
+    let seen =
+        |fd: &PollFd<'_>, flags: PollFlags| fd.revents().is_some_and(|r| r.intersects(flags));
+    let ready = fds[..pipes]
+        .iter()
+        .enumerate()
+        .filter(|(_, fd)| {
+            seen(
+                fd,
+                PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR,
+            )
+        })
+        .map(|(index, _)| index)
+        .collect();
+    let hung_up = fds[pipes..]
+        .iter()
+        .any(|fd| seen(fd, PollFlags::POLLERR | PollFlags::POLLHUP));
+    (ready, hung_up)
 }
 
 /// Panics go to the real stderr as `panic: ...`, which go-plugin hosts (and ours) log at error.

@@ -1,9 +1,9 @@
 //! What the plugin writes to stdout and stderr after its handshake, sent to the host through
 //! `plugin.GRPCStdio/StreamStdio`.
 //!
-//! Capture is at the file-descriptor level: fds 1 and 2 are replaced by pipes, so `println!`,
-//! C libraries and the plugin's own child processes are all included (go-plugin only swaps
-//! Go's `os.Stdout` variable). Until the host subscribes, output is buffered up to a bound and
+//! Capture is at the file-descriptor level: fds 1 and 2 are replaced by pipes, read by the
+//! plugin's watcher thread (`process::spawn_watcher`), so `println!`, C libraries and the
+//! plugin's own child processes are all included (go-plugin only swaps Go's `os.Stdout`). Until the host subscribes, output is buffered up to a bound and
 //! then dropped, so a host that never asks cannot make the plugin block; once it subscribes,
 //! delivery is lossless with backpressure.
 
@@ -65,39 +65,55 @@ pub(crate) struct StdioCapture {
     receiver: std::sync::Mutex<Option<mpsc::Receiver<StdioData>>>,
     subscribed: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
+    finished: AtomicBool,
+}
+
+impl Drop for StdioCapture {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 impl StdioCapture {
-    /// Redirects fds 1 and 2 into pipes read by background threads.
-    pub(crate) fn start() -> io::Result<Arc<StdioCapture>> {
+    /// Redirects fds 1 and 2 into pipes, whose read ends are returned to be pumped.
+    pub(crate) fn start() -> io::Result<(Arc<StdioCapture>, Pumps)> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let subscribed = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicU64::new(0));
         let originals = [StdFd::Out.duplicate()?, StdFd::Err.duplicate()?];
+        let mut pipes = Vec::with_capacity(2);
         for (fd, channel) in [(StdFd::Out, Channel::Stdout), (StdFd::Err, Channel::Stderr)] {
             let (read, write) = pipe()?;
             flush_std();
             fd.replace_with(&write)?;
-            drop(write);
-            let tx = tx.clone();
-            let subscribed = subscribed.clone();
-            let dropped = dropped.clone();
-            std::thread::Builder::new()
-                .name(format!("plugin-{}", channel.as_str_name().to_lowercase()))
-                .spawn(move || pump(File::from(read), channel, tx, subscribed, dropped))?;
+            pipes.push((File::from(read), channel));
         }
-        Ok(Arc::new(StdioCapture {
+        let pumps = Pumps {
+            pipes,
+            tx,
+            subscribed: subscribed.clone(),
+            dropped: dropped.clone(),
+            buf: Vec::new(),
+        };
+        let capture = Arc::new(StdioCapture {
             originals,
             receiver: std::sync::Mutex::new(Some(rx)),
             subscribed,
             dropped,
-        }))
+            finished: AtomicBool::new(false),
+        });
+        Ok((capture, pumps))
     }
 
     /// Flushes Rust's buffers and puts the original fds 1 and 2 back, so the pipes reach EOF
     /// once no child process holds them: everything written so far is delivered, the stream
     /// ends, and whatever the plugin prints after serving still reaches the host's pipes.
+    /// Once only; dropping the capture does it too (a plugin failing to serve still reports
+    /// on its real stderr).
     pub(crate) fn finish(&self) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
         flush_std();
         let _ = StdFd::Out.replace_with(&self.originals[0]);
         let _ = StdFd::Err.replace_with(&self.originals[1]);
@@ -122,32 +138,58 @@ fn flush_std() {
     let _ = io::stderr().flush();
 }
 
-fn pump(
-    mut pipe: File,
-    channel: Channel,
+/// The read ends of the captured pipes, pumped by the plugin's watcher thread: until the host
+/// subscribes, chunks past the queue's bound are dropped; after, the pump waits for room.
+pub(crate) struct Pumps {
+    pipes: Vec<(File, Channel)>,
     tx: mpsc::Sender<StdioData>,
     subscribed: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
-) {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match pipe.read(&mut buf) {
-            Ok(0) => return,
+    /// Allocated at the first output: a plugin that prints nothing never touches its pages.
+    buf: Vec<u8>,
+}
+
+impl Pumps {
+    /// The pipes still open, in order.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
+        self.pipes.iter().map(|(pipe, _)| pipe.as_fd())
+    }
+
+    /// Whether every pipe has reached its end.
+    pub(crate) fn done(&self) -> bool {
+        self.pipes.is_empty()
+    }
+
+    /// Passes on what the `index`th open pipe has (it was seen ready); a pipe at its end, or
+    /// failing, is closed and the later ones move down.
+    pub(crate) fn pump(&mut self, index: usize) {
+        let Some((pipe, channel)) = self.pipes.get_mut(index) else {
+            return;
+        };
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; CHUNK];
+        }
+        let n = match pipe.read(&mut self.buf) {
+            Ok(0) => 0,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
+            Err(_) => 0,
         };
+        if n == 0 {
+            self.pipes.remove(index);
+            return;
+        }
         let data = StdioData {
-            channel: channel as i32,
-            data: buf[..n].to_vec(),
+            channel: *channel as i32,
+            data: self.buf[..n].to_vec(),
         };
-        let delivered = if subscribed.load(Ordering::Acquire) {
-            tx.blocking_send(data).is_ok()
+        let delivered = if self.subscribed.load(Ordering::Acquire) {
+            self.tx.blocking_send(data).is_ok()
         } else {
-            tx.try_send(data).is_ok()
+            self.tx.try_send(data).is_ok()
         };
         if !delivered {
-            dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -114,6 +114,24 @@ impl plugin_runtime::Plugin for NetRpcOnly {
     }
 }
 
+/// A hand-written registration that spawns a task, which it may only do inside a runtime:
+/// under `serve_main` it runs before the runtime exists and must fail naming the fix.
+struct SpawnsAtRegistration;
+
+impl plugin_runtime::Plugin for SpawnsAtRegistration {
+    fn interface(&self) -> &'static str {
+        "dyn fixture::SpawnsAtRegistration"
+    }
+
+    fn grpc_server(
+        &self,
+        _registry: &mut plugin_runtime::ServiceRegistry,
+    ) -> Result<(), plugin_runtime::ServeError> {
+        tokio::spawn(async {});
+        Ok(())
+    }
+}
+
 fn sleep_forever() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
@@ -154,11 +172,14 @@ fn main() {
                 let _ = std::fs::write(file, child.id().to_string());
             }
         }
-        "serve-main" | "no-grpc-main" => {
-            // The SDK's own `main`, which builds its runtime while the plugin prepares.
+        "serve-main" | "no-grpc-main" | "spawns-main" => {
+            // The SDK's own `main`, which builds its runtime once the handshake line is out.
             let mut config = plugin_tests::transport_of_test(config());
             if mode == "no-grpc-main" {
                 config = config.plugins(PluginSet::new().with("kv", NetRpcOnly));
+            }
+            if mode == "spawns-main" {
+                config = config.plugins(PluginSet::new().with("spawns", SpawnsAtRegistration));
             }
             let code = plugin_runtime::serve_main(config);
             std::process::exit(if code == std::process::ExitCode::SUCCESS {
@@ -189,6 +210,9 @@ fn main() {
         }
         if mode == "no-grpc" {
             config = config.plugins(PluginSet::new().with("kv", NetRpcOnly));
+        }
+        if mode == "spawns" {
+            config = config.plugins(PluginSet::new().with("spawns", SpawnsAtRegistration));
         }
         Ok(plugin_runtime::serve(config).await?)
     });

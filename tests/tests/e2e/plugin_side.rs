@@ -161,6 +161,31 @@ async fn an_interface_without_grpc_fails_before_the_handshake_naming_the_fix() {
     }
 }
 
+/// `serve_main` registers the plugins before its runtime exists: a hand-written registration
+/// that spawns a task fails before the handshake, naming the plugin and the fix. Under `serve`
+/// in the plugin's own runtime, the same registration serves.
+#[tokio::test]
+async fn a_registration_that_spawns_fails_under_serve_main_naming_the_fix() {
+    let out = tokio::time::timeout(Duration::from_secs(20), plugin("spawns-main").output())
+        .await
+        .expect("the plugin exits instead of serving")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no handshake line");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"plugin "spawns" could not be registered"#)
+            && stderr.contains("grpc_server panicked")
+            && stderr.contains("must not spawn tasks"),
+        "{stderr}"
+    );
+
+    let (mut child, raw) = start(plugin("spawns")).await;
+    assert!(raw.parse::<HandshakeLine>().is_ok(), "{raw:?}");
+    signal(&child, libc::SIGTERM);
+    assert_eq!(exit_code(&mut child).await, Some(0));
+}
+
 /// Asked with `PLUGIN_MULTIPLEX_GRPC`, the plugin says it multiplexes (`|true`, as go-plugin ≥ 1.6);
 /// unlike go-plugin's, it still removes its socket when it stops.
 #[tokio::test]
