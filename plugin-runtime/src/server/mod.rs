@@ -77,7 +77,19 @@ pub fn serve_main(config: ServeConfig) -> std::process::ExitCode {
             let _runtime = runtime.enter();
             announced.start()?
         };
-        let result = runtime.block_on(serving.serve());
+        // Served from a worker: the connections the server spawns start on that worker, with
+        // no thread to wake (from `block_on`'s thread, each would be handed over to one).
+        let result = runtime.block_on(async move {
+            tokio::spawn(serving.serve())
+                .await
+                .unwrap_or_else(|joined| match joined.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(cancelled) => Err(ServeError::Io {
+                        context: "serving (its task was cancelled)",
+                        source: std::io::Error::other(cancelled),
+                    }),
+                })
+        });
         // Tasks still running (a client's stream, a stdio copy) must not hold the exit back.
         runtime.shutdown_timeout(Duration::from_secs(1));
         result

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
@@ -12,7 +11,7 @@ use tonic::service::Routes;
 
 use super::authority::AnyAuthority;
 use super::channel::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
-use super::io::{BoxedIo, Prefixed, forward_writes};
+use super::io::{BoxedIo, forward_writes};
 use super::listener::Listener;
 use crate::tls::ServerTls;
 
@@ -152,8 +151,9 @@ impl tokio::io::AsyncRead for Watched {
 forward_writes!(Watched, io);
 
 /// Accepts connections for gRPC, and for `sorter` first when it is set (those it keeps are
-/// served there). Each connection is vetted in a task of its own, so a stalled stranger blocks
-/// no one; the tasks stop with this future.
+/// served there). A plaintext connection without a sorter goes to gRPC at once, bound to
+/// speak in time ([`Spoken`]); the others are vetted in a task of their own, so a stalled
+/// stranger blocks no one. The tasks stop with this future.
 async fn accept_loop(
     listener: Listener,
     tls: Option<ServerTls>,
@@ -164,16 +164,19 @@ async fn accept_loop(
     loop {
         let io = accept(&listener).await;
         while connections.try_join_next().is_some() {}
+        if tls.is_none() && sorter.is_none() {
+            // No task between: h2 sends its SETTINGS as soon as the server takes it.
+            let _ = conns.send(Ok(Spoken::boxed(io))).await;
+            continue;
+        }
         let (tls, conns, sorter) = (tls.clone(), conns.clone(), sorter.clone());
         connections.spawn(async move {
-            let plaintext = tls.is_none();
             let Some(io) = secured(io, tls.as_ref()).await else {
                 return;
             };
             let io = match sorter {
                 // The sorter reads the first bytes itself, under the same timeout.
                 Some(sorter) => sorter(io).await,
-                None if plaintext => spoken(io).await,
                 // Past the TLS handshake, the peer is the one the certificates let in.
                 None => Some(io),
             };
@@ -184,20 +187,55 @@ async fn accept_loop(
     }
 }
 
-/// `io` once its peer has sent its first bytes (read again first by the server), or `None`
-/// when it closes first or says nothing for [`CONNECTION_TIMEOUT`]: h2 would wait for an
-/// HTTP/2 preface, and keep the descriptor, for ever.
-async fn spoken(mut io: BoxedIo) -> Option<BoxedIo> {
-    let mut head = [0u8; 64];
-    match tokio::time::timeout(CONNECTION_TIMEOUT, io.read(&mut head)).await {
-        Ok(Ok(0) | Err(_)) => None,
-        Ok(Ok(n)) => Some(Prefixed::boxed(&head[..n], io)),
-        Err(_) => {
-            tracing::warn!("refused a connection: nothing sent within {CONNECTION_TIMEOUT:?}");
-            None
+/// A plaintext connection that must send its first bytes within [`CONNECTION_TIMEOUT`]: until
+/// it has, a read still waiting at the deadline fails, and the server lets the connection go.
+/// h2 would otherwise wait for an HTTP/2 preface, and keep the descriptor, for ever.
+struct Spoken {
+    io: BoxedIo,
+    /// Until the first bytes.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Spoken {
+    fn boxed(io: BoxedIo) -> BoxedIo {
+        BoxedIo::new(Spoken {
+            io,
+            deadline: Some(Box::pin(tokio::time::sleep(CONNECTION_TIMEOUT))),
+        })
+    }
+}
+
+impl tokio::io::AsyncRead for Spoken {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                self.deadline = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match self.deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    tracing::warn!(
+                        "refused a connection: nothing sent within {CONNECTION_TIMEOUT:?}"
+                    );
+                    Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the peer sent nothing in time",
+                    )))
+                }
+                _ => Poll::Pending,
+            },
+            other => other,
         }
     }
 }
+
+forward_writes!(Spoken, io);
 
 /// How long a connection may take over its TLS handshake, and then over the first bytes that
 /// say its protocol (grpc-go's `ConnectionTimeout`): a stranger that starts one and stalls does
@@ -238,7 +276,7 @@ pub(crate) async fn accept(listener: &Listener) -> BoxedIo {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::AsyncWriteExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tokio::net::UnixStream;
 
     use super::*;
@@ -268,17 +306,18 @@ mod tests {
         let path = server(dir.path());
         let mut silent = UnixStream::connect(&path).await.unwrap();
         let started = tokio::time::Instant::now();
+        // It gets h2's SETTINGS, sent at once, then its end.
         let mut got = Vec::new();
         let ended =
             tokio::time::timeout(2 * CONNECTION_TIMEOUT, silent.read_to_end(&mut got)).await;
         assert!(
-            matches!(ended, Ok(Ok(0))),
+            matches!(ended, Ok(Ok(_))),
             "the stranger was kept: {ended:?}, after reading {got:?}"
         );
         assert!(started.elapsed() >= CONNECTION_TIMEOUT);
+        assert_eq!(got.get(3), Some(&0x4), "not a SETTINGS frame: {got:?}");
 
-        // The first bytes read to tell are handed to h2 with the rest: it answers the preface
-        // with its SETTINGS.
+        // A peer that speaks is served: h2 answers the preface.
         let mut peer = UnixStream::connect(&path).await.unwrap();
         peer.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
             .await
