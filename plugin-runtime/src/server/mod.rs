@@ -308,7 +308,13 @@ impl Prepared {
             }),
             HostSide::Test(_) => None,
         };
-        spawn_watcher(shutdown_tx.clone(), watched, pumps);
+        // Without it the captured output would fill its pipes and block the plugin: fail instead
+        // (the capture is undone when dropped, so the error reaches the real stderr).
+        spawn_watcher(shutdown_tx.clone(), watched, pumps).map_err(|source| ServeError::Io {
+            context: "starting the thread that watches the host and pumps the output (out of \
+                      threads? check ulimit -u)",
+            source,
+        })?;
         let parts = ServerParts {
             served,
             protocol,

@@ -131,11 +131,11 @@ pub(super) fn spawn_watcher(
     shutdown: watch::Sender<bool>,
     mut host: Option<WatchedHost>,
     mut pumps: Option<Pumps>,
-) {
+) -> std::io::Result<()> {
     if host.is_none() && pumps.is_none() {
-        return;
+        return Ok(());
     }
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("plugin-watch".into())
         .spawn(move || {
             loop {
@@ -159,10 +159,8 @@ pub(super) fn spawn_watcher(
                     host_gone(&watched, &shutdown);
                 }
             }
-        });
-    if let Err(error) = spawned {
-        tracing::warn!(%error, "could not start the thread watching the host and the output");
-    }
+        })
+        .map(drop)
 }
 
 /// The host, while it is to be watched: not when serving is over, nor once it is seen gone.
