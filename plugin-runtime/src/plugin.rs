@@ -71,7 +71,8 @@ pub trait Plugin: Send + Sync + 'static {
     ///
     /// It runs once, before the handshake line; under [`serve_main`](crate::serve_main) also
     /// before the tokio runtime exists, so it builds services and spawns nothing (a service
-    /// can start its tasks when first called).
+    /// can start its tasks when first called). A panic here fails serving with
+    /// [`ServeError::Register`] (with `panic = "abort"`, it aborts the plugin).
     fn grpc_server(&self, registry: &mut ServiceRegistry) -> Result<(), ServeError> {
         let _ = registry;
         Err(ServeError::Register {

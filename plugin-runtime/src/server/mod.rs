@@ -137,6 +137,8 @@ struct Prepared {
     broker_service: BrokerService,
     mux: Option<Arc<MuxState>>,
     capture_stdio: bool,
+    /// Caught from before the socket exists (a plugin process only, not a test's).
+    signals: Option<EarlySignals>,
     test: Option<ServeTestConfig>,
 }
 
@@ -172,8 +174,8 @@ struct Serving {
 }
 
 impl Prepared {
-    /// The cookie, logging, TLS, the negotiated version, the registered services and the bound
-    /// socket: nothing here needs a runtime.
+    /// The cookie, logging, TLS, signals caught, the negotiated version, the registered
+    /// services and the bound socket: nothing here needs a runtime.
     fn new(config: ServeConfig) -> Result<Prepared, ServeError> {
         let ServeConfig {
             handshake,
@@ -192,6 +194,8 @@ impl Prepared {
         }
         set_up_logging(capture_stdio, install_logging, test.is_none())?;
         let security = Security::new(tls, broker_tls)?;
+        // Before the socket exists: a SIGTERM from here on still removes it.
+        let signals = test.is_none().then(EarlySignals::install);
         // go-plugin: multiplexing when the host asks for it, never for a test-mode plugin.
         let multiplex = test.is_none()
             && std::env::var(env::MULTIPLEX_GRPC)
@@ -251,11 +255,12 @@ impl Prepared {
             broker_service,
             mux,
             capture_stdio,
+            signals,
             test,
         })
     }
 
-    /// Prints the handshake line (signals handled first) or hands the test its reattach
+    /// Prints the handshake line (signals are caught already) or hands the test its reattach
     /// config, then captures stdout and stderr and watches the host. Needs no runtime.
     fn announce(self) -> Result<Announced, ServeError> {
         let Prepared {
@@ -270,16 +275,22 @@ impl Prepared {
             broker_service,
             mux,
             capture_stdio,
+            signals,
             test,
         } = self;
         // Taken before stdout is captured: the handshake line must reach the real stdout.
         let announce = match test {
-            None => Announce::Handshake(File::from(stdio::StdFd::Out.duplicate().map_err(
-                |source| ServeError::Io {
-                    context: "duplicating stdout",
-                    source,
-                },
-            )?)),
+            None => Announce::Handshake(
+                File::from(
+                    stdio::StdFd::Out
+                        .duplicate()
+                        .map_err(|source| ServeError::Io {
+                            context: "duplicating stdout",
+                            source,
+                        })?,
+                ),
+                signals.unwrap_or_else(EarlySignals::install),
+            ),
             Some(test) => Announce::Test(test),
         };
         tracing::debug!(network = %address.network, address = %address.address, "plugin address");
@@ -466,7 +477,8 @@ fn set_up_logging(capture_stdio: bool, install: bool, process: bool) -> Result<(
 
 /// The gRPC services of the negotiated plugin set, registered before the handshake line (so a
 /// plugin that cannot serve fails first) and, under `serve_main`, before any runtime exists:
-/// a registration that panics, as `tokio::spawn` does there, fails naming the plugin.
+/// a registration that panics (as `tokio::spawn` does there) fails naming the plugin, and the
+/// fix when no runtime was there to spawn on.
 fn register(
     set: &PluginSet,
     max_message_size: usize,
@@ -474,19 +486,25 @@ fn register(
 ) -> Result<ServiceRegistry, ServeError> {
     let mut registry =
         ServiceRegistry::new(MessageLimits::both(max_message_size), Some(broker.clone()));
+    let runtime = tokio::runtime::Handle::try_current().is_ok();
     for (name, plugin) in set.iter() {
         let registered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             plugin.grpc_server(&mut registry)
         }));
         registered.unwrap_or_else(|payload| {
+            let panic = crate::dispatch::panic_message(&*payload);
+            let reason = match runtime {
+                true => format!("its grpc_server panicked: {panic}"),
+                false => format!(
+                    "its grpc_server panicked: {panic}; under serve_main it runs before the \
+                     plugin's tokio runtime starts, so it must not spawn tasks (start them from \
+                     the service when it is first called, or serve from your own runtime with \
+                     serve)"
+                ),
+            };
             Err(ServeError::Register {
                 name: name.to_string(),
-                reason: format!(
-                    "its grpc_server panicked: {}; it runs before the plugin's tokio runtime \
-                     starts under serve_main, so it must not spawn tasks (start them from the \
-                     service when it is first called, or serve from your own runtime with serve)",
-                    crate::dispatch::panic_message(&*payload)
-                ),
+                reason,
             })
         })?;
     }
@@ -495,8 +513,9 @@ fn register(
 
 /// How the host learns where we listen.
 enum Announce {
-    /// The handshake line on the real stdout (a go-plugin host reads it).
-    Handshake(File),
+    /// The handshake line on the real stdout (a go-plugin host reads it), with the signals
+    /// caught so far.
+    Handshake(File, EarlySignals),
     /// The reattach config handed to the test (go-plugin's test mode).
     Test(ServeTestConfig),
 }
@@ -557,9 +576,7 @@ impl Announce {
         server_cert: Option<Vec<u8>>,
     ) -> Result<HostSide, ServeError> {
         match self {
-            Announce::Handshake(mut out) => {
-                // Signals are handled before the line is out: a host may act on it at once.
-                let signals = EarlySignals::install();
+            Announce::Handshake(mut out, signals) => {
                 let mut line =
                     HandshakeLine::new(version, address.network, address.address.clone(), protocol);
                 if let Some(der) = server_cert {

@@ -29,15 +29,16 @@ pub(super) fn check_cookie(handshake: &HandshakeConfig) {
     }
 }
 
-/// The signals a plugin handles from just before its handshake line, when its tokio runtime
-/// may not exist yet: SIGINT (the terminal's, shared with the host, which drives shutdown) is
-/// ignored from then on, and a SIGTERM is remembered until [`spawn_signal_handlers`] takes over.
+/// The signals a plugin handles from before it binds its socket, when its tokio runtime may not
+/// exist yet: SIGINT (the terminal's, shared with the host, which drives shutdown) is ignored
+/// from then on, and a SIGTERM is remembered until [`spawn_signal_handlers`] takes over (so the
+/// socket file is removed whenever it comes).
 pub(super) struct EarlySignals {
     terminated: Arc<AtomicBool>,
-    term_handler: Option<signal_hook::SigId>,
 }
 
 impl EarlySignals {
+    /// Installs both handlers; one that cannot be installed is logged and left out.
     pub(super) fn install() -> EarlySignals {
         use signal_hook::consts::{SIGINT, SIGTERM};
         // A handler that only sets a flag replaces the default action (the end of the process).
@@ -45,13 +46,10 @@ impl EarlySignals {
             tracing::warn!(%error, "could not ignore SIGINT");
         }
         let terminated = Arc::new(AtomicBool::new(false));
-        let term_handler = signal_hook::flag::register(SIGTERM, terminated.clone())
-            .inspect_err(|error| tracing::warn!(%error, "could not handle SIGTERM"))
-            .ok();
-        EarlySignals {
-            terminated,
-            term_handler,
+        if let Err(error) = signal_hook::flag::register(SIGTERM, terminated.clone()) {
+            tracing::warn!(%error, "could not handle SIGTERM");
         }
+        EarlySignals { terminated }
     }
 }
 
@@ -82,11 +80,14 @@ pub(super) fn spawn_signal_handlers(early: EarlySignals, shutdown: watch::Sender
             });
         }
         Err(error) => {
-            // A runtime without its IO driver: SIGTERM gets its default action back.
+            // The runtime's signal driver refused (sigaction failed, or the driver is gone):
+            // SIGTERM ends the plugin at once, as its default action would, instead of being
+            // swallowed by the early flag.
             tracing::warn!(%error, "SIGTERM cannot be handled: it will end the plugin at once");
-            if let Some(id) = early.term_handler {
-                signal_hook::low_level::unregister(id);
-            }
+            let _ = signal_hook::flag::register_conditional_default(
+                signal_hook::consts::SIGTERM,
+                Arc::new(AtomicBool::new(true)),
+            );
             if early.terminated.load(Ordering::Acquire) {
                 stop();
             }
@@ -95,6 +96,7 @@ pub(super) fn spawn_signal_handlers(early: EarlySignals, shutdown: watch::Sender
 }
 
 /// Whether the host was seen to die: then what it could not remove is ours to remove.
+/// Set by the watcher thread, read when serving ends.
 #[derive(Clone, Default)]
 pub(super) struct HostWatch(Arc<AtomicBool>);
 
@@ -126,7 +128,9 @@ pub(super) struct WatchedHost {
 /// One thread, outside the runtime (so a runtime whose workers are all busy still notices),
 /// for what the plugin waits on: the captured output to pump to the host and the host's death.
 /// It ends once the pipes are at their end and the host is no longer watched (gone, or
-/// serving over). One thread rather than one per duty: each costs the start-up time.
+/// serving over). One thread rather than one per duty: each costs the start-up time. While a
+/// subscribed host reads the output slower than the plugin writes it, the thread waits for
+/// room and watches nothing else; a host that dies closes the stream, which ends the wait.
 pub(super) fn spawn_watcher(
     shutdown: watch::Sender<bool>,
     mut host: Option<WatchedHost>,
@@ -200,27 +204,27 @@ fn wait(host: Option<&WatchedHost>, pumps: Option<&Pumps>) -> (Vec<usize>, bool)
         std::thread::sleep(HOST_WATCH_TICK);
         return (Vec::new(), false);
     }
-    if poll(&mut fds, timeout).is_err() {
-        // EINTR or worse: do not spin.
-        std::thread::sleep(HOST_WATCH_TICK);
-        return (Vec::new(), false);
+    match poll(&mut fds, timeout) {
+        Ok(_) => {}
+        // A signal handled on this thread: wait again at once.
+        Err(nix::errno::Errno::EINTR) => return (Vec::new(), false),
+        Err(_) => {
+            // Worse: do not spin.
+            std::thread::sleep(HOST_WATCH_TICK);
+            return (Vec::new(), false);
+        }
     }
+    // A descriptor closed under us (POLLNVAL) counts as its end, so the loop cannot spin on it.
+    let ended = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
     let seen =
         |fd: &PollFd<'_>, flags: PollFlags| fd.revents().is_some_and(|r| r.intersects(flags));
     let ready = fds[..pipes]
         .iter()
         .enumerate()
-        .filter(|(_, fd)| {
-            seen(
-                fd,
-                PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR,
-            )
-        })
+        .filter(|(_, fd)| seen(fd, PollFlags::POLLIN | ended))
         .map(|(index, _)| index)
         .collect();
-    let hung_up = fds[pipes..]
-        .iter()
-        .any(|fd| seen(fd, PollFlags::POLLERR | PollFlags::POLLHUP));
+    let hung_up = fds[pipes..].iter().any(|fd| seen(fd, ended));
     (ready, hung_up)
 }
 

@@ -3,9 +3,10 @@
 //!
 //! Capture is at the file-descriptor level: fds 1 and 2 are replaced by pipes, read by the
 //! plugin's watcher thread (`process::spawn_watcher`), so `println!`, C libraries and the
-//! plugin's own child processes are all included (go-plugin only swaps Go's `os.Stdout`). Until the host subscribes, output is buffered up to a bound and
-//! then dropped, so a host that never asks cannot make the plugin block; once it subscribes,
-//! delivery is lossless with backpressure.
+//! plugin's own child processes are all included (go-plugin only swaps Go's `os.Stdout`).
+//! Until the host subscribes, output is buffered up to a bound and then dropped, so a host that
+//! never asks cannot make the plugin block; once it subscribes, delivery is lossless with
+//! backpressure.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -81,13 +82,21 @@ impl StdioCapture {
         let subscribed = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicU64::new(0));
         let originals = [StdFd::Out.duplicate()?, StdFd::Err.duplicate()?];
-        let mut pipes = Vec::with_capacity(2);
-        for (fd, channel) in [(StdFd::Out, Channel::Stdout), (StdFd::Err, Channel::Stderr)] {
-            let (read, write) = pipe()?;
-            flush_std();
-            fd.replace_with(&write)?;
-            pipes.push((File::from(read), channel));
+        // Every descriptor first: a failure then leaves fds 1 and 2 as they were.
+        let (out, err) = (pipe()?, pipe()?);
+        flush_std();
+        let redirected = StdFd::Out
+            .replace_with(&out.1)
+            .and_then(|()| StdFd::Err.replace_with(&err.1));
+        if let Err(e) = redirected {
+            let _ = StdFd::Out.replace_with(&originals[0]);
+            let _ = StdFd::Err.replace_with(&originals[1]);
+            return Err(e);
         }
+        let pipes = vec![
+            (File::from(out.0), Channel::Stdout),
+            (File::from(err.0), Channel::Stderr),
+        ];
         let pumps = Pumps {
             pipes,
             tx,

@@ -300,11 +300,17 @@ mod tests {
         path
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_stranger_is_let_go_and_a_speaking_peer_is_served() {
+    /// Such a server in a fresh directory (kept while the test runs), and a connection to it.
+    async fn connected() -> (tempfile::TempDir, std::path::PathBuf, UnixStream) {
         let dir = tempfile::tempdir().unwrap();
         let path = server(dir.path());
-        let mut silent = UnixStream::connect(&path).await.unwrap();
+        let peer = UnixStream::connect(&path).await.unwrap();
+        (dir, path, peer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_stranger_is_let_go_and_a_speaking_peer_is_served() {
+        let (_dir, path, mut silent) = connected().await;
         let started = tokio::time::Instant::now();
         // It gets h2's SETTINGS, sent at once, then its end.
         let mut got = Vec::new();
@@ -319,11 +325,56 @@ mod tests {
 
         // A peer that speaks is served: h2 answers the preface.
         let mut peer = UnixStream::connect(&path).await.unwrap();
-        peer.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
-            .await
-            .unwrap();
+        peer.write_all(PREFACE).await.unwrap();
         let mut head = [0u8; 9];
         peer.read_exact(&mut head).await.unwrap();
         assert_eq!(head[3], 0x4, "not a SETTINGS frame: {head:?}");
+    }
+
+    /// The client preface with an empty SETTINGS frame.
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+    /// Reads frames until h2's PING acknowledgement; `None` when the connection ends first.
+    async fn ping_ack(peer: &mut UnixStream) -> Option<()> {
+        loop {
+            let mut head = [0u8; 9];
+            peer.read_exact(&mut head).await.ok()?;
+            let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+            let mut payload = vec![0u8; len];
+            peer.read_exact(&mut payload).await.ok()?;
+            if head[3] == 0x6 && head[4] & 0x1 == 0x1 {
+                return Some(());
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_spoke_is_kept_past_the_deadline() {
+        let (_dir, _, mut peer) = connected().await;
+        peer.write_all(PREFACE).await.unwrap();
+        // Idle past the deadline (paused time moves on when everything waits).
+        tokio::time::sleep(2 * CONNECTION_TIMEOUT).await;
+        peer.write_all(b"\0\0\x08\x06\0\0\0\0\0pingpong")
+            .await
+            .unwrap();
+        assert_eq!(
+            ping_ack(&mut peer).await,
+            Some(()),
+            "the connection was dropped at the deadline although the peer had spoken"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_closes_at_once_is_let_go_at_once() {
+        let (_dir, _, mut peer) = connected().await;
+        let started = tokio::time::Instant::now();
+        peer.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).await.unwrap();
+        assert!(
+            started.elapsed() < CONNECTION_TIMEOUT,
+            "the server waited for the deadline: {:?}",
+            started.elapsed()
+        );
     }
 }
