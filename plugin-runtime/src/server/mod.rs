@@ -137,9 +137,8 @@ struct Prepared {
     broker_service: BrokerService,
     mux: Option<Arc<MuxState>>,
     capture_stdio: bool,
-    /// Caught from before the socket exists (a plugin process only, not a test's).
-    signals: Option<EarlySignals>,
-    test: Option<ServeTestConfig>,
+    /// How the host will learn where we listen.
+    announce: Announce,
 }
 
 /// What serving needs, from announcing on, besides the socket and the host's side.
@@ -189,15 +188,30 @@ impl Prepared {
             native_transport,
         } = config;
         let capture_stdio = test.as_ref().is_none_or(|t| t.sync_stdio);
-        if test.is_none() {
+        let process = test.is_none();
+        if process {
             check_cookie(&handshake);
         }
-        set_up_logging(capture_stdio, install_logging, test.is_none())?;
+        set_up_logging(capture_stdio, install_logging, process)?;
         let security = Security::new(tls, broker_tls)?;
-        // Before the socket exists: a SIGTERM from here on still removes it.
-        let signals = test.is_none().then(EarlySignals::install);
+        let announce = match test {
+            // stdout copied before it is captured: the handshake line must reach the real one.
+            // Signals caught before the socket exists: a SIGTERM from here on still removes it.
+            None => Announce::Handshake(
+                File::from(
+                    stdio::StdFd::Out
+                        .duplicate()
+                        .map_err(|source| ServeError::Io {
+                            context: "duplicating stdout",
+                            source,
+                        })?,
+                ),
+                EarlySignals::install(),
+            ),
+            Some(test) => Announce::Test(test),
+        };
         // go-plugin: multiplexing when the host asks for it, never for a test-mode plugin.
-        let multiplex = test.is_none()
+        let multiplex = process
             && std::env::var(env::MULTIPLEX_GRPC)
                 .ok()
                 .and_then(|v| plugin_core::parse_go_bool(&v))
@@ -211,7 +225,7 @@ impl Prepared {
             && native_transport
             && served.offers_native()
             && !multiplex
-            && test.is_none()
+            && process
             && host_asks_native()
         {
             Protocol::RustNative
@@ -255,52 +269,24 @@ impl Prepared {
             broker_service,
             mux,
             capture_stdio,
-            signals,
-            test,
+            announce,
         })
     }
 
     /// Prints the handshake line (signals are caught already) or hands the test its reattach
     /// config, then captures stdout and stderr and watches the host. Needs no runtime.
     fn announce(self) -> Result<Announced, ServeError> {
-        let Prepared {
-            served,
-            version,
-            protocol,
-            bound,
-            address,
-            security,
-            registry,
-            broker,
-            broker_service,
-            mux,
-            capture_stdio,
-            signals,
-            test,
-        } = self;
-        // Taken before stdout is captured: the handshake line must reach the real stdout.
-        let announce = match test {
-            None => Announce::Handshake(
-                File::from(
-                    stdio::StdFd::Out
-                        .duplicate()
-                        .map_err(|source| ServeError::Io {
-                            context: "duplicating stdout",
-                            source,
-                        })?,
-                ),
-                signals.unwrap_or_else(EarlySignals::install),
-            ),
-            Some(test) => Announce::Test(test),
-        };
+        let address = self.address;
         tracing::debug!(network = %address.network, address = %address.address, "plugin address");
         let own_socket = (address.network == plugin_core::Network::Unix)
             .then(|| std::path::PathBuf::from(&address.address));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let host = announce.announce(version, protocol, &address, security.own_der)?;
+        let host =
+            self.announce
+                .announce(self.version, self.protocol, &address, self.security.own_der)?;
         // After the handshake, which goes out first: the host starts connecting while the pipes
         // and their thread are set up (its connection waits in the backlog until we serve).
-        let (capture, pumps) = match capture_stdio {
+        let (capture, pumps) = match self.capture_stdio {
             true => stdio::StdioCapture::start()
                 .map(|(capture, pumps)| (Some(capture), Some(pumps)))
                 .map_err(|source| ServeError::Io {
@@ -327,20 +313,24 @@ impl Prepared {
             source,
         })?;
         let parts = ServerParts {
-            served,
-            protocol,
+            served: self.served,
+            protocol: self.protocol,
             address,
-            server_tls: security.server,
-            registry,
-            broker,
-            broker_service,
-            mux,
+            server_tls: self.security.server,
+            registry: self.registry,
+            broker: self.broker,
+            broker_service: self.broker_service,
+            mux: self.mux,
             capture,
             shutdown_tx,
             shutdown_rx,
             own_socket,
         };
-        Ok(Announced { parts, bound, host })
+        Ok(Announced {
+            parts,
+            bound: self.bound,
+            host,
+        })
     }
 }
 

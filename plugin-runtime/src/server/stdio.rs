@@ -82,35 +82,29 @@ impl StdioCapture {
         let subscribed = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicU64::new(0));
         let originals = [StdFd::Out.duplicate()?, StdFd::Err.duplicate()?];
-        // Every descriptor first: a failure then leaves fds 1 and 2 as they were.
+        // Every descriptor first, and the capture made before fds 1 and 2 change: a failure
+        // drops it, which puts them back.
         let (out, err) = (pipe()?, pipe()?);
-        flush_std();
-        let redirected = StdFd::Out
-            .replace_with(&out.1)
-            .and_then(|()| StdFd::Err.replace_with(&err.1));
-        if let Err(e) = redirected {
-            let _ = StdFd::Out.replace_with(&originals[0]);
-            let _ = StdFd::Err.replace_with(&originals[1]);
-            return Err(e);
-        }
-        let pipes = vec![
-            (File::from(out.0), Channel::Stdout),
-            (File::from(err.0), Channel::Stderr),
-        ];
-        let pumps = Pumps {
-            pipes,
-            tx,
-            subscribed: subscribed.clone(),
-            dropped: dropped.clone(),
-            buf: Vec::new(),
-        };
         let capture = Arc::new(StdioCapture {
             originals,
             receiver: std::sync::Mutex::new(Some(rx)),
-            subscribed,
-            dropped,
+            subscribed: subscribed.clone(),
+            dropped: dropped.clone(),
             finished: AtomicBool::new(false),
         });
+        flush_std();
+        StdFd::Out.replace_with(&out.1)?;
+        StdFd::Err.replace_with(&err.1)?;
+        let pumps = Pumps {
+            pipes: vec![
+                (File::from(out.0), Channel::Stdout),
+                (File::from(err.0), Channel::Stderr),
+            ],
+            tx,
+            subscribed,
+            dropped,
+            buf: Vec::new(),
+        };
         Ok((capture, pumps))
     }
 
